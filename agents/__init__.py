@@ -1,0 +1,1 @@
+"""Operators and queues over AMI: adapter, live model, queue statistics, callbacks."""

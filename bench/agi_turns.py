@@ -1,0 +1,513 @@
+"""FastAGI turn benchmark: concurrent simulated calls against the real service over loopback.
+
+Starts the whole service (``hotline.app.build_app``: database pool + migrations, FastAGI server
+on an ephemeral port) on a fresh, throw-away database, then for each concurrency level places
+``--calls`` calls from ``switchboard.fastagi.SimulatedChannel``s (Asterisk's exact FastAGI
+bytes) with at most that many in flight, and prints calls/s and the latency of one AGI turn.
+
+A *turn* is the time from the channel writing its reply to a command until the backend's next
+command arrives: the backend's processing time for that step, including any database write it
+makes in between. The simulated caller answers at once (prompts take no time, keys are pressed
+immediately), so calls/s is the backend's throughput, not a realistic call rate. Not counted in
+the main p50/p99 (shown in the breakdown instead): ``(connect)`` → first command (header
+parsing) and last reply → ``(close)`` (the final ``to_queue`` save before the backend hangs up).
+Recordings are short (1–3 s): the simulator synthesises each WAV in Python (~5 ms a second of
+audio, on the callers' side), and the backend does not read it during the call.
+
+The callers run in a separate process by default so that their own work (the WAV files
+RECORD FILE writes, the sound files STREAM FILE reads) does not share the service's event loop;
+``--callers-in-process`` runs them on the service's loop instead, for comparison.
+
+This is never part of the test suite: it prints figures and asserts nothing about timing.
+
+    .venv/bin/python bench/agi_turns.py [--calls 2000] [--concurrency 1,10,50,200] [--seed 1]
+
+``HOTLINE_DATABASE_URL`` (a server URL) ⇒ a database ``hotline_bench_<random>`` is created on
+that server and dropped at the end; unset ⇒ an embedded PostgreSQL in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import multiprocessing
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from aiohttp import web
+
+from db.pool import embedded_postgres
+from hotline.app import build_app
+from hotline.logs import configure_logging
+from hotline.settings import Settings
+from hotline.web.http import AGI
+from switchboard.fastagi import COMMANDS, AgiOutcome, CallerScript, SimulatedChannel, parse_args
+
+ROOT = Path(__file__).resolve().parent.parent
+SOUNDS = ROOT / "asterisk_conf" / "sounds"
+CONNECT = "(connect)"
+CLOSE = "(close)"
+WARMUP_CALLS = 20
+
+# What callers do, weighted by one province's first 7 months (DESIGN.md): 1022 had 479
+# administrative procedures, 1,025 field reports and 1,553 information/feedback requests (here
+# about one in six of those asks for an operator with 0 instead); 115 had 2,785 calls.
+CALL_MIX: tuple[tuple[str, int], ...] = (
+    ("1022/1", 479),
+    ("1022/2", 1025),
+    ("1022/3", 1300),
+    ("1022/0", 253),
+    ("115", 2785),
+)
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """One planned call; plain data so it crosses to the callers' process."""
+
+    label: str
+    uniqueid: str
+    extension: str
+    callerid: str
+    keys: tuple[str, ...]
+    record_seconds: float
+
+
+@dataclass(frozen=True)
+class CallResult:
+    label: str
+    agistatus: str
+    turns: tuple[tuple[str, float], ...]  # (previous command → next command, seconds)
+
+
+@dataclass(frozen=True)
+class LevelRun:
+    wall: float
+    results: tuple[CallResult, ...]
+
+
+@dataclass(frozen=True)
+class LevelRow:
+    concurrency: int
+    calls: int
+    wall: float
+    turns: list[float]
+    agi_ok: int
+    tickets: int
+    spooled: int
+    by_kind: dict[str, list[float]]
+
+
+# ---------------------------------------------------------------------------------------------
+# The callers' side (runs in the callers' process unless --callers-in-process).
+
+
+def command_name(line: str) -> str:
+    words = [w.upper() for w in parse_args(line)]
+    return next((c for c in COMMANDS if words[: c.count(" ") + 1] == c.split()), "?")
+
+
+class TimedChannel(SimulatedChannel):
+    """A simulated channel that timestamps every turn.
+
+    ``run_agi`` writes the ``agi_*`` block right after ``agi_block`` returns, calls ``_execute``
+    as soon as a command line has arrived and writes its reply right after it returns: so a
+    command's arrival minus the previous ``_execute`` return is one turn of the backend.
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.turns: list[tuple[str, float]] = []
+        self._sent_at: float | None = None
+        self._sent_name = CONNECT
+
+    def agi_block(self, host: str, port: int, script: str) -> bytes:
+        block = super().agi_block(host, port, script)
+        self._sent_at = time.perf_counter()
+        return block
+
+    def _execute(self, line: str) -> list[str]:
+        arrived = time.perf_counter()
+        name = command_name(line)
+        self._turn(name, arrived)
+        reply = super()._execute(line)
+        self._sent_at = time.perf_counter()
+        self._sent_name = name
+        return reply
+
+    def _turn(self, name: str, at: float) -> None:
+        if self._sent_at is not None:
+            self.turns.append((f"{self._sent_name} → {name}", at - self._sent_at))
+
+    async def timed_call(self, host: str, port: int) -> AgiOutcome:
+        outcome = await self.run_agi(host, port, "hotline")
+        self._turn(CLOSE, time.perf_counter())  # the backend closed: AGI() returns
+        return outcome
+
+
+async def place_call(spec: CallSpec, host: str, port: int) -> CallResult:
+    day = datetime.now(UTC).strftime("%Y%m%d")
+    channel = TimedChannel(
+        extension=spec.extension,
+        callerid=spec.callerid,
+        script=CallerScript(keys=list(spec.keys), record_seconds=spec.record_seconds),
+        sounds_dir=SOUNDS,
+        uniqueid=spec.uniqueid,
+        # MixMonitor runs before AGI() in asterisk_conf/extensions.conf and sets this.
+        variables={
+            "MIXMONITOR_FILENAME": f"/var/spool/asterisk/hotline/{day}/{spec.uniqueid}-call.wav"
+        },
+    )
+    try:
+        outcome = await channel.timed_call(host, port)
+        status = outcome.agistatus
+    except Exception as err:  # one broken call must not stop the level; it is reported
+        status = f"error {type(err).__name__}"
+    return CallResult(spec.label, status, tuple(channel.turns))
+
+
+async def drive_calls(host: str, port: int, plan: Sequence[CallSpec], concurrency: int) -> LevelRun:
+    gate = asyncio.Semaphore(concurrency)
+    results: list[CallResult | None] = [None] * len(plan)
+
+    async def one(index: int, spec: CallSpec) -> None:
+        async with gate:
+            results[index] = await place_call(spec, host, port)
+
+    started = time.perf_counter()
+    async with asyncio.TaskGroup() as group:
+        for index, spec in enumerate(plan):
+            group.create_task(one(index, spec), name=f"call-{spec.uniqueid}")
+    wall = time.perf_counter() - started
+    return LevelRun(wall, tuple(r for r in results if r is not None))
+
+
+def drive_calls_in_process(
+    host: str, port: int, plan: Sequence[CallSpec], concurrency: int
+) -> LevelRun:
+    """Entry point in the callers' process: its own event loop for the whole level."""
+    return asyncio.run(drive_calls(host, port, plan, concurrency))
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan.
+
+
+def make_plan(calls: int, seed: int, epoch: int, first_seq: int) -> list[CallSpec]:
+    """The same mix for every level (same seed), with uniqueids never used before in the run."""
+    rng = random.Random(seed)
+    labels = [label for label, _ in CALL_MIX]
+    weights = [weight for _, weight in CALL_MIX]
+    plan: list[CallSpec] = []
+    keys: tuple[str, ...]
+    for n in range(calls):
+        label = rng.choices(labels, weights)[0]
+        callerid = rng.choice(("09", "03", "08", "07")) + f"{rng.randrange(10**8):08d}"
+        if label == "115":
+            extension, keys = "115", ()
+            seconds = rng.choice((1.0, 1.5, 2.0))  # the address
+        else:
+            extension, keys = "1022", (label.removeprefix("1022/"),)
+            seconds = rng.choice((1.0, 2.0, 3.0)) if keys == ("2",) else 0.0
+        plan.append(CallSpec(label, f"{epoch}.{first_seq + n}", extension, callerid, keys, seconds))
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures.
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted sequence (nan when empty)."""
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def ms(seconds: float) -> str:
+    return "-" if math.isnan(seconds) else f"{seconds * 1000:.2f}"
+
+
+def summarise(concurrency: int, run: LevelRun, tickets: int, spooled: int, calls: int) -> LevelRow:
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    turns: list[float] = []
+    for result in run.results:
+        for kind, seconds in result.turns:
+            by_kind[kind].append(seconds)
+            if not kind.startswith(CONNECT) and not kind.endswith(CLOSE):
+                turns.append(seconds)
+    for values in by_kind.values():
+        values.sort()
+    turns.sort()
+    agi_ok = sum(1 for r in run.results if r.agistatus == "SUCCESS")
+    return LevelRow(concurrency, calls, run.wall, turns, agi_ok, tickets, spooled, dict(by_kind))
+
+
+HEADER = (
+    f"{'conc':>5} {'calls':>6} {'wall s':>8} {'calls/s':>8} {'turns':>7} {'p50 ms':>7} "
+    f"{'p99 ms':>7} {'max ms':>8} {'agi ok':>7} {'spooled':>7}  tickets/calls"
+)
+
+
+def format_row(row: LevelRow) -> str:
+    lost = row.calls - row.tickets
+    tickets = f"{row.tickets}/{row.calls}" + (f"  LOST {lost}" if lost else "")
+    top = row.turns[-1] if row.turns else math.nan
+    return (
+        f"{row.concurrency:>5} {row.calls:>6} {row.wall:>8.2f} {row.calls / row.wall:>8.1f} "
+        f"{len(row.turns):>7} {ms(percentile(row.turns, 0.50)):>7} "
+        f"{ms(percentile(row.turns, 0.99)):>7} {ms(top):>8} {row.agi_ok:>7} "
+        f"{row.spooled:>7}  {tickets}"
+    )
+
+
+def print_breakdown(rows: Sequence[LevelRow]) -> None:
+    kinds = sorted(
+        {kind for row in rows for kind in row.by_kind},
+        key=lambda k: (not k.startswith(CONNECT), k.endswith(CLOSE), k),
+    )
+    width = max(len(k) for k in kinds) if kinds else 10
+    print()
+    print("turns by step, p50/p99 ms (what the backend did between the two commands):")
+    print(f"{'step':<{width}} " + " ".join(f"{f'c={row.concurrency}':>17}" for row in rows))
+    for kind in kinds:
+        cells = []
+        for row in rows:
+            values = row.by_kind.get(kind, [])
+            cell = f"{ms(percentile(values, 0.5))}/{ms(percentile(values, 0.99))}"
+            cells.append(f"{cell:>17}")
+        print(f"{kind:<{width}} " + " ".join(cells))
+
+
+# ---------------------------------------------------------------------------------------------
+# The service and its database.
+
+
+class LogTally(logging.Handler):
+    """Counts what the service logs at WARNING and above, to summarise at the end."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: Counter[tuple[str, str, str]] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen[(record.levelname, record.name, str(record.msg)[:70])] += 1
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def nproc() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+async def create_database(server_url: str) -> tuple[str, str]:
+    """A fresh database on the server; returns its name and the server's version."""
+    name = f"hotline_bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        version = str(await admin.fetchval("SHOW server_version"))
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return name, version
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def count_tickets(conn: asyncpg.Connection, plan: Sequence[CallSpec]) -> int:
+    count = await conn.fetchval(
+        "SELECT count(DISTINCT t.id) FROM calls c JOIN tickets t ON t.id = c.ticket_id"
+        " WHERE c.uniqueid = ANY($1::text[])",
+        [spec.uniqueid for spec in plan],
+    )
+    return int(count or 0)
+
+
+async def wait_for_spool(settings: Settings, seconds: float) -> int:
+    """How many snapshots were in the spool after the level; waits for the replayer to drain
+    them (up to ``seconds``) so that a missing ticket really is lost, not late."""
+    spooled = len(list(settings.spool_dir.glob("*.json")))
+    for _ in range(math.ceil(seconds / 0.2)):
+        if not any(settings.spool_dir.glob("*.json")):
+            break
+        await asyncio.sleep(0.2)
+    return spooled
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    calls: int
+    levels: list[int]
+    seed: int
+    callers_in_process: bool
+
+
+async def run(options: Options, tally: LogTally) -> None:
+    print(f"machine:    {nproc()} CPUs, {cpu_model()}")
+    print(f"python:     {platform.python_version()} ({sys.executable})")
+    async with AsyncExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hotline-bench-")))
+        server_url = os.environ.get("HOTLINE_DATABASE_URL")
+        where = "HOTLINE_DATABASE_URL"
+        if not server_url:
+            where = "embedded"
+            server_url = await stack.enter_async_context(embedded_postgres(scratch / "pg"))
+        name, version = await create_database(server_url)
+        stack.push_async_callback(drop_database, server_url, name)
+        database_url = with_database(server_url, name)
+        print(f"postgresql: {version} ({where}; database {name}, dropped at the end)")
+
+        settings = Settings.model_validate(
+            {
+                "database_url": database_url,
+                "data_dir": scratch / "data",
+                "agi_bind": "127.0.0.1:0",
+                "http_bind": "127.0.0.1:0",
+                "log_level": "WARNING",
+            }
+        )
+        runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None)
+        await runner.setup()  # runs the cleanup contexts: pool, migrations, FastAGI server
+        stack.push_async_callback(runner.cleanup)
+        port = runner.app[AGI].port
+
+        executor = stack.enter_context(
+            ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        )
+        loop = asyncio.get_running_loop()
+
+        async def drive(plan: Sequence[CallSpec], concurrency: int) -> LevelRun:
+            if options.callers_in_process:
+                return await drive_calls("127.0.0.1", port, plan, concurrency)
+            return await loop.run_in_executor(
+                executor, drive_calls_in_process, "127.0.0.1", port, plan, concurrency
+            )
+
+        conn = await asyncpg.connect(database_url)
+        stack.push_async_callback(conn.close)
+
+        callers = "on the service's event loop" if options.callers_in_process else "own process"
+        print(
+            f"service:    FastAGI 127.0.0.1:{port}, pool max 20, db_timeout "
+            f"{settings.db_timeout:g} s; callers: {callers}"
+        )
+        mix = ", ".join(f"{label} {weight}" for label, weight in CALL_MIX)
+        print(f"call mix:   seed {options.seed}; weights {mix}")
+        print(
+            "turn:       reply written → next command received; excludes (connect) → first"
+            " command and last reply → (close), see the breakdown"
+        )
+
+        epoch = int(time.time())
+        seq = 1
+        warmup = make_plan(WARMUP_CALLS, options.seed + 1, epoch, seq)
+        seq += len(warmup)
+        await drive(warmup, 10)
+        print(f"warm-up:    {len(warmup)} calls at concurrency 10, not counted")
+        print()
+        print(HEADER)
+
+        rows: list[LevelRow] = []
+        for concurrency in options.levels:
+            plan = make_plan(options.calls, options.seed, epoch, seq)
+            seq += len(plan)
+            result = await drive(plan, concurrency)
+            spooled = await wait_for_spool(settings, 3 * settings.spool_retry_interval)
+            tickets = await count_tickets(conn, plan)
+            row = summarise(concurrency, result, tickets, spooled, len(plan))
+            rows.append(row)
+            print(format_row(row), flush=True)
+            failures = Counter(r.agistatus for r in result.results if r.agistatus != "SUCCESS")
+            if failures:
+                print(f"      AGI status other than SUCCESS: {dict(failures)}")
+
+        print_breakdown(rows)
+
+    print()
+    if tally.seen:
+        print("service log at WARNING and above:")
+        for (level, logger_name, message), count in tally.seen.most_common(15):
+            print(f"  {count:>6} × {level} {logger_name}: {message}")
+    else:
+        print("service log: nothing at WARNING or above")
+
+
+def parse_levels(text: str) -> list[int]:
+    try:
+        levels = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected e.g. 1,10,50,200, got {text!r}") from err
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("concurrency levels must be positive integers")
+    return levels
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--calls", type=int, default=2000, help="calls per concurrency level")
+    parser.add_argument(
+        "--concurrency",
+        type=parse_levels,
+        default=parse_levels("1,10,50,200"),
+        help="comma-separated levels of calls in flight (default 1,10,50,200)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the call mix")
+    parser.add_argument(
+        "--callers-in-process",
+        action="store_true",
+        help="run the simulated callers on the service's event loop instead of a process",
+    )
+    args = parser.parse_args(argv)
+    if args.calls < 1:
+        parser.error("--calls must be at least 1")
+    configure_logging("WARNING")
+    tally = LogTally()
+    logging.getLogger().addHandler(tally)
+    options = Options(args.calls, args.concurrency, args.seed, args.callers_in_process)
+    asyncio.run(run(options, tally))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""PostgreSQL: the asyncpg pool, the embedded server, migrations and every SQL query."""

@@ -1,0 +1,1 @@
+"""hotline: composition root (settings, CLI, app wiring, logging) and the web layer."""

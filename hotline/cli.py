@@ -1,0 +1,115 @@
+"""The ``hotline`` command: serve, migrate, user add."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from db.errors import DatabaseError
+from db.pool import open_database
+from db.users import PostgresUserRepository, UsernameTaken
+from hotline.app import build_app
+from hotline.auth import AuthService, InvalidUser
+from hotline.logs import configure_logging
+from hotline.settings import Settings, SettingsError, load_settings
+from ivr.errors import MenuError
+from tickets.model import Role
+
+logger = logging.getLogger("hotline")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotline", description=__doc__)
+    parser.add_argument("--config", type=Path, help="TOML settings file")
+    parser.add_argument("--data-dir", type=Path, help="embedded database, spool (HOTLINE_DATA_DIR)")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the service (database, FastAGI, HTTP)")
+    serve.add_argument("--agi-bind", help="host:port for FastAGI (default 127.0.0.1:4573)")
+    serve.add_argument("--http-bind", help="host:port for HTTP (default 127.0.0.1:8080)")
+
+    commands.add_parser("migrate", help="apply pending database migrations and exit")
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="user_command", required=True
+    )
+    add = user.add_parser("add", help="create a user")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--agency", help="agency code (agency role only)")
+    add.add_argument("--password", help="the password (asked for when omitted)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides: dict[str, Any] = {
+        "data_dir": args.data_dir,
+        "log_level": args.log_level,
+        "agi_bind": getattr(args, "agi_bind", None),
+        "http_bind": getattr(args, "http_bind", None),
+    }
+    try:
+        settings = load_settings(config_file=args.config, overrides=overrides)
+    except SettingsError as err:
+        print(f"hotline: {err}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        if args.command == "serve":
+            return serve(settings)
+        if args.command == "migrate":
+            return asyncio.run(_migrate(settings))
+        return asyncio.run(_add_user(settings, args))
+    except (MenuError, DatabaseError, InvalidUser, UsernameTaken, OSError) as err:
+        print(f"hotline: {err}", file=sys.stderr)
+        return 1
+
+
+def serve(settings: Settings) -> int:
+    app = build_app(settings)
+    logger.info(
+        "hotline serving HTTP on http://%s, FastAGI on agi://%s/hotline, database %s",
+        settings.http,
+        settings.agi,
+        "from HOTLINE_DATABASE_URL" if settings.database_url else f"embedded in {settings.pgdata}",
+    )
+    web.run_app(
+        app,
+        host=settings.http.host,
+        port=settings.http.port,
+        print=None,
+        shutdown_timeout=10.0,
+        access_log=None,
+    )
+    logger.info("hotline stopped")
+    return 0
+
+
+def _database(settings: Settings, *, migrate_schema: bool) -> Any:
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    return open_database(url, settings.pgdata, migrate_schema=migrate_schema)
+
+
+async def _migrate(settings: Settings) -> int:
+    async with _database(settings, migrate_schema=True):
+        logger.info("database schema is up to date")
+    return 0
+
+
+async def _add_user(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password or getpass.getpass(f"password for {args.name}: ")
+    async with _database(settings, migrate_schema=settings.migrate_on_start) as pool:
+        auth = AuthService(PostgresUserRepository(pool), token_ttl=timedelta(hours=1))
+        user = await auth.add_user(args.name, password, Role(args.role), args.agency)
+    print(f"user {user.username} ({user.role.value}) created")
+    return 0

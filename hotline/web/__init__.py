@@ -1,0 +1,1 @@
+"""HTTP: REST API under /api/v1, health check; errors as {"error_id", "message"}."""

@@ -1,0 +1,38 @@
+"""One error body for every failure: ``{"error_id": "...", "message": "..."}``."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error_id: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_id = error_id
+        self.message = message
+
+
+def error_body(status: int, error_id: str, message: str) -> web.Response:
+    return web.json_response({"error_id": error_id, "message": message}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as err:
+        return error_body(err.status, err.error_id, err.message)
+    except web.HTTPException as err:
+        if err.status < 400:
+            raise
+        error_id = err.reason.lower().replace(" ", "-")
+        return error_body(err.status, error_id, err.reason)
+    except Exception:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_body(500, "internal-error", "internal error")

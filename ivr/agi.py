@@ -1,0 +1,138 @@
+"""The ``Caller`` port over a FastAGI session: prompts, digits, recordings, channel variables."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ivr.errors import CallerHungUp
+from ivr.menu import MenuFile
+from ivr.ports import Recording
+from ivr.server import Handler
+from ivr.service import CallInfo, IvrService
+from ivr.session import AgiError, AgiHangup, AgiSession
+from tickets.model import Line
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 8000  # endpos is in samples of the channel's 8 kHz audio
+PROMPT_DIR = "hotline"
+LINES = {line.value for line in Line}
+
+
+class AgiCaller:
+    def __init__(self, session: AgiSession, *, record_format: str, escape_digits: str) -> None:
+        self._session = session
+        self._format = record_format
+        self._escape = escape_digits
+
+    async def _run(self, *words: str) -> tuple[str, str | None]:
+        try:
+            reply = await self._session.command(*words)
+        except AgiHangup as err:
+            raise CallerHungUp(str(err)) from err
+        if reply.data == "hangup":
+            raise CallerHungUp(f"{words[0]}: caller hung up")
+        return reply.result, reply.data
+
+    async def answer(self) -> None:
+        await self._run("ANSWER")
+
+    async def play(self, prompt: str) -> None:
+        result, _ = await self._run("STREAM FILE", f"{PROMPT_DIR}/{prompt}", "")
+        if result == "-1":
+            self._check_alive()
+            logger.warning(
+                "prompt %s/%s could not be played (sound file missing?)", PROMPT_DIR, prompt
+            )
+
+    async def ask(self, prompt: str, *, timeout_ms: int) -> str | None:
+        result, _ = await self._run("GET DATA", f"{PROMPT_DIR}/{prompt}", str(timeout_ms), "1")
+        if result == "-1":
+            self._check_alive()
+            logger.warning("GET DATA failed for prompt %s; treating it as no input", prompt)
+            return None
+        return result or None
+
+    async def record(
+        self, path: Path, *, max_seconds: int, silence_seconds: int, beep: bool
+    ) -> Recording | None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        words = [
+            "RECORD FILE",
+            str(path),
+            self._format,
+            self._escape,
+            str(max_seconds * 1000),
+            "0",
+        ]
+        if beep:
+            words.append("BEEP")
+        if silence_seconds:
+            words.append(f"s={silence_seconds}")
+        try:
+            reply = await self._session.command(*words, wait=max_seconds + 30.0)
+        except AgiHangup as err:
+            raise CallerHungUp(str(err)) from err
+        ended_by = reply.data or ""
+        if ended_by == "writefile" or (reply.result == "-1" and ended_by != "hangup"):
+            logger.error("Asterisk could not record into %s (%s)", path, reply.lines[0])
+            self._check_alive()
+            return None
+        seconds = (reply.endpos or 0) / SAMPLE_RATE
+        recording = Recording(Path(f"{path}.{self._format}"), seconds, ended_by)
+        if ended_by == "hangup":
+            self._session.hung_up = True
+        return recording
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self._run("SET VARIABLE", name, value)
+
+    async def get_variable(self, name: str) -> str | None:
+        result, data = await self._run("GET VARIABLE", name)
+        return data if result == "1" else None
+
+    def _check_alive(self) -> None:
+        if self._session.hung_up:
+            raise CallerHungUp("caller hung up")
+
+
+def line_of(env: dict[str, str]) -> Line:
+    """The hotline number dialled: ``agi_extension``, else ``agi_dnid``; unknown ⇒ 1022."""
+    for key in ("agi_extension", "agi_dnid"):
+        value = env.get(key, "")
+        if value in LINES:
+            return Line(value)
+    logger.warning(
+        "call to unknown extension %r (dnid %r); handled as line 1022",
+        env.get("agi_extension"),
+        env.get("agi_dnid"),
+    )
+    return Line.CITIZEN
+
+
+def hotline_route(service: IvrService, menu: MenuFile) -> Handler:
+    """The handler of the FastAGI script ``hotline``."""
+
+    async def handle(session: AgiSession) -> None:
+        caller = AgiCaller(
+            session,
+            record_format=menu.recording.format,
+            escape_digits=menu.recording.escape_digits,
+        )
+        env = session.env
+        uniqueid = env["agi_uniqueid"]
+        try:
+            linkedid = await caller.get_variable("CHANNEL(linkedid)") or uniqueid
+        except (CallerHungUp, AgiError):
+            linkedid = uniqueid
+        info = CallInfo(
+            uniqueid=uniqueid,
+            linkedid=linkedid,
+            line=line_of(env),
+            caller_raw=env.get("agi_callerid", "unknown"),
+            channel=env.get("agi_channel", ""),
+        )
+        await service.handle(caller, info)
+
+    return handle

@@ -1,0 +1,98 @@
+"""Saves call snapshots: to PostgreSQL when it answers in time, otherwise to the local spool,
+which a replayer drains into the database once it is back. Never raises: a call is never lost
+and never held up by the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+
+from db.errors import DatabaseError, DatabaseUnavailable
+from ivr.spool import IntakeSpool
+from tickets.intake import CallIntake, IntakeRepository
+
+logger = logging.getLogger(__name__)
+
+
+class IntakeRecorder:
+    def __init__(
+        self,
+        repository: IntakeRepository,
+        spool: IntakeSpool,
+        *,
+        timeout: float,
+        retry_interval: float,
+    ) -> None:
+        self._repository = repository
+        self._spool = spool
+        self._timeout = timeout
+        self._retry_interval = retry_interval
+        self._db_down_until = 0.0  # while the database is known to be down, spool at once
+
+    async def save(self, intake: CallIntake) -> str | None:
+        """Return the ticket code, or ``None`` when the snapshot went to the spool."""
+        if time.monotonic() >= self._db_down_until:
+            try:
+                return await asyncio.wait_for(self._repository.save(intake), self._timeout)
+            except (DatabaseUnavailable, TimeoutError) as err:
+                self._mark_down(err)
+            except DatabaseError:
+                logger.exception("the database refused call %s; spooling it", intake.uniqueid)
+        self.spool(intake)
+        return None
+
+    def spool(self, intake: CallIntake) -> None:
+        """Synchronous, so it also works from a cancelled task during shutdown."""
+        try:
+            self._spool.put(intake)
+            logger.warning(
+                "call %s (version %d) spooled to %s; it is stored when the database is back",
+                intake.uniqueid,
+                intake.version,
+                self._spool.directory,
+            )
+        except OSError:
+            # Last resort: the whole snapshot in the log, so an administrator can replay it.
+            logger.critical(
+                "call %s could not be stored nor spooled; snapshot: %s",
+                intake.uniqueid,
+                json.dumps(intake.to_json(), ensure_ascii=False),
+                exc_info=True,
+            )
+
+    def _mark_down(self, err: BaseException) -> None:
+        self._db_down_until = time.monotonic() + self._retry_interval
+        logger.error("database unavailable for the IVR (%s: %s)", type(err).__name__, err)
+
+    async def replay(self) -> int:
+        """Store what the spool holds, oldest first; stop at the first failure."""
+        stored = 0
+        for path in self._spool.pending():
+            intake = self._spool.get(path)
+            if intake is None:
+                continue
+            try:
+                code = await asyncio.wait_for(self._repository.save(intake), self._timeout)
+            except (DatabaseUnavailable, TimeoutError) as err:
+                logger.info("spool replay paused, database still unavailable: %s", err)
+                return stored
+            except DatabaseError:
+                logger.exception("the database refused spooled call %s; kept", intake.uniqueid)
+                continue
+            self._spool.remove(path, intake.version)
+            self._db_down_until = 0.0
+            stored += 1
+            logger.info("spooled call %s stored as ticket %s", intake.uniqueid, code)
+        return stored
+
+    async def run_replayer(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.replay()
+            except Exception:
+                logger.exception("spool replay failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._retry_interval)

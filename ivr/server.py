@@ -1,0 +1,158 @@
+"""The FastAGI server: accepts Asterisk's connections, routes each on its script name, and owns
+every session task so a shutdown can let calls finish and then close what is left."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from hotline.logs import call_id
+from ivr.session import AgiProtocolError, AgiSession, parse_env
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[AgiSession], Awaitable[None]]
+MAX_BLOCK = 16 * 1024  # an agi_* block is ~1 kB; more is not Asterisk
+
+
+class FastAgiServer:
+    def __init__(
+        self,
+        routes: Mapping[str, Handler],
+        *,
+        header_timeout: float,
+        reply_timeout: float = 600.0,
+    ) -> None:
+        self._routes = dict(routes)
+        self._header_timeout = header_timeout
+        self._reply_timeout = reply_timeout
+        self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def active_sessions(self) -> int:
+        return len(self._sessions)
+
+    @property
+    def serving(self) -> bool:
+        return self._server is not None and self._server.is_serving()
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await asyncio.start_server(
+            self._accept, host, port, limit=MAX_BLOCK, reuse_address=True
+        )
+        logger.info("FastAGI listening on %s:%d (scripts: %s)", host, self.port, self._routes)
+
+    async def stop(self, grace: float) -> None:
+        """Stop accepting, give running calls ``grace`` seconds, then cancel the rest."""
+        if self._server is None:
+            return
+        self._server.close()
+        if self._sessions:
+            logger.info("waiting up to %.0f s for %d AGI sessions", grace, len(self._sessions))
+            _, pending = await asyncio.wait(set(self._sessions), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                logger.warning("cancelled %d AGI sessions still running at shutdown", len(pending))
+                await asyncio.wait(pending)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        peer = writer.get_extra_info("peername")
+        try:
+            session = await self._open(reader, writer, peer)
+            if session is not None:
+                call_id.set(session.env["agi_uniqueid"])
+                await self._routes[session.script](session)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("AGI handler failed (peer %s)", peer)
+        finally:
+            self._sessions.discard(task)
+            writer.close()  # EOF: Asterisk leaves AGI() and goes on with the dialplan
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def _open(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: object
+    ) -> AgiSession | None:
+        try:
+            async with asyncio.timeout(self._header_timeout):
+                block = await self._read_block(reader, peer)
+        except TimeoutError:
+            logger.warning(
+                "FastAGI peer %s sent no complete agi_* block within %.1f s; closing",
+                peer,
+                self._header_timeout,
+            )
+            return None
+        except ConnectionError as err:
+            logger.info("FastAGI peer %s dropped the connection: %s", peer, err)
+            return None
+        if block is None:
+            return None
+        try:
+            env = parse_env(block)
+        except AgiProtocolError as err:
+            logger.warning("FastAGI peer %s is not Asterisk: %s", peer, err)
+            return None
+        session = AgiSession(reader, writer, env, reply_timeout=self._reply_timeout)
+        if session.script not in self._routes:
+            logger.error(
+                "FastAGI request for unknown script %r (from %s, call %s); known: %s",
+                env["agi_network_script"],
+                peer,
+                env["agi_uniqueid"],
+                sorted(self._routes),
+            )
+            return None
+        return session
+
+    async def _read_block(self, reader: asyncio.StreamReader, peer: object) -> bytes | None:
+        """Header lines up to the blank line; ``None`` (logged) for anything else."""
+        lines: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                raw = await reader.readline()
+            except ValueError:  # one line longer than the stream limit
+                logger.warning("FastAGI peer %s sent more than %d bytes in a line", peer, MAX_BLOCK)
+                return None
+            if not raw and not lines:
+                logger.info("FastAGI peer %s connected and closed without a request", peer)
+                return None
+            if not raw.endswith(b"\n"):
+                partial = b"".join(lines) + raw
+                logger.warning(
+                    "FastAGI peer %s closed after a truncated agi_* block (%d bytes): %r",
+                    peer,
+                    len(partial),
+                    partial[-200:],
+                )
+                return None
+            if raw == b"\n":
+                return b"".join(lines)
+            if not raw.startswith(b"agi_"):
+                logger.warning("FastAGI peer %s is not Asterisk: sent %r", peer, raw[:80])
+                return None
+            lines.append(raw)
+            size += len(raw)
+            if size > MAX_BLOCK:
+                logger.warning(
+                    "FastAGI peer %s sent more than %d bytes of headers", peer, MAX_BLOCK
+                )
+                return None

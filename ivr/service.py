@@ -1,0 +1,210 @@
+"""Call flows of the 1022 and 115 lines, driven by the menu file.
+
+The ticket exists from the first step (a caller who hangs up still leaves one), is updated as
+the caller moves through the menu, and every way out of a flow — normal, hang-up, error,
+shutdown — ends in a known state: the channel variables say which queue to join, and the
+dialplan has preset the line's queue in case even that fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ivr.errors import CallerHungUp
+from ivr.menu import LineFlow, MenuFile, RecordStep
+from ivr.ports import Caller
+from ivr.recorder import IntakeRecorder
+from tickets.codes import HOTLINE_TZ
+from tickets.intake import CallIntake
+from tickets.model import CallDisposition, Category, Line
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """What Asterisk tells us about the call when it connects."""
+
+    uniqueid: str
+    linkedid: str
+    line: Line
+    caller_raw: str
+    channel: str
+
+
+class IvrService:
+    def __init__(self, menu: MenuFile, recorder: IntakeRecorder, recordings_dir: Path) -> None:
+        self._menu = menu
+        self._recorder = recorder
+        self._recordings = recordings_dir
+
+    async def handle(self, caller: Caller, info: CallInfo) -> None:
+        flow = self._menu.lines[info.line]
+        call = _Call(
+            CallIntake(
+                uniqueid=info.uniqueid,
+                linkedid=info.linkedid,
+                line=info.line,
+                caller_raw=info.caller_raw,
+                channel=info.channel,
+                started_at=datetime.now(UTC),
+                category=flow.category,
+                queue=flow.queue,
+            ).step("call_started", {"caller": info.caller_raw, "line": info.line.value}),
+            self._recorder,
+        )
+        try:
+            await self._run(caller, flow, call)
+        except CallerHungUp:
+            logger.info("caller hung up in the IVR after %s", call.intake.events[-1].kind)
+            await call.save(
+                "caller_hung_up",
+                disposition=CallDisposition.ABANDONED_IN_IVR,
+                ended_at=datetime.now(UTC),
+            )
+        except asyncio.CancelledError:
+            logger.warning("service stopping: call leaves the IVR for queue %s", flow.queue)
+            self._recorder.spool(
+                call.intake.step(
+                    "service_stopped",
+                    disposition=CallDisposition.FALLBACK,
+                    ended_at=datetime.now(UTC),
+                )
+            )
+            raise
+        except Exception as err:
+            logger.exception("IVR flow failed; caller goes to the fallback queue %s", flow.queue)
+            await call.save(
+                "fallback",
+                {"error": type(err).__name__},
+                disposition=CallDisposition.FALLBACK,
+                queue=flow.queue,
+                ended_at=datetime.now(UTC),
+            )
+            await _fallback(caller, flow.queue, self._menu.apology)
+
+    async def _run(self, caller: Caller, flow: LineFlow, call: _Call) -> None:
+        code = await call.save_first()
+        await caller.set_variable("HOTLINE_QUEUE", flow.queue)
+        await caller.set_variable("HOTLINE_CATEGORY", call.intake.category.value)
+        if code is not None:
+            await caller.set_variable("HOTLINE_TICKET", code)
+        await caller.answer()
+        mixmonitor = await caller.get_variable("MIXMONITOR_FILENAME")
+        if mixmonitor:
+            call.intake = call.intake.step("call_recording", call_recording=mixmonitor)
+        await caller.play(flow.greeting)
+
+        category = flow.category
+        record = flow.record
+        if flow.menu is not None:
+            category, record = await self._menu_choice(caller, flow, call)
+        if category is not flow.category:
+            await caller.set_variable("HOTLINE_CATEGORY", category.value)
+        if record is not None:
+            await self._record(caller, record, call)
+        await caller.play(flow.connecting)
+        code = await call.save(
+            "to_queue",
+            {"queue": flow.queue},
+            disposition=CallDisposition.QUEUED,
+            ended_at=datetime.now(UTC),
+        )
+        if code is not None and call.announced_code is None:
+            await caller.set_variable("HOTLINE_TICKET", code)
+        logger.info(
+            "call %s → queue %s, ticket %s, category %s",
+            call.intake.uniqueid,
+            flow.queue,
+            code or "(spooled)",
+            category.value,
+        )
+
+    async def _menu_choice(
+        self, caller: Caller, flow: LineFlow, call: _Call
+    ) -> tuple[Category, RecordStep | None]:
+        menu = flow.menu
+        assert menu is not None
+        for attempt in range(1, menu.max_attempts + 1):
+            digit = await caller.ask(menu.prompt, timeout_ms=menu.timeout_ms)
+            if digit is None:
+                await call.save("no_input", {"attempt": attempt})
+                break
+            option = menu.option(digit)
+            if option is not None:
+                await call.save(
+                    "menu_choice",
+                    {"digit": digit, "category": option.category.value},
+                    category=option.category,
+                )
+                if option.category is Category.UNCLASSIFIED:
+                    await caller.play(menu.operator)
+                return option.category, option.record
+            await call.save("invalid_choice", {"digit": digit, "attempt": attempt})
+            if attempt < menu.max_attempts:
+                await caller.play(menu.invalid)
+        await call.save("to_operator", {}, category=Category.UNCLASSIFIED)
+        await caller.play(menu.operator)
+        return Category.UNCLASSIFIED, None
+
+    async def _record(self, caller: Caller, step: RecordStep, call: _Call) -> None:
+        await caller.play(step.prompt)
+        day = call.intake.started_at.astimezone(HOTLINE_TZ).strftime("%Y%m%d")
+        target = self._recordings / day / f"{call.intake.uniqueid}-{step.purpose}"
+        recording = await caller.record(
+            target,
+            max_seconds=step.max_seconds,
+            silence_seconds=step.silence_seconds,
+            beep=self._menu.recording.beep,
+        )
+        if recording is None:
+            await call.save("recording_failed", {"purpose": step.purpose})
+            return
+        field = f"{step.purpose}_recording"
+        await call.save(
+            "recorded",
+            {
+                "purpose": step.purpose,
+                "file": str(recording.path),
+                "seconds": round(recording.seconds, 2),
+                "ended_by": recording.ended_by,
+            },
+            **{field: str(recording.path)},
+        )
+        if recording.ended_by == "hangup":
+            raise CallerHungUp("caller hung up while recording")
+        if step.thanks:
+            await caller.play(step.thanks)
+
+
+class _Call:
+    """The snapshot of one call and how to save it."""
+
+    def __init__(self, intake: CallIntake, recorder: IntakeRecorder) -> None:
+        self.intake = intake
+        self._recorder = recorder
+        self.announced_code: str | None = None
+
+    async def save_first(self) -> str | None:
+        self.announced_code = await self._recorder.save(self.intake)
+        return self.announced_code
+
+    async def save(
+        self, kind: str, data: dict[str, object] | None = None, **changes: object
+    ) -> str | None:
+        self.intake = self.intake.step(kind, dict(data or {}), **changes)
+        return await self._recorder.save(self.intake)
+
+
+async def _fallback(caller: Caller, queue: str, apology: str) -> None:
+    """Best effort: the dialplan has preset the queue, so a failure here still queues the call."""
+    try:
+        await caller.set_variable("HOTLINE_QUEUE", queue)
+        await caller.set_variable("HOTLINE_FALLBACK", "1")
+        await caller.play(apology)
+    except Exception as err:
+        logger.warning("could not set the fallback variables: %s", err)

@@ -1,0 +1,173 @@
+"""FastAGI session layer: read the ``agi_*`` block, send one command at a time, read its reply.
+
+Written for the cases panoramisk 1.4 gets wrong (reference/asterisk.md §1.6): a port probe or a
+truncated block never blocks the loop, multi-line ``520`` replies are read to their end, and the
+out-of-band ``HANGUP`` notice is recorded as an event instead of being taken for the reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# Commands Asterisk still runs after the caller hung up ("dead mode"); all others get 511.
+DEAD_CHANNEL_COMMANDS = ("SET VARIABLE", "GET VARIABLE", "GET FULL VARIABLE", "VERBOSE", "NOOP")
+_HEADER = re.compile(r"^agi_[a-z0-9_]+$")
+_ENDPOS = re.compile(r"endpos=(-?\d+)")
+
+
+class AgiError(Exception):
+    error_id = "agi-error"
+
+
+class AgiProtocolError(AgiError):
+    """The peer did not speak FastAGI (garbage, truncated block, nothing at all)."""
+
+    error_id = "agi-protocol-error"
+
+
+class AgiHangup(AgiError):
+    """The channel is dead: ``HANGUP`` notice, ``511`` reply, or the socket closed."""
+
+    error_id = "agi-hangup"
+
+
+class AgiCommandError(AgiError):
+    """``510`` (unknown command) or ``520`` (usage) for a command we sent."""
+
+    error_id = "agi-command-error"
+
+    def __init__(self, command: str, reply: AgiReply) -> None:
+        super().__init__(f"{command!r} failed: {' / '.join(reply.lines)}")
+        self.reply = reply
+
+
+@dataclass(frozen=True)
+class AgiReply:
+    code: int
+    result: str
+    data: str | None
+    endpos: int | None
+    lines: tuple[str, ...]
+
+
+def parse_env(block: bytes) -> dict[str, str]:
+    """The ``agi_*`` header block (without its blank line) as a dict; anything else is refused."""
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise AgiProtocolError("agi_* block is not UTF-8") from err
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line:
+            continue
+        name, sep, value = line.partition(": ")
+        if not sep:
+            name, sep, value = line.partition(":")
+        if not sep or not _HEADER.match(name):
+            raise AgiProtocolError(f"not an agi_* header line: {line[:80]!r}")
+        env[name] = value.strip()
+    if "agi_network_script" not in env or "agi_uniqueid" not in env:
+        raise AgiProtocolError("agi_* block lacks agi_network_script or agi_uniqueid")
+    return env
+
+
+def parse_reply(lines: list[str]) -> AgiReply:
+    """One reply: ``200 result=<r>[ (<data>)][ endpos=<n>]``, ``510 …``, ``511 …`` or ``520…``."""
+    head = lines[0]
+    if len(head) < 3 or not head[:3].isdigit():
+        raise AgiProtocolError(f"not an AGI reply: {head[:80]!r}")
+    code = int(head[:3])
+    result, data, endpos = "", None, None
+    rest = head[4:]
+    if code == 200 and rest.startswith("result="):
+        result, _, tail = rest[len("result=") :].partition(" ")
+        tail = tail.strip()
+        if tail.startswith("("):
+            close = tail.rfind(")")
+            if close > 0:
+                data, tail = tail[1:close], tail[close + 1 :]
+        match = _ENDPOS.search(tail)
+        endpos = int(match[1]) if match else None
+    return AgiReply(code, result, data, endpos, tuple(lines))
+
+
+def quote(argument: str) -> str:
+    """Quote one command argument the way Asterisk's ``parse_args`` reads it back."""
+    if argument and not any(c in argument for c in ' \t"\\'):
+        return argument
+    return '"' + argument.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class AgiSession:
+    """One FastAGI connection. Commands are strictly sequential (Asterisk runs one at a time)."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        env: Mapping[str, str],
+        *,
+        reply_timeout: float,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.env = dict(env)
+        self._reply_timeout = reply_timeout
+        self.hung_up = False
+        self._lock = asyncio.Lock()
+        self.script = self.env.get("agi_network_script", "").partition("?")[0]
+
+    async def command(self, *words: str, wait: float | None = None) -> AgiReply:
+        """Send one command, return its reply; raise ``AgiHangup`` once the channel is dead."""
+        line = " ".join([words[0], *(quote(w) for w in words[1:])])
+        name = line.upper()
+        if self.hung_up and not name.startswith(DEAD_CHANNEL_COMMANDS):
+            raise AgiHangup(f"channel hung up; not sending {words[0]}")
+        async with self._lock:
+            try:
+                self._writer.write(line.encode("utf-8") + b"\n")
+                await self._writer.drain()
+            except (ConnectionError, RuntimeError) as err:
+                self.hung_up = True
+                raise AgiHangup(f"connection lost while sending {words[0]}") from err
+            reply = await self._read_reply(wait or self._reply_timeout)
+        if reply.code == 511:
+            self.hung_up = True
+            raise AgiHangup(f"{words[0]}: dead channel (511)")
+        if reply.code != 200:
+            raise AgiCommandError(line, reply)
+        return reply
+
+    async def _read_line(self, wait: float) -> str:
+        try:
+            raw = await asyncio.wait_for(self._reader.readline(), wait)
+        except TimeoutError as err:
+            raise AgiProtocolError(f"no reply from Asterisk within {wait:.0f} s") from err
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError) as err:
+            self.hung_up = True
+            raise AgiHangup(f"connection broken: {err}") from err
+        if not raw.endswith(b"\n"):
+            self.hung_up = True
+            raise AgiHangup("Asterisk closed the connection")
+        return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+    async def _read_reply(self, wait: float) -> AgiReply:
+        while True:
+            line = await self._read_line(wait)
+            if line == "HANGUP":
+                self.hung_up = True  # out-of-band: the reply of the running command still comes
+                continue
+            if line.startswith("100 "):
+                continue  # "100 result=0 Trying..." precedes GOSUB's real reply
+            if line.startswith("520-"):
+                lines = [line]
+                while not line.startswith("520 "):
+                    line = await self._read_line(wait)
+                    lines.append(line)
+                return parse_reply(lines)
+            if not line:
+                continue
+            return parse_reply([line])

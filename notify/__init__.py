@@ -1,0 +1,1 @@
+"""Citizen notifications: outbox, SMS and Zalo gateways, delivery reports (issue: notify)."""

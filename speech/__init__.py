@@ -1,0 +1,1 @@
+"""Offline transcription (Vosk) of callers' recordings and category suggestion (issue: speech)."""

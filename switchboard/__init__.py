@@ -1,0 +1,1 @@
+"""Wire-faithful Asterisk emulator for tests, demo and load: FastAGI channels and dialplan."""

@@ -1,0 +1,1 @@
+"""Test support: database fixtures' helpers, a cuttable TCP proxy, a running service."""

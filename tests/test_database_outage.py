@@ -1,0 +1,111 @@
+"""The database goes away (its connections cut, new ones refused) while calls come in: callers
+still reach the queue, snapshots wait in the local spool, and every ticket is stored when the
+database is back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from switchboard.fastagi import CallerScript, SimulatedChannel, run_hotline_call
+from tests.conftest import SOUNDS
+from tests.support.service import running_service, service_settings
+from tests.support.tcpproxy import TcpProxy
+
+
+async def wait_for_tickets(db: asyncpg.Connection, count: int, seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds):
+        while await db.fetchval("SELECT count(*) FROM calls") < count:
+            await asyncio.sleep(0.05)
+
+
+async def test_given_the_database_down_when_calls_arrive_then_they_reach_the_queue_and_their_tickets_are_stored_later(
+    db_proxy: tuple[TcpProxy, str], db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    proxy, url = db_proxy
+    async with running_service(service_settings(url, tmp_path)) as service:
+        proxy.cut()
+        channels = [
+            SimulatedChannel(script=CallerScript(keys=[k]), sounds_dir=SOUNDS)
+            for k in ("1", "2", "3")
+        ] + [SimulatedChannel(extension="115", sounds_dir=SOUNDS)]
+        results = [
+            await run_hotline_call(
+                c,
+                "127.0.0.1",
+                service.agi_port,
+                default_queue="emergency-115" if c.extension == "115" else "hotline-1022",
+            )
+            for c in channels
+        ]
+
+        assert [r.queue for r in results] == ["hotline-1022"] * 3 + ["emergency-115"]
+        assert all("HOTLINE_TICKET" not in r.agi.variables for r in results)
+        assert results[0].agi.variables["HOTLINE_CATEGORY"] == "admin_procedure"
+        spooled = sorted((tmp_path / "spool").glob("*.json"))
+        assert len(spooled) == 4
+        assert await db.fetchval("SELECT count(*) FROM tickets") == 0
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{service.http_url}/healthz") as response:
+                assert response.status == 503
+                assert (await response.json())["database"] == "unavailable"
+
+        proxy.restore()
+        await wait_for_tickets(db, 4)
+
+        rows = await db.fetch(
+            "SELECT c.uniqueid, c.disposition, t.category, t.code FROM calls c"
+            " JOIN tickets t ON t.id = c.ticket_id"
+        )
+        by_call = {r["uniqueid"]: r for r in rows}
+        assert [by_call[c.uniqueid]["category"] for c in channels] == [
+            "admin_procedure",
+            "field_report",
+            "information",
+            "medical",
+        ]
+        assert all(r["disposition"] == "queued" for r in rows)
+        assert len({r["code"] for r in rows}) == 4
+        async with asyncio.timeout(5):
+            while list((tmp_path / "spool").glob("*.json")):
+                await asyncio.sleep(0.05)
+
+
+async def test_given_the_database_fails_mid_call_when_it_returns_then_the_newest_snapshot_wins(
+    db_proxy: tuple[TcpProxy, str], db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    proxy, url = db_proxy
+    async with running_service(service_settings(url, tmp_path)) as service:
+        # the first snapshot is stored, then the database goes away during the call
+        channel = SimulatedChannel(
+            script=CallerScript(keys=["2"], hangup_on=("RECORD FILE", 1), key_delay=0.5),
+            sounds_dir=SOUNDS,
+        )
+        call = asyncio.create_task(
+            run_hotline_call(channel, "127.0.0.1", service.agi_port, default_queue="hotline-1022")
+        )
+        async with asyncio.timeout(5):
+            while await db.fetchval("SELECT count(*) FROM calls") == 0:
+                await asyncio.sleep(0.005)
+        proxy.cut()
+        await call
+        spooled = json.loads(next((tmp_path / "spool").glob("*.json")).read_text())
+        assert spooled["disposition"] == "abandoned_in_ivr"
+
+        proxy.restore()
+        async with asyncio.timeout(10):
+            while await db.fetchval("SELECT disposition FROM calls") != "abandoned_in_ivr":
+                await asyncio.sleep(0.05)
+
+        row = await db.fetchrow("SELECT * FROM tickets")
+        assert row is not None
+        assert row["category"] == "field_report"
+        assert Path(row["description_recording"]).exists()
+        events = await db.fetch("SELECT kind, call_seq FROM ticket_events ORDER BY call_seq")
+        assert events[0]["kind"] == "call_started"
+        assert events[-1]["kind"] == "caller_hung_up"
+        assert [e["call_seq"] for e in events] == list(range(1, len(events) + 1))

@@ -1,0 +1,249 @@
+"""The FastAGI session layer against Asterisk's exact bytes over real TCP, including the cases
+panoramisk 1.4 gets wrong (probe freezes the loop; 520 and HANGUP shift every later reply)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ivr.server import FastAgiServer
+from ivr.session import (
+    AgiCommandError,
+    AgiHangup,
+    AgiProtocolError,
+    AgiSession,
+    parse_env,
+    parse_reply,
+    quote,
+)
+from switchboard.fastagi import CallerScript, SimulatedChannel, parse_args
+
+Outcome = dict[str, object]
+
+
+@pytest.fixture
+async def recording_server() -> AsyncIterator[tuple[FastAgiServer, list[Outcome]]]:
+    """A server whose ``probe`` script runs a fixed command sequence and records the replies."""
+    outcomes: list[Outcome] = []
+
+    async def probe(session: AgiSession) -> None:
+        seen: Outcome = {"script": session.script}
+        try:
+            await session.command("WAIT FOR DIGIT")  # no argument: multi-line 520
+        except AgiCommandError as err:
+            seen["usage"] = err.reply.lines
+        seen["linked"] = (await session.command("GET VARIABLE", "CHANNEL(linkedid)")).data
+        seen["set"] = (await session.command("SET VARIABLE", "A", "b c")).result
+        seen["a"] = (await session.command("GET VARIABLE", "A")).data
+        try:
+            await session.command("STREAM FILE", "hotline/welcome_1022", "")
+            seen["played"] = True
+            await session.command("STREAM FILE", "hotline/welcome_1022", "")
+        except AgiHangup:
+            seen["hangup"] = True
+        seen["hung_up"] = session.hung_up
+        outcomes.append(seen)
+
+    server = FastAgiServer({"probe": probe}, header_timeout=0.5)
+    await server.start("127.0.0.1", 0)
+    yield server, outcomes
+    await server.stop(1.0)
+
+
+async def test_given_a_multiline_520_when_the_next_commands_run_then_their_replies_are_not_shifted(
+    recording_server: tuple[FastAgiServer, list[Outcome]],
+) -> None:
+    server, outcomes = recording_server
+    channel = SimulatedChannel(script=CallerScript(usage_error_on="WAIT FOR DIGIT"))
+
+    await channel.run_agi("127.0.0.1", server.port, "probe?lang=vi")
+
+    (seen,) = outcomes
+    usage = seen["usage"]
+    assert isinstance(usage, tuple)
+    assert usage[0].startswith("520-")
+    assert usage[-1] == "520 End of proper usage."
+    assert seen["linked"] == channel.uniqueid
+    assert seen["set"] == "1"
+    assert seen["a"] == "b c"
+    assert seen["script"] == "probe"
+
+
+async def test_given_hangup_while_a_command_runs_when_its_reply_comes_then_hangup_is_an_event(
+    recording_server: tuple[FastAgiServer, list[Outcome]],
+) -> None:
+    server, outcomes = recording_server
+    channel = SimulatedChannel(script=CallerScript(hangup_on=("STREAM FILE", 1)))
+
+    outcome = await channel.run_agi("127.0.0.1", server.port, "probe")
+
+    (seen,) = outcomes
+    # the first STREAM FILE got its own reply (result -1) and HANGUP followed it
+    assert seen["played"] is True
+    assert seen["hangup"] is True
+    assert seen["hung_up"] is True
+    assert outcome.agistatus == "HANGUP"
+    assert outcome.commands[-1].startswith("STREAM FILE")  # the second was never sent
+
+
+async def test_given_an_unsolicited_hangup_when_a_command_is_sent_then_the_reply_is_511(
+    recording_server: tuple[FastAgiServer, list[Outcome]],
+) -> None:
+    server, outcomes = recording_server
+    channel = SimulatedChannel(script=CallerScript(hangup_idle_after=4))
+
+    outcome = await channel.run_agi("127.0.0.1", server.port, "probe")
+
+    (seen,) = outcomes
+    assert seen["a"] == "b c"
+    assert seen["hangup"] is True
+    assert outcome.replies[-1].startswith("511 ")
+
+
+async def test_given_a_port_probe_when_it_connects_and_closes_then_the_next_call_is_served(
+    recording_server: tuple[FastAgiServer, list[Outcome]], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, outcomes = recording_server
+    caplog.set_level(logging.INFO, "ivr.server")
+    for _ in range(5):
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.close()
+        await writer.wait_closed()
+
+    await asyncio.wait_for(SimulatedChannel().run_agi("127.0.0.1", server.port, "probe"), 5)
+
+    assert len(outcomes) == 1
+    assert "connected and closed without a request" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("payload", "logged"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "not Asterisk"),
+        (
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(256)) + b"\n\n",
+            "not Asterisk",
+        ),
+        (b"agi_network: yes\nagi_network_script: probe\nagi_chan", "truncated agi_* block"),
+        (b"agi_network: yes\n", "no complete agi_* block"),
+        (b"agi_x: " + b"x" * 20000, "more than"),
+        (b"agi_x: y\n" * 3000, "more than"),
+    ],
+)
+async def test_given_bad_bytes_on_the_agi_port_when_they_arrive_then_they_are_logged_and_dropped(
+    recording_server: tuple[FastAgiServer, list[Outcome]],
+    caplog: pytest.LogCaptureFixture,
+    payload: bytes,
+    logged: str,
+) -> None:
+    server, outcomes = recording_server
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(payload)
+    await writer.drain()
+    if logged == "truncated agi_* block":
+        writer.write_eof()
+
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # the server closed the connection
+    writer.close()
+    await SimulatedChannel().run_agi("127.0.0.1", server.port, "probe")
+    assert len(outcomes) == 1
+    assert logged in caplog.text
+
+
+async def test_given_an_unknown_script_when_asterisk_asks_for_it_then_the_socket_closes_and_it_is_logged(
+    recording_server: tuple[FastAgiServer, list[Outcome]], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, outcomes = recording_server
+
+    outcome = await SimulatedChannel().run_agi("127.0.0.1", server.port, "nosuch")
+
+    assert outcome.commands == []
+    assert outcome.agistatus == "SUCCESS"
+    assert outcomes == []
+    assert "unknown script 'nosuch'" in caplog.text
+
+
+async def test_given_a_running_session_when_the_server_stops_then_it_is_given_the_grace_period() -> (
+    None
+):
+    finished = asyncio.Event()
+
+    async def slow(session: AgiSession) -> None:
+        await asyncio.sleep(0.3)
+        await session.command("SET VARIABLE", "DONE", "1")
+        finished.set()
+
+    server = FastAgiServer({"slow": slow}, header_timeout=1.0)
+    await server.start("127.0.0.1", 0)
+    channel = SimulatedChannel()
+    call = asyncio.create_task(channel.run_agi("127.0.0.1", server.port, "slow"))
+    while server.active_sessions == 0:
+        await asyncio.sleep(0.01)
+
+    await server.stop(grace=5.0)
+
+    assert finished.is_set()
+    assert (await call).variables["DONE"] == "1"
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", server.port if server.serving else 1)
+
+
+async def test_given_a_session_past_the_grace_period_when_the_server_stops_then_it_is_cancelled() -> (
+    None
+):
+    cancelled = asyncio.Event()
+
+    async def stuck(session: AgiSession) -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    server = FastAgiServer({"stuck": stuck}, header_timeout=1.0)
+    await server.start("127.0.0.1", 0)
+    call = asyncio.create_task(SimulatedChannel().run_agi("127.0.0.1", server.port, "stuck"))
+    while server.active_sessions == 0:
+        await asyncio.sleep(0.01)
+
+    await server.stop(grace=0.1)
+
+    assert cancelled.is_set()
+    assert (await asyncio.wait_for(call, 5)).agistatus == "SUCCESS"  # EOF: dialplan goes on
+
+
+@pytest.mark.parametrize(
+    ("line", "result", "data", "endpos"),
+    [
+        ("200 result=0 endpos=23920", "0", None, 23920),
+        ("200 result=49 endpos=800", "49", None, 800),
+        ("200 result= (timeout)", "", "timeout", None),
+        ("200 result=12 (timeout)", "12", "timeout", None),
+        ("200 result=35 (dtmf) endpos=12000", "35", "dtmf", 12000),
+        ("200 result=-1 (hangup) endpos=3200", "-1", "hangup", 3200),
+        ("200 result=1 (Nguyen Van A (home))", "1", "Nguyen Van A (home)", None),
+        ("200 result=-1 (writefile)", "-1", "writefile", None),
+    ],
+)
+def test_given_an_asterisk_200_reply_when_parsed_then_result_data_and_endpos_are_separated(
+    line: str, result: str, data: str | None, endpos: int | None
+) -> None:
+    reply = parse_reply([line])
+
+    assert (reply.code, reply.result, reply.data, reply.endpos) == (200, result, data, endpos)
+
+
+def test_given_arguments_with_spaces_and_quotes_when_quoted_then_asterisk_reads_them_back() -> None:
+    values = ["plain", "", "two words", 'say "hi"', "back\\slash", "Đường dây nóng"]
+
+    line = "SET VARIABLE " + " ".join(quote(v) for v in values)
+
+    assert parse_args(line)[2:] == values
+
+
+def test_given_an_agi_block_without_uniqueid_when_parsed_then_it_is_refused() -> None:
+    with pytest.raises(AgiProtocolError):
+        parse_env(b"agi_network: yes\nagi_network_script: hotline")

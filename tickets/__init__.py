@@ -1,0 +1,1 @@
+"""Ticket domain: categories, codes, phone numbers and the call-intake record (no I/O here)."""
