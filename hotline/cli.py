@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 def serve(settings: Settings) -> int:
     app = build_app(settings)
     logger.info(
-        "hotline serving HTTP on http://%s, FastAGI on agi://%s/hotline, database %s",
+        "starting hotline: HTTP on http://%s, FastAGI on agi://%s/hotline, database %s",
         settings.http,
         settings.agi,
         "from HOTLINE_DATABASE_URL" if settings.database_url else f"embedded in {settings.pgdata}",

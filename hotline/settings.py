@@ -68,6 +68,12 @@ class Settings(BaseModel):
         parse_bind(value)
         return value
 
+    @field_validator("data_dir", "recordings_dir", "menu_file")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Asterisk is told where to record: a relative path would be relative to *its* spool.
+        return None if value is None else value.expanduser().resolve()
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:

@@ -49,7 +49,9 @@ class FastAgiServer:
         self._server = await asyncio.start_server(
             self._accept, host, port, limit=MAX_BLOCK, reuse_address=True
         )
-        logger.info("FastAGI listening on %s:%d (scripts: %s)", host, self.port, self._routes)
+        logger.info(
+            "FastAGI listening on %s:%d (scripts: %s)", host, self.port, sorted(self._routes)
+        )
 
     async def stop(self, grace: float) -> None:
         """Stop accepting, give running calls ``grace`` seconds, then cancel the rest."""
@@ -66,6 +68,7 @@ class FastAgiServer:
                 await asyncio.wait(pending)
         await self._server.wait_closed()
         self._server = None
+        logger.info("FastAGI stopped")
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -78,7 +78,7 @@ def parse_args(line: str) -> list[str]:
 def write_tone_wav(path: Path, seconds: float, frequency: float = 440.0) -> None:
     """A real 8 kHz mono 16-bit WAV, as RECORD FILE would leave in the spool."""
     frames = int(seconds * SAMPLE_RATE)
-    with wave.open(str(path), "wb") as out:
+    with path.open("wb") as fh, wave.open(fh, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(SAMPLE_RATE)

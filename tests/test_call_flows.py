@@ -15,8 +15,8 @@ import pytest
 
 from switchboard.fastagi import CallerScript, SimulatedChannel, run_hotline_call
 from tests.conftest import SOUNDS
-from tickets.codes import HOTLINE_TZ
 from tests.support.service import RunningService, running_service, service_settings
+from tickets.codes import HOTLINE_TZ
 
 QUEUE_1022 = "hotline-1022"
 QUEUE_115 = "emergency-115"
@@ -261,7 +261,7 @@ async def test_given_the_recordings_spool_is_broken_when_a_field_report_is_recor
 
     assert result.queue == QUEUE_1022
     assert result.agi.variables["HOTLINE_FALLBACK"] == "1"
-    assert result.agi.commands[-1] == "STREAM FILE hotline/apology \"\""
+    assert result.agi.commands[-1] == 'STREAM FILE hotline/apology ""'
     row = await ticket_of(db, channel.uniqueid)
     assert row["disposition"] == "fallback"
     assert row["category"] == "field_report"

@@ -45,6 +45,7 @@ def test_given_no_database_url_when_loaded_then_the_embedded_database_lives_unde
 
     assert settings.database_url is None
     assert settings.pgdata == Path("/srv/hotline/postgres")
+    assert load_settings(environ={"HOTLINE_DATA_DIR": "var"}).recordings.is_absolute()
     assert settings.recordings == Path("/srv/hotline/recordings")
 
 
