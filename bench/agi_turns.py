@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import math
 import multiprocessing
 import os
 import platform
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -56,7 +58,7 @@ from db.pool import embedded_postgres
 from hotline.app import build_app
 from hotline.logs import configure_logging
 from hotline.settings import Settings
-from hotline.web.http import AGI
+from hotline.web.http import AGI, POOL
 from switchboard.fastagi import COMMANDS, AgiOutcome, CallerScript, SimulatedChannel, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +101,7 @@ class CallResult:
 @dataclass(frozen=True)
 class LevelRun:
     wall: float
+    cpu: float  # CPU seconds of the process the callers ran in
     results: tuple[CallResult, ...]
 
 
@@ -108,14 +111,22 @@ class LevelRow:
     calls: int
     wall: float
     turns: list[float]
-    agi_ok: int
-    tickets: int
-    spooled: int
     by_kind: dict[str, list[float]]
+    service_cpu: float  # CPU seconds of this process (the service) per wall second
+    callers_cpu: float  # CPU seconds of the callers' process per wall second (nan: in process)
+    host_cpu: float  # busy share of all the machine's CPUs
+    agi_ok: int
+    spooled: int  # calls of this level whose snapshot went through the spool
+    tickets: int
 
 
 # ---------------------------------------------------------------------------------------------
 # The callers' side (runs in the callers' process unless --callers-in-process).
+
+
+def process_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def command_name(line: str) -> str:
@@ -190,12 +201,12 @@ async def drive_calls(host: str, port: int, plan: Sequence[CallSpec], concurrenc
         async with gate:
             results[index] = await place_call(spec, host, port)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), process_cpu_seconds()
     async with asyncio.TaskGroup() as group:
         for index, spec in enumerate(plan):
             group.create_task(one(index, spec), name=f"call-{spec.uniqueid}")
-    wall = time.perf_counter() - started
-    return LevelRun(wall, tuple(r for r in results if r is not None))
+    wall, cpu = time.perf_counter() - started, process_cpu_seconds() - cpu
+    return LevelRun(wall, cpu, tuple(r for r in results if r is not None))
 
 
 def drive_calls_in_process(
@@ -244,7 +255,12 @@ def ms(seconds: float) -> str:
     return "-" if math.isnan(seconds) else f"{seconds * 1000:.2f}"
 
 
-def summarise(concurrency: int, run: LevelRun, tickets: int, spooled: int, calls: int) -> LevelRow:
+def pct(share: float) -> str:
+    return "-" if math.isnan(share) else f"{share:.0%}"
+
+
+def turn_times(run: LevelRun) -> tuple[list[float], dict[str, list[float]]]:
+    """All command-to-command turns, and every turn by step; each list sorted."""
     by_kind: dict[str, list[float]] = defaultdict(list)
     turns: list[float] = []
     for result in run.results:
@@ -255,13 +271,13 @@ def summarise(concurrency: int, run: LevelRun, tickets: int, spooled: int, calls
     for values in by_kind.values():
         values.sort()
     turns.sort()
-    agi_ok = sum(1 for r in run.results if r.agistatus == "SUCCESS")
-    return LevelRow(concurrency, calls, run.wall, turns, agi_ok, tickets, spooled, dict(by_kind))
+    return turns, dict(by_kind)
 
 
 HEADER = (
-    f"{'conc':>5} {'calls':>6} {'wall s':>8} {'calls/s':>8} {'turns':>7} {'p50 ms':>7} "
-    f"{'p99 ms':>7} {'max ms':>8} {'agi ok':>7} {'spooled':>7}  tickets/calls"
+    f"{'conc':>5} {'calls':>6} {'wall s':>7} {'calls/s':>8} {'turns':>6} {'p50 ms':>7} "
+    f"{'p99 ms':>8} {'max ms':>8} {'svc cpu':>7} {'callers':>7} {'host':>5} {'agi ok':>6} "
+    f"{'spooled':>7}  tickets/calls"
 )
 
 
@@ -270,10 +286,11 @@ def format_row(row: LevelRow) -> str:
     tickets = f"{row.tickets}/{row.calls}" + (f"  LOST {lost}" if lost else "")
     top = row.turns[-1] if row.turns else math.nan
     return (
-        f"{row.concurrency:>5} {row.calls:>6} {row.wall:>8.2f} {row.calls / row.wall:>8.1f} "
-        f"{len(row.turns):>7} {ms(percentile(row.turns, 0.50)):>7} "
-        f"{ms(percentile(row.turns, 0.99)):>7} {ms(top):>8} {row.agi_ok:>7} "
-        f"{row.spooled:>7}  {tickets}"
+        f"{row.concurrency:>5} {row.calls:>6} {row.wall:>7.2f} {row.calls / row.wall:>8.1f} "
+        f"{len(row.turns):>6} {ms(percentile(row.turns, 0.50)):>7} "
+        f"{ms(percentile(row.turns, 0.99)):>8} {ms(top):>8} {pct(row.service_cpu):>7} "
+        f"{pct(row.callers_cpu):>7} {pct(row.host_cpu):>5} {row.agi_ok:>6} {row.spooled:>7}"
+        f"  {tickets}"
     )
 
 
@@ -299,15 +316,29 @@ def print_breakdown(rows: Sequence[LevelRow]) -> None:
 # The service and its database.
 
 
-class LogTally(logging.Handler):
-    """Counts what the service logs at WARNING and above, to summarise at the end."""
+class LogTally(logging.Filter):
+    """On the service's log handler: counts every record at WARNING and above, and lets only
+    the first ``show`` of each message through, so an overload does not flood the figures."""
 
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
+    def __init__(self, show: int = 3) -> None:
+        super().__init__()
+        self.show = show
         self.seen: Counter[tuple[str, str, str]] = Counter()
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen[(record.levelname, record.name, str(record.msg)[:70])] += 1
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.levelname, record.name, str(record.msg))
+        self.seen[key] += 1
+        if self.seen[key] == self.show:
+            record.msg = f"{record.msg} [further ones are counted, not shown]"
+        return self.seen[key] <= self.show
+
+
+def print_log_counts(counts: Counter[tuple[str, str, str]], indent: str) -> None:
+    for (level, logger_name, message), count in counts.most_common(10):
+        text = message if len(message) <= 72 else message[:71] + "…"
+        print(f"{indent}{count:>6} × {level} {logger_name}: {text}")
 
 
 def with_database(url: str, name: str) -> str:
@@ -362,15 +393,42 @@ async def count_tickets(conn: asyncpg.Connection, plan: Sequence[CallSpec]) -> i
     return int(count or 0)
 
 
-async def wait_for_spool(settings: Settings, seconds: float) -> int:
-    """How many snapshots were in the spool after the level; waits for the replayer to drain
-    them (up to ``seconds``) so that a missing ticket really is lost, not late."""
-    spooled = len(list(settings.spool_dir.glob("*.json")))
+def spool_names(directory: Path) -> set[str]:
+    """The uniqueids of the calls whose snapshot is in the spool now (a small directory)."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return set()
+    return {name.removesuffix(".json") for name in names if name.endswith(".json")}
+
+
+async def watch_spool(directory: Path, seen: set[str], stop: asyncio.Event) -> None:
+    """Remembers every snapshot file that appears in the service's spool (one per call,
+    named after its uniqueid) until ``stop``; the replayer removes them once stored."""
+    while not stop.is_set():
+        seen.update(spool_names(directory))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
+
+
+async def drain_spool(directory: Path, seconds: float) -> None:
+    """Gives the replayer up to ``seconds`` to store what is spooled, so that a missing ticket
+    is really lost, not late."""
     for _ in range(math.ceil(seconds / 0.2)):
-        if not any(settings.spool_dir.glob("*.json")):
-            break
+        if not spool_names(directory):
+            return
         await asyncio.sleep(0.2)
-    return spooled
+
+
+def host_cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs from /proc/stat; (0, 0) where there is none."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -412,6 +470,7 @@ async def run(options: Options, tally: LogTally) -> None:
         await runner.setup()  # runs the cleanup contexts: pool, migrations, FastAGI server
         stack.push_async_callback(runner.cleanup)
         port = runner.app[AGI].port
+        pool_size = runner.app[POOL].get_max_size()
 
         executor = stack.enter_context(
             ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
@@ -430,14 +489,21 @@ async def run(options: Options, tally: LogTally) -> None:
 
         callers = "on the service's event loop" if options.callers_in_process else "own process"
         print(
-            f"service:    FastAGI 127.0.0.1:{port}, pool max 20, db_timeout "
-            f"{settings.db_timeout:g} s; callers: {callers}"
+            f"service:    FastAGI 127.0.0.1:{port}, pool max {pool_size}, db_timeout "
+            f"{settings.db_timeout:g} s, spool retry {settings.spool_retry_interval:g} s;"
+            f" callers: {callers}"
         )
         mix = ", ".join(f"{label} {weight}" for label, weight in CALL_MIX)
         print(f"call mix:   seed {options.seed}; weights {mix}")
         print(
-            "turn:       reply written → next command received; excludes (connect) → first"
-            " command and last reply → (close), see the breakdown"
+            "turn:       reply written → next command received; (connect) → first command and"
+            " last reply → (close) are not counted, see the breakdown"
+        )
+        print(
+            "columns:    svc cpu / callers = CPU time of the service's / the callers' process"
+            " per wall second (100% = one core); host = busy share of all CPUs (PostgreSQL"
+            " included); spooled = calls whose snapshot went to the spool (tickets are counted"
+            " after it drained)"
         )
 
         epoch = int(time.time())
@@ -447,29 +513,59 @@ async def run(options: Options, tally: LogTally) -> None:
         await drive(warmup, 10)
         print(f"warm-up:    {len(warmup)} calls at concurrency 10, not counted")
         print()
-        print(HEADER)
+        print(HEADER, flush=True)
 
         rows: list[LevelRow] = []
         for concurrency in options.levels:
             plan = make_plan(options.calls, options.seed, epoch, seq)
             seq += len(plan)
-            result = await drive(plan, concurrency)
-            spooled = await wait_for_spool(settings, 3 * settings.spool_retry_interval)
-            tickets = await count_tickets(conn, plan)
-            row = summarise(concurrency, result, tickets, spooled, len(plan))
+            logged_before = tally.seen.copy()
+            spooled: set[str] = set()
+            stop = asyncio.Event()
+            cpu_before, host_before = process_cpu_seconds(), host_cpu_times()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(
+                    watch_spool(settings.spool_dir, spooled, stop), name="spool-watch"
+                )
+                try:
+                    result = await drive(plan, concurrency)
+                finally:
+                    stop.set()
+            cpu = process_cpu_seconds() - cpu_before
+            host_after = host_cpu_times()
+            host_busy = host_after[0] - host_before[0]
+            host_total = host_after[1] - host_before[1]
+            await drain_spool(settings.spool_dir, 3 * settings.spool_retry_interval)
+            turns, by_kind = turn_times(result)
+            row = LevelRow(
+                concurrency=concurrency,
+                calls=len(plan),
+                wall=result.wall,
+                turns=turns,
+                by_kind=by_kind,
+                service_cpu=cpu / result.wall,
+                callers_cpu=math.nan if options.callers_in_process else result.cpu / result.wall,
+                host_cpu=host_busy / host_total if host_total else math.nan,
+                agi_ok=sum(1 for r in result.results if r.agistatus == "SUCCESS"),
+                spooled=len(spooled & {spec.uniqueid for spec in plan}),
+                tickets=await count_tickets(conn, plan),
+            )
             rows.append(row)
             print(format_row(row), flush=True)
             failures = Counter(r.agistatus for r in result.results if r.agistatus != "SUCCESS")
             if failures:
                 print(f"      AGI status other than SUCCESS: {dict(failures)}")
+            logged = tally.seen - logged_before
+            if logged:
+                print("      service log during this level:")
+                print_log_counts(logged, "      ")
 
         print_breakdown(rows)
 
     print()
     if tally.seen:
-        print("service log at WARNING and above:")
-        for (level, logger_name, message), count in tally.seen.most_common(15):
-            print(f"  {count:>6} × {level} {logger_name}: {message}")
+        print("service log at WARNING and above, whole run:")
+        print_log_counts(tally.seen, "  ")
     else:
         print("service log: nothing at WARNING or above")
 
@@ -504,7 +600,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--calls must be at least 1")
     configure_logging("WARNING")
     tally = LogTally()
-    logging.getLogger().addHandler(tally)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(tally)
     options = Options(args.calls, args.concurrency, args.seed, args.callers_in_process)
     asyncio.run(run(options, tally))
 

@@ -32,12 +32,20 @@ def known_migrations() -> list[Migration]:
     for entry in resources.files("db").joinpath("migrations").iterdir():
         match = _NAME.match(entry.name)
         if match:
-            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+            sql = entry.read_text(encoding="utf-8")
+            if not _has_statement(sql):
+                raise RuntimeError(f"migration {entry.name} contains no SQL statement")
+            found.append(Migration(int(match[1]), match[2], sql))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
     if versions != list(range(1, len(found) + 1)):
         raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
     return found
+
+
+def _has_statement(sql: str) -> bool:
+    """asyncpg fails obscurely on a script of comments only; refuse it clearly instead."""
+    return any(line.strip() and not line.strip().startswith("--") for line in sql.splitlines())
 
 
 async def current_version(conn: Connection) -> int:

@@ -9,12 +9,16 @@ import contextlib
 import json
 import logging
 import time
+from collections import OrderedDict
 
 from db.errors import DatabaseError, DatabaseUnavailable
 from ivr.spool import IntakeSpool
 from tickets.intake import CallIntake, IntakeRepository
 
 logger = logging.getLogger(__name__)
+
+MAX_TIMEOUTS = 3
+MAX_SLOW_CALLS = 10_000
 
 
 class IntakeRecorder:
@@ -31,16 +35,35 @@ class IntakeRecorder:
         self._timeout = timeout
         self._retry_interval = retry_interval
         self._db_down_until = 0.0  # while the database is known to be down, spool at once
+        self._timeouts = 0  # calls in a row whose save timed out: a dead link, not a busy pool
+        self._slow_calls: OrderedDict[str, None] = OrderedDict()  # spool the rest of these
 
     async def save(self, intake: CallIntake) -> str | None:
         """Return the ticket code, or ``None`` when the snapshot went to the spool."""
-        if time.monotonic() >= self._db_down_until:
+        if time.monotonic() >= self._db_down_until and intake.uniqueid not in self._slow_calls:
             try:
-                return await asyncio.wait_for(self._repository.save(intake), self._timeout)
-            except (DatabaseUnavailable, TimeoutError) as err:
-                self._mark_down(err)
+                code = await asyncio.wait_for(self._repository.save(intake), self._timeout)
+            except DatabaseUnavailable as err:
+                self._mark_down(str(err))
+            except TimeoutError:
+                # The caller waited once; the rest of this call goes to the spool at once.
+                self._slow_calls[intake.uniqueid] = None
+                if len(self._slow_calls) > MAX_SLOW_CALLS:
+                    self._slow_calls.popitem(last=False)
+                self._timeouts += 1
+                logger.warning(
+                    "saving call %s took over %.1f s (%d calls in a row); spooling the call",
+                    intake.uniqueid,
+                    self._timeout,
+                    self._timeouts,
+                )
+                if self._timeouts >= MAX_TIMEOUTS:
+                    self._mark_down(f"{self._timeouts} calls in a row took over {self._timeout} s")
             except DatabaseError:
                 logger.exception("the database refused call %s; spooling it", intake.uniqueid)
+            else:
+                self._timeouts = 0
+                return code
         self.spool(intake)
         return None
 
@@ -63,9 +86,14 @@ class IntakeRecorder:
                 exc_info=True,
             )
 
-    def _mark_down(self, err: BaseException) -> None:
+    def _mark_down(self, reason: str) -> None:
         self._db_down_until = time.monotonic() + self._retry_interval
-        logger.error("database unavailable for the IVR (%s: %s)", type(err).__name__, err)
+        self._timeouts = 0
+        logger.error(
+            "database unavailable for the IVR (%s); spooling for %.0f s",
+            reason,
+            self._retry_interval,
+        )
 
     async def replay(self) -> int:
         """Store what the spool holds, oldest first; stop at the first failure."""
@@ -77,7 +105,7 @@ class IntakeRecorder:
             try:
                 code = await asyncio.wait_for(self._repository.save(intake), self._timeout)
             except (DatabaseUnavailable, TimeoutError) as err:
-                logger.info("spool replay paused, database still unavailable: %s", err)
+                logger.info("spool replay paused, database unavailable (%s)", err or "timed out")
                 return stored
             except DatabaseError:
                 logger.exception("the database refused spooled call %s; kept", intake.uniqueid)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -15,6 +17,7 @@ from switchboard.fastagi import CallerScript, SimulatedChannel, run_hotline_call
 from tests.conftest import SOUNDS
 from tests.support.service import running_service, service_settings
 from tests.support.tcpproxy import TcpProxy
+from tickets.codes import HOTLINE_TZ
 
 
 async def wait_for_tickets(db: asyncpg.Connection, count: int, seconds: float = 10.0) -> None:
@@ -109,3 +112,42 @@ async def test_given_the_database_fails_mid_call_when_it_returns_then_the_newest
         assert events[0]["kind"] == "call_started"
         assert events[-1]["kind"] == "caller_hung_up"
         assert [e["call_seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_given_a_lock_holding_up_one_calls_save_when_other_calls_arrive_then_only_that_call_is_spooled(
+    database_url: str, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    settings = service_settings(database_url, tmp_path, db_timeout=0.3)
+    year = datetime.now(HOTLINE_TZ).year
+    await db.execute("INSERT INTO ticket_counters (line, year, last) VALUES ('115', $1, 0)", year)
+    async with running_service(settings) as service:
+        blocker = await asyncpg.connect(database_url)
+        try:
+            # another transaction holds 115's ticket numbering: every new 115 ticket waits
+            await blocker.execute("BEGIN")
+            await blocker.execute("SELECT * FROM ticket_counters WHERE line = '115' FOR UPDATE")
+            slow = SimulatedChannel(extension="115", sounds_dir=SOUNDS)
+            started = time.monotonic()
+            first = await run_hotline_call(
+                slow, "127.0.0.1", service.agi_port, default_queue="emergency-115"
+            )
+            slow_seconds = time.monotonic() - started
+            fine = SimulatedChannel(script=CallerScript(keys=["3"]), sounds_dir=SOUNDS)
+            second = await run_hotline_call(
+                fine, "127.0.0.1", service.agi_port, default_queue="hotline-1022"
+            )
+        finally:
+            await blocker.execute("ROLLBACK")
+            await blocker.close()
+
+        assert first.queue == "emergency-115"
+        assert "HOTLINE_TICKET" not in first.agi.variables
+        assert slow_seconds < 5 * 0.3  # the caller waited for one save, not for each step
+        assert second.agi.variables["HOTLINE_TICKET"].startswith("1022-")  # the DB was not "down"
+        await wait_for_tickets(db, 2)
+    rows = await db.fetch(
+        "SELECT c.uniqueid, t.code, c.disposition FROM calls c JOIN tickets t ON t.id = c.ticket_id"
+    )
+    by_call = {r["uniqueid"]: r for r in rows}
+    assert by_call[slow.uniqueid]["code"].startswith("115-")
+    assert by_call[slow.uniqueid]["disposition"] == "queued"
