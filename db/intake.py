@@ -129,6 +129,9 @@ class PostgresIntakeRepository:
                 intake.description_recording,
                 intake.location_recording,
             )
+            stored = await conn.fetchval(
+                "SELECT coalesce(max(call_seq), 0) FROM ticket_events WHERE call_id = $1", call_id
+            )
             await conn.executemany(
                 _INSERT_EVENT,
                 [
@@ -141,6 +144,7 @@ class PostgresIntakeRepository:
                         event.seq,
                     )
                     for event in intake.events
+                    if event.seq > stored
                 ],
             )
             return str(code)
