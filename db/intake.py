@@ -38,7 +38,8 @@ WHERE id = $1
 """
 
 _UPDATE_TICKET = """
-UPDATE tickets SET category = $2, description_recording = $3::text,
+UPDATE tickets SET category = CASE WHEN status = 'new' THEN $2 ELSE category END,
+                   description_recording = $3::text,
                    location_recording = $4::text,
                    transcript_status = CASE WHEN ($3::text IS NOT NULL OR $4::text IS NOT NULL)
                                               AND transcript_status = 'none'

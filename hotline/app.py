@@ -9,20 +9,38 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 
+from agents.ami import AmiConnection, AmiItem, AmiUrl
+from agents.model import LiveModel
+from agents.service import AgentsService
+from agents.stats import ServiceLevels
+from db.agents import PostgresAgentsRepository
 from db.intake import PostgresIntakeRepository
+from db.listen import listen
 from db.pool import open_database
+from db.suggestions import PostgresCorrections
 from db.tickets import PostgresTicketRepository
+from db.transcripts import PostgresTranscriptionJobs
 from db.users import PostgresUserRepository
 from hotline.auth import AuthService
+from hotline.events import EventBus
 from hotline.settings import Settings
 from hotline.tasks import TaskManager
+from hotline.web.agents import AGENTS, AGENTS_REPO
+from hotline.web.agents import add_routes as add_agents_routes
+from hotline.web.backoffice import backoffice_ctx
 from hotline.web.errors import error_middleware
 from hotline.web.http import AGI, AUTH, LOGIN_LIMIT, POOL, PUBLIC_LIMIT, TICKETS, add_routes
+from hotline.web.live import BUS
+from hotline.web.live import add_routes as add_live_routes
 from hotline.web.ratelimit import RateLimiter
 from ivr.agi import hotline_route
 from ivr.menu import MenuFile, load_menu
@@ -30,11 +48,18 @@ from ivr.recorder import IntakeRecorder
 from ivr.server import FastAgiServer
 from ivr.service import IvrService
 from ivr.spool import IntakeSpool
+from speech.grammar import GrammarRecognizer
+from speech.model import open_model
+from speech.pool import ProcessTranscriber
+from speech.service import TranscriptionService
+from speech.suggest import Suggester, load_rules
 
 logger = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 MENU = web.AppKey("menu", MenuFile)
+RECORDER = web.AppKey("recorder", IntakeRecorder)
+SPEECH = web.AppKey("speech", GrammarRecognizer)
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -51,6 +76,74 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def speech_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The Vosk model (checked and logged), spoken menu choices for the IVR, and the
+    transcription workers with their claimer; without a model, none of it (one log line)."""
+    settings = app[SETTINGS]
+    if settings.vosk_model is None:
+        logger.warning(
+            "speech: HOTLINE_VOSK_MODEL is not set: the menu is DTMF-only and recordings are "
+            "kept for the operators without transcripts"
+        )
+        yield
+        return
+    model, report = await asyncio.to_thread(open_model, settings.vosk_model)
+    for line in report.lines():
+        logger.info("speech: %s", line)
+    phrases = [p for f in app[MENU].lines.values() if f.menu for p in f.menu.spoken_phrases()]
+    grammar: GrammarRecognizer | None = None
+    if phrases and report.grammar:
+        grammar = GrammarRecognizer(model, unk=report.unk, timeout=settings.speech_menu_timeout)
+        if missing := grammar.check_vocabulary(phrases):
+            logger.warning("speech: menu words not in the model's vocabulary: %s", missing)
+        app[SPEECH] = grammar
+    elif phrases:
+        logger.warning("speech: the model has no runtime grammar; the menu stays DTMF-only")
+    del model  # the workers load their own; only the grammar recognizer keeps this one
+    stop = asyncio.Event()
+    tasks = TaskManager()
+    async with AsyncExitStack() as stack:
+        if grammar is not None:
+            stack.push_async_callback(asyncio.to_thread, grammar.close)
+        if settings.speech_workers > 0:
+            suggester = Suggester(
+                load_rules(settings.suggestion_rules), await PostgresCorrections(app[POOL]).all()
+            )
+            transcriber = ProcessTranscriber(
+                settings.vosk_model,
+                workers=settings.speech_workers,
+                archive_format=None
+                if settings.speech_archive_format == "none"
+                else settings.speech_archive_format,
+            )
+            stack.push_async_callback(transcriber.close)
+            await transcriber.start()
+            jobs = PostgresTranscriptionJobs(
+                app[POOL], instance=f"{socket.gethostname()}:{os.getpid()}"
+            )
+            stack.push_async_callback(jobs.close)
+            await jobs.start()
+            transcription = TranscriptionService(
+                jobs,
+                transcriber,
+                suggester,
+                queue_size=settings.speech_queue_size,
+                max_attempts=settings.speech_max_attempts,
+                retry_delay=settings.speech_retry_delay,
+                lease_seconds=settings.speech_lease,
+                poll_interval=settings.speech_poll_interval,
+            )
+            stack.push_async_callback(transcription.release_held)
+            tasks.start(transcription.run_claimer(stop), name="speech-claimer")
+            for n in range(settings.speech_workers):
+                tasks.start(transcription.run_consumer(stop), name=f"speech-consumer-{n}")
+        try:
+            yield
+        finally:
+            stop.set()
+            await tasks.close()
+
+
 async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     menu = app[MENU]
@@ -61,7 +154,8 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
         timeout=settings.db_timeout,
         retry_interval=settings.spool_retry_interval,
     )
-    service = IvrService(menu, recorder, settings.recordings)
+    app[RECORDER] = recorder
+    service = IvrService(menu, recorder, settings.recordings, speech=app.get(SPEECH))
     server = FastAgiServer(
         {"hotline": hotline_route(service, menu)}, header_timeout=settings.agi_header_timeout
     )
@@ -78,6 +172,57 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
         await tasks.close()
 
 
+async def live_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Events NOTIFYed by any instance (e.g. a transcript stored) reach this one's consoles."""
+    bus = app[BUS]
+
+    def deliver(payload: dict[str, Any]) -> None:
+        bus.emit(str(payload.get("topic", "tickets")), str(payload.get("kind", "")), payload)
+
+    tasks = TaskManager()
+    tasks.start(listen(app[POOL], deliver), name="listen-hotline-events")
+    try:
+        yield
+    finally:
+        await tasks.close()
+
+
+async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[AGENTS_REPO] = repository = PostgresAgentsRepository(app[POOL])
+    if settings.ami_url is None:
+        logger.warning("HOTLINE_AMI_URL is not set: queues and operators are not watched")
+        yield
+        return
+    inbox: asyncio.Queue[AmiItem] = asyncio.Queue()
+    ami = AmiConnection(
+        AmiUrl.parse(settings.ami_url.get_secret_value()),
+        inbox,
+        ping_interval=settings.ami_ping_interval,
+        action_timeout=settings.ami_action_timeout,
+    )
+    queue_lines = {flow.queue: line for line, flow in app[MENU].lines.items()}
+    service = AgentsService(
+        control=ami,
+        repository=repository,
+        model=LiveModel(queue_lines),
+        publisher=app[BUS],
+        intake=app[RECORDER],
+        queue_lines=queue_lines,
+        levels=ServiceLevels(settings.service_level_1, settings.service_level_2),
+    )
+    app[AGENTS] = service
+    tasks = TaskManager()
+    tasks.start(service.run(inbox), name="ami-events")
+    tasks.start(service.run_persistence(), name="ami-outcomes")
+    await ami.start()
+    try:
+        yield
+    finally:
+        await ami.close()
+        await tasks.close()
+
+
 def build_app(settings: Settings) -> web.Application:
     """Everything that can be checked without connecting is checked here (menu file)."""
     app = web.Application(middlewares=[error_middleware])
@@ -85,7 +230,14 @@ def build_app(settings: Settings) -> web.Application:
     app[MENU] = load_menu(settings.menu_file)
     app[LOGIN_LIMIT] = RateLimiter(settings.login_attempts_per_minute)
     app[PUBLIC_LIMIT] = RateLimiter(120)
+    app[BUS] = EventBus()
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(live_ctx)
+    app.cleanup_ctx.append(speech_ctx)
     app.cleanup_ctx.append(ivr_ctx)
+    app.cleanup_ctx.append(agents_ctx)
+    app.cleanup_ctx.append(backoffice_ctx)
     add_routes(app)
+    add_agents_routes(app)
+    add_live_routes(app)
     return app

@@ -57,6 +57,16 @@ class AuthService:
             raise InvalidUser("--agency is required for the agency role and only for it")
         return await self._users.add(username, self._hasher.hash(password), role, agency_code)
 
+    async def set_password(self, username: str, password: str) -> bool:
+        """Replace a user's password; False when there is no such user."""
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise InvalidUser(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+        found = await self._users.credentials(username)
+        if found is None:
+            return False
+        await self._users.set_password_hash(found[0].id, self._hasher.hash(password))
+        return True
+
     async def login(self, username: str, password: str) -> str | None:
         """A new bearer token, or ``None``; the same work is done for unknown users."""
         found = await self._users.credentials(username)

@@ -16,11 +16,15 @@ from aiohttp import web
 from db.errors import DatabaseError
 from db.pool import open_database
 from db.users import PostgresUserRepository, UsernameTaken
+from hotline import cli_backoffice
 from hotline.app import build_app
 from hotline.auth import AuthService, InvalidUser
+from hotline.demo import DemoOptions, build_demo_app
 from hotline.logs import configure_logging
 from hotline.settings import Settings, SettingsError, load_settings
 from ivr.errors import MenuError
+from speech import cli as speech_cli
+from speech.errors import SpeechError
 from tickets.model import Role
 
 logger = logging.getLogger("hotline")
@@ -37,6 +41,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--agi-bind", help="host:port for FastAGI (default 127.0.0.1:4573)")
     serve.add_argument("--http-bind", help="host:port for HTTP (default 127.0.0.1:8080)")
 
+    demo = commands.add_parser(
+        "demo", help="the service with an emulated Asterisk, operators and callers (try it)"
+    )
+    demo.add_argument("--agi-bind", help="host:port for FastAGI (default 127.0.0.1:4573)")
+    demo.add_argument("--http-bind", help="host:port for HTTP (default 127.0.0.1:8080)")
+    demo.add_argument("--seed", type=int, default=1, help="the simulation's random seed")
+    demo.add_argument("--calls-per-hour", type=float, default=240.0)
+    demo.add_argument("--operators", type=int, default=4, choices=range(1, 51), metavar="1..50")
+
     commands.add_parser("migrate", help="apply pending database migrations and exit")
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
@@ -47,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--agency", help="agency code (agency role only)")
     add.add_argument("--password", help="the password (asked for when omitted)")
+    cli_backoffice.add_parsers(commands)
+    speech_cli.add_parsers(commands)
     return parser
 
 
@@ -67,16 +82,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(settings)
+        if args.command == "demo":
+            options = DemoOptions(args.seed, args.calls_per_hour, args.operators)
+            return serve(settings, build_demo_app(settings, options))
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
+        if args.command in speech_cli.COMMANDS:
+            return speech_cli.run(settings.vosk_model, args)
+        if args.command in cli_backoffice.COMMANDS:
+            return cli_backoffice.run(settings, args)
         return asyncio.run(_add_user(settings, args))
-    except (MenuError, DatabaseError, InvalidUser, UsernameTaken, OSError) as err:
+    except (MenuError, DatabaseError, InvalidUser, UsernameTaken, OSError, SpeechError) as err:
         print(f"hotline: {err}", file=sys.stderr)
         return 1
 
 
-def serve(settings: Settings) -> int:
-    app = build_app(settings)
+def serve(settings: Settings, app: web.Application | None = None) -> int:
+    app = app or build_app(settings)
     logger.info(
         "starting hotline: HTTP on http://%s, FastAGI on agi://%s/hotline, database %s",
         settings.http,

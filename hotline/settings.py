@@ -15,9 +15,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from agents.ami import AmiUrl
+
 ENV_PREFIX = "HOTLINE_"
-SECRET_KEYS = frozenset({"database_url"})
+SECRET_KEYS = frozenset({"database_url", "ami_url"})
 DEFAULT_MENU = Path(__file__).resolve().parent.parent / "ivr" / "menu.toml"
+DEFAULT_SUGGESTION_RULES = Path(__file__).resolve().parent.parent / "speech" / "rules.toml"
 
 
 class SettingsError(Exception):
@@ -50,6 +53,13 @@ class Settings(BaseModel):
     recordings_dir: Path | None = Field(
         default=None, description="spool shared with Asterisk (default: data_dir/recordings)"
     )
+    ami_url: SecretStr | None = Field(
+        default=None, description="ami://user:secret@host:5038; unset ⇒ queues are not watched"
+    )
+    ami_ping_interval: float = Field(default=5.0, gt=0, description="AMI watchdog, seconds")
+    ami_action_timeout: float = Field(default=5.0, gt=0)
+    service_level_1: int = Field(default=15, gt=0, description="answered within, seconds")
+    service_level_2: int = Field(default=20, gt=0, description="answered within, seconds")
     agi_bind: str = "127.0.0.1:4573"
     http_bind: str = "127.0.0.1:8080"
     menu_file: Path = DEFAULT_MENU
@@ -61,6 +71,25 @@ class Settings(BaseModel):
     spool_retry_interval: float = Field(default=5.0, gt=0)
     token_ttl_hours: float = Field(default=12.0, gt=0)
     login_attempts_per_minute: int = Field(default=10, gt=0)
+    vosk_model: Path | None = Field(
+        default=None, description="Vosk model directory; unset ⇒ DTMF-only, no transcripts"
+    )
+    speech_workers: int = Field(default=1, ge=0, le=32, description="transcription processes")
+    speech_queue_size: int = Field(default=4, gt=0, description="jobs claimed ahead, per instance")
+    speech_max_attempts: int = Field(default=3, gt=0)
+    speech_retry_delay: float = Field(default=30.0, ge=0, description="seconds before a retry")
+    speech_lease: float = Field(default=900.0, gt=0, description="seconds a claimed job is held")
+    speech_poll_interval: float = Field(default=5.0, gt=0, description="seconds between polls")
+    speech_menu_timeout: float = Field(default=2.0, gt=0, description="spoken choice, seconds")
+    speech_archive_format: Literal["mp3", "ogg", "none"] = "mp3"
+    suggestion_rules: Path = DEFAULT_SUGGESTION_RULES
+
+    @field_validator("ami_url")
+    @classmethod
+    def _check_ami(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            AmiUrl.parse(value.get_secret_value())
+        return value
 
     @field_validator("agi_bind", "http_bind")
     @classmethod
@@ -68,7 +97,7 @@ class Settings(BaseModel):
         parse_bind(value)
         return value
 
-    @field_validator("data_dir", "recordings_dir", "menu_file")
+    @field_validator("data_dir", "recordings_dir", "menu_file", "vosk_model", "suggestion_rules")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         # Asterisk is told where to record: a relative path would be relative to *its* spool.

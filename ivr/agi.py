@@ -55,14 +55,20 @@ class AgiCaller:
         return result or None
 
     async def record(
-        self, path: Path, *, max_seconds: int, silence_seconds: int, beep: bool
+        self,
+        path: Path,
+        *,
+        max_seconds: int,
+        silence_seconds: int,
+        beep: bool,
+        escape_digits: str | None = None,
     ) -> Recording | None:
         path.parent.mkdir(parents=True, exist_ok=True)
         words = [
             "RECORD FILE",
             str(path),
             self._format,
-            self._escape,
+            self._escape if escape_digits is None else escape_digits,
             str(max_seconds * 1000),
             "0",
         ]
@@ -80,7 +86,8 @@ class AgiCaller:
             self._check_alive()
             return None
         seconds = (reply.endpos or 0) / SAMPLE_RATE
-        recording = Recording(Path(f"{path}.{self._format}"), seconds, ended_by)
+        digit = chr(int(reply.result)) if ended_by == "dtmf" and reply.result.isdigit() else None
+        recording = Recording(Path(f"{path}.{self._format}"), seconds, ended_by, digit)
         if ended_by == "hangup":
             self._session.hung_up = True
         return recording

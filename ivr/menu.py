@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ivr.errors import MenuError
 from tickets.model import Category, Line
@@ -34,6 +42,14 @@ class MenuOption(_Strict):
     digit: str = Field(pattern=r"^[0-9*#]$")
     category: Category
     record: RecordStep | None = None
+    # Words or phrases a caller may say instead of the key, in the speech model's language
+    # (spoken menu choices need HOTLINE_VOSK_MODEL; the key always works).
+    speech: list[str] = []
+
+    @field_validator("speech")
+    @classmethod
+    def _normalise_speech(cls, phrases: list[str]) -> list[str]:
+        return [" ".join(unicodedata.normalize("NFC", p).casefold().split()) for p in phrases]
 
 
 class Menu(_Strict):
@@ -43,16 +59,30 @@ class Menu(_Strict):
     timeout_ms: int = Field(gt=0, le=60_000)
     max_attempts: int = Field(gt=0, le=10)
     options: list[MenuOption]
+    # No key within timeout_ms and the options have speech words ⇒ listen this long (with
+    # silence detection) for a spoken choice; a key pressed meanwhile still counts.
+    listen_seconds: int = Field(default=3, ge=1, le=3)
+    listen_silence_seconds: int = Field(default=1, ge=1, le=3)
+    listen_beep: bool = True
 
     @model_validator(mode="after")
     def _distinct_digits(self) -> Menu:
         digits = [o.digit for o in self.options]
         if len(set(digits)) != len(digits):
             raise ValueError(f"menu digits must be distinct, got {digits}")
+        phrases = self.spoken_phrases()
+        if len(set(phrases)) != len(phrases):
+            raise ValueError(f"menu speech phrases must be distinct, got {phrases}")
         return self
 
     def option(self, digit: str) -> MenuOption | None:
         return next((o for o in self.options if o.digit == digit), None)
+
+    def spoken_phrases(self) -> list[str]:
+        return [p for o in self.options for p in o.speech if p]
+
+    def spoken_option(self, phrase: str) -> MenuOption | None:
+        return next((o for o in self.options if phrase in o.speech), None)
 
 
 class LineFlow(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -12,6 +13,7 @@ class Recording:
     path: Path
     seconds: float
     ended_by: str  # "dtmf", "timeout" (silence or max length) or "hangup"
+    digit: str | None = None  # the key that ended it (ended_by "dtmf")
 
 
 class Caller(Protocol):
@@ -26,11 +28,26 @@ class Caller(Protocol):
         ...
 
     async def record(
-        self, path: Path, *, max_seconds: int, silence_seconds: int, beep: bool
+        self,
+        path: Path,
+        *,
+        max_seconds: int,
+        silence_seconds: int,
+        beep: bool,
+        escape_digits: str | None = None,
     ) -> Recording | None:
-        """Record into ``path`` (no extension); ``None`` when Asterisk could not write it."""
+        """Record into ``path`` (no extension); ``None`` when Asterisk could not write it.
+        ``escape_digits`` (default: the menu file's) end the recording early."""
         ...
 
     async def set_variable(self, name: str, value: str) -> None: ...
 
     async def get_variable(self, name: str) -> str | None: ...
+
+
+class SpeechRecognizer(Protocol):
+    """Spoken menu choices (``speech/grammar.py``). Bounded: returns within its own timeout."""
+
+    async def recognise(self, audio: Path, phrases: Sequence[str]) -> str | None:
+        """The one phrase of ``phrases`` heard in ``audio``; ``None`` if none, or on any error."""
+        ...

@@ -15,14 +15,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ivr.errors import CallerHungUp
-from ivr.menu import LineFlow, MenuFile, RecordStep
-from ivr.ports import Caller
+from ivr.menu import LineFlow, Menu, MenuFile, RecordStep
+from ivr.ports import Caller, SpeechRecognizer
 from ivr.recorder import IntakeRecorder
 from tickets.codes import HOTLINE_TZ
 from tickets.intake import CallIntake
 from tickets.model import CallDisposition, Category, Line
 
 logger = logging.getLogger(__name__)
+
+# Asterisk ends a RECORD FILE after s= seconds of silence: anything shorter than that plus this
+# is silence only, and a grammar without [unk] would force it onto some menu word.
+MIN_SPEECH_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,17 @@ class CallInfo:
 
 
 class IvrService:
-    def __init__(self, menu: MenuFile, recorder: IntakeRecorder, recordings_dir: Path) -> None:
+    def __init__(
+        self,
+        menu: MenuFile,
+        recorder: IntakeRecorder,
+        recordings_dir: Path,
+        speech: SpeechRecognizer | None = None,
+    ) -> None:
         self._menu = menu
         self._recorder = recorder
         self._recordings = recordings_dir
+        self._speech = speech  # None ⇒ menus are DTMF-only
 
     async def handle(self, caller: Caller, info: CallInfo) -> None:
         flow = self._menu.lines[info.line]
@@ -131,16 +142,18 @@ class IvrService:
         assert menu is not None
         for attempt in range(1, menu.max_attempts + 1):
             digit = await caller.ask(menu.prompt, timeout_ms=menu.timeout_ms)
+            spoken: str | None = None
+            if digit is None and self._speech is not None and menu.spoken_phrases():
+                digit, spoken = await self._listen(caller, menu, call, attempt)
             if digit is None:
                 await call.save("no_input", {"attempt": attempt})
                 break
             option = menu.option(digit)
             if option is not None:
-                await call.save(
-                    "menu_choice",
-                    {"digit": digit, "category": option.category.value},
-                    category=option.category,
-                )
+                choice: dict[str, object] = {"digit": digit, "category": option.category.value}
+                if spoken is not None:
+                    choice["spoken"] = spoken
+                await call.save("menu_choice", choice, category=option.category)
                 if option.category is Category.UNCLASSIFIED:
                     await caller.play(menu.operator)
                 return option.category, option.record
@@ -150,6 +163,41 @@ class IvrService:
         await call.save("to_operator", {}, category=Category.UNCLASSIFIED)
         await caller.play(menu.operator)
         return Category.UNCLASSIFIED, None
+
+    async def _listen(
+        self, caller: Caller, menu: Menu, call: _Call, attempt: int
+    ) -> tuple[str | None, str | None]:
+        """No key came: record a short utterance (a key still ends it and counts) and match it
+        against the menu's phrases. Bounded by the recording's length and the recognizer's
+        timeout; anything else than one known phrase is ``(None, None)``: no input."""
+        assert self._speech is not None
+        day = call.intake.started_at.astimezone(HOTLINE_TZ).strftime("%Y%m%d")
+        target = self._recordings / day / f"{call.intake.uniqueid}-menu{attempt}"
+        recording = await caller.record(
+            target,
+            max_seconds=menu.listen_seconds,
+            silence_seconds=menu.listen_silence_seconds,
+            beep=menu.listen_beep,
+            escape_digits="".join(o.digit for o in menu.options),
+        )
+        if recording is None:
+            return None, None
+        try:
+            if recording.ended_by == "hangup":
+                raise CallerHungUp("caller hung up while choosing")
+            if recording.digit is not None:
+                return recording.digit, None
+            if recording.seconds < menu.listen_silence_seconds + MIN_SPEECH_SECONDS:
+                return None, None  # ended by silence at once: nothing was said
+            try:
+                phrase = await self._speech.recognise(recording.path, menu.spoken_phrases())
+            except Exception:
+                logger.exception("spoken menu choice failed; treated as no input")
+                return None, None
+        finally:
+            recording.path.unlink(missing_ok=True)  # only the choice is kept, in the IVR path
+        option = menu.spoken_option(phrase) if phrase is not None else None
+        return (option.digit, phrase) if option is not None else (None, None)
 
     async def _record(self, caller: Caller, step: RecordStep, call: _Call) -> None:
         await caller.play(step.prompt)

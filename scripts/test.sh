@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# speech/ decodes GSM and writes mp3 archive copies through ffmpeg (pydub).
+if ! command -v ffmpeg >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update -qq && apt-get install -y -qq ffmpeg
+    else
+        echo "scripts/test.sh: ffmpeg is missing; install it (Debian: apt-get install ffmpeg)" >&2
+    fi
+fi
+
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv

@@ -1,1 +1,39 @@
-"""Wire-faithful Asterisk emulator for tests, demo and load: FastAGI channels and dialplan."""
+"""Wire-faithful Asterisk emulator for tests, demo and load: AMI server, dialplan, app_queue,
+FastAGI channels, simulated callers and operators."""
+
+from switchboard.ami_server import AmiUser
+from switchboard.board import (
+    CallerView,
+    CallHandle,
+    CallOutcome,
+    ChannelView,
+    MemberView,
+    QueueView,
+    Switchboard,
+    Truth,
+)
+from switchboard.clock import Clock
+from switchboard.events import AmiEvent
+from switchboard.fastagi import CallerScript
+from switchboard.people import CalledParty, Softphone
+from switchboard.queues import QueueConfig, StaticMember, default_queues
+
+__all__ = [
+    "AmiEvent",
+    "AmiUser",
+    "CallHandle",
+    "CallOutcome",
+    "CalledParty",
+    "CallerScript",
+    "CallerView",
+    "ChannelView",
+    "Clock",
+    "MemberView",
+    "QueueConfig",
+    "QueueView",
+    "Softphone",
+    "StaticMember",
+    "Switchboard",
+    "Truth",
+    "default_queues",
+]

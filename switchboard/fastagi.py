@@ -16,7 +16,7 @@ import math
 import struct
 import time
 import wave
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +90,21 @@ def write_tone_wav(path: Path, seconds: float, frequency: float = 440.0) -> None
         )
 
 
+def copy_wav(source: Path, path: Path, max_seconds: float | None) -> float:
+    """``source`` as the recording, cut after ``max_seconds``; returns its length in seconds."""
+    with wave.open(str(source), "rb") as audio:
+        rate = audio.getframerate()
+        frames = audio.getnframes()
+        if max_seconds is not None:
+            frames = min(frames, int(max_seconds * rate))
+        data = audio.readframes(frames)
+        params = audio.getparams()
+    with path.open("wb") as fh, wave.open(fh, "wb") as out:
+        out.setparams(params)
+        out.writeframes(data)
+    return frames / rate
+
+
 @dataclass
 class CallerScript:
     """What the simulated caller does. ``keys`` answer successive GET DATA commands
@@ -102,6 +117,9 @@ class CallerScript:
     hangup_idle_after: int | None = None
     record_seconds: float = 2.0
     record_ends_with: str = "dtmf"  # "dtmf" (#) or "timeout" (silence / max length)
+    # What the caller says into RECORD FILE: this WAV (8 kHz mono s16, e.g. a speech fixture)
+    # is copied as the recording, cut at the command's time limit; None ⇒ a tone.
+    record_wav: Path | None = None
     usage_error_on: str | None = None  # answer this command with a multi-line 520
     key_delay: float = 0.0  # seconds the caller takes to press a key (GET DATA)
 
@@ -126,11 +144,22 @@ class SimulatedChannel:
     language: str = "vi"
     variables: dict[str, str] = field(default_factory=dict)
     uniqueid: str = field(default_factory=lambda: f"{int(time.time())}.{next(_counter)}")
+    # Where AGI() runs in the dialplan (agi_context / agi_priority of the block).
+    context: str = "hotline"
+    priority: int = 4
+    # Called after every command with the command line and the reply lines (the switchboard
+    # turns these into AGIExecStart/End, DTMF and VarSet events).
+    on_exchange: Callable[[str, list[str]], None] | None = None
+    # The channel's name; None ⇒ a new PJSIP/telco-%08x name.
+    channel_name: str | None = None
+    # How the caller's key_delay passes (the switchboard's simulated clock); None ⇒ real time.
+    sleep: Callable[[float], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
-        self.channel = f"PJSIP/telco-{next(_counter):08x}"
+        self.channel = self.channel_name or f"PJSIP/telco-{next(_counter):08x}"
         self.variables.setdefault("CHANNEL(linkedid)", self.uniqueid)
         self._hung_up = False
+        self._writer: asyncio.StreamWriter | None = None
         self._failed = False
         self._keys: Iterator[str | None] = iter(self.script.keys)
         self._seen: dict[str, int] = {}
@@ -153,9 +182,9 @@ class SimulatedChannel:
             "agi_callingtns: 0",
             f"agi_dnid: {self.extension}",
             "agi_rdnis: unknown",
-            "agi_context: hotline",
+            f"agi_context: {self.context}",
             f"agi_extension: {self.extension}",
-            "agi_priority: 4",
+            f"agi_priority: {self.priority}",
             "agi_enhanced: 0.0",
             "agi_accountcode: ",
             "agi_threadid: 139872334567168",
@@ -169,6 +198,7 @@ class SimulatedChannel:
             reader, writer = await asyncio.open_connection(host, port)
         except OSError:
             return AgiOutcome("FAILURE", self.variables, commands, replies, False)
+        self._writer = writer
         writer.write(self.agi_block(host, port, script))
         await writer.drain()
         try:
@@ -183,9 +213,11 @@ class SimulatedChannel:
                 line = raw.decode().rstrip("\n")
                 commands.append(line)
                 if self.script.key_delay and line.upper().startswith("GET DATA"):
-                    await asyncio.sleep(self.script.key_delay)
+                    await (self.sleep or asyncio.sleep)(self.script.key_delay)
                 reply = self._execute(line)
                 replies.extend(reply)
+                if self.on_exchange is not None:
+                    self.on_exchange(line, reply)
                 writer.write("".join(f"{r}\n" for r in reply).encode())
                 await writer.drain()
         except ConnectionError:
@@ -195,6 +227,15 @@ class SimulatedChannel:
         status = "HANGUP" if self._hung_up else "FAILURE" if self._failed else "SUCCESS"
         self.variables["AGISTATUS"] = status
         return AgiOutcome(status, self.variables, commands, replies, self._hung_up)
+
+    def hang_up(self) -> None:
+        """The caller hangs up now (e.g. AMI Hangup): Asterisk sends the out-of-band
+        ``HANGUP`` line and the channel goes into dead mode (reference §4.4)."""
+        if self._hung_up:
+            return
+        self._hung_up = True
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(b"HANGUP\n")
 
     def _idle_hangup_due(self, done: int) -> bool:
         after = self.script.hangup_idle_after
@@ -271,7 +312,11 @@ class SimulatedChannel:
         if limit_ms > 0:
             seconds = min(seconds, limit_ms / 1000)
         try:
-            write_tone_wav(path, seconds)
+            if self.script.record_wav is not None:
+                cut = limit_ms / 1000 if limit_ms > 0 else None
+                seconds = copy_wav(self.script.record_wav, path, cut)
+            else:
+                write_tone_wav(path, seconds)
         except OSError:
             self._failed = True
             return "200 result=-1 (writefile)"

@@ -23,6 +23,13 @@ class Category(StrEnum):
 
 class TicketStatus(StrEnum):
     NEW = "new"
+    CLASSIFIED = "classified"
+    FORWARDED = "forwarded"
+    ACCEPTED = "accepted"
+    RESPONDED = "responded"
+    CLOSED = "closed"
+    MERGED = "merged"
+    TRANSFERRED = "transferred"
 
 
 class CallDisposition(StrEnum):

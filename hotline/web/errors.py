@@ -7,6 +7,8 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from tickets.errors import DomainError
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,6 +29,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as err:
+        return error_body(err.status, err.error_id, err.message)
+    except DomainError as err:
         return error_body(err.status, err.error_id, err.message)
     except web.HTTPException as err:
         if err.status < 400:

@@ -174,3 +174,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/auth/login", login)
     app.router.add_get("/api/v1/tickets", list_tickets)
     app.router.add_get("/api/v1/tickets/{ticket}", get_ticket)
+    from hotline.web import backoffice, open311  # imported here: both import this module
+
+    backoffice.add_backoffice_routes(app)
+    open311.add_open311_routes(app)

@@ -1,0 +1,228 @@
+"""The AMI adapter: panoramisk's ``Manager`` behind a typed interface.
+
+Owned here, because panoramisk 1.4 gets them wrong (reference/asterisk.md §1): event callbacks
+never raise into panoramisk (a raising callback drops the connection) and only enqueue; QueueAdd
+is sent with ``as_list=False`` (1.4 never resolves it otherwise); every action is bounded by a
+timeout; panoramisk's own pinger is disabled (it never checks replies and leaks them) and a
+watchdog pings instead, closing the transport when Asterisk stops answering so panoramisk's
+reconnect path runs; after every login a ``Reconnected`` marker asks for a resync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from panoramisk import Manager
+
+from agents.errors import AsteriskRefused, AsteriskUnavailable
+from agents.events import AmiEvent
+
+logger = logging.getLogger(__name__)
+
+ORIGINATE_WAIT = 45.0  # the operator's phone rings up to 30 s (Timeout) before the response
+NEVER = 10**9  # seconds: disables panoramisk's unchecked pinger
+
+
+@dataclass(frozen=True)
+class AmiUrl:
+    host: str
+    port: int
+    username: str
+    secret: str
+
+    @classmethod
+    def parse(cls, url: str) -> AmiUrl:
+        parts = urlsplit(url)
+        if parts.scheme != "ami" or not parts.hostname or not parts.username:
+            raise ValueError("expected ami://user:secret@host[:port]")
+        return cls(
+            parts.hostname,
+            parts.port or 5038,
+            unquote(parts.username),
+            unquote(parts.password or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Reconnected:
+    """Logged in (again): the live model must be rebuilt from Asterisk's own listing."""
+
+
+AmiItem = AmiEvent | Reconnected
+
+
+class AmiConnection:
+    def __init__(
+        self,
+        url: AmiUrl,
+        inbox: asyncio.Queue[AmiItem],
+        *,
+        ping_interval: float,
+        action_timeout: float,
+    ) -> None:
+        self._url = url
+        self._inbox = inbox
+        self._ping_interval = ping_interval
+        self._action_timeout = action_timeout
+        self._manager: Any = None
+        self._logged_in = False
+        self._watchdog: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._logged_in
+
+    async def start(self) -> None:
+        self._manager = Manager(
+            host=self._url.host,
+            port=self._url.port,
+            username=self._url.username,
+            secret=self._url.secret,
+            events="on",
+            ping_delay=NEVER,
+            ping_interval=NEVER,
+            reconnect_timeout=1,
+            loop=asyncio.get_running_loop(),
+            on_login=self._on_login,
+            on_disconnect=self._on_disconnect,
+            log=logging.getLogger("panoramisk"),
+        )
+        self._manager.register_event("*", self._on_event)
+        logger.info(
+            "connecting to AMI at %s:%d as %s", self._url.host, self._url.port, self._url.username
+        )
+        self._manager.connect()
+        self._watchdog = asyncio.create_task(self._watch(), name="ami-watchdog")
+
+    async def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+        if self._manager is not None:
+            self._manager.close()
+        self._logged_in = False
+
+    # panoramisk calls these synchronously: they must never raise.
+    def _on_event(self, manager: Any, message: Any) -> None:
+        try:
+            self._inbox.put_nowait(AmiEvent.of(dict(message)))
+        except Exception:
+            logger.exception("AMI event could not be queued: %r", message)
+
+    def _on_login(self, manager: Any) -> None:
+        self._logged_in = True
+        logger.info("AMI logged in (Asterisk Call Manager/%s)", manager.protocol.version)
+        self._inbox.put_nowait(Reconnected())
+
+    def _on_disconnect(self, manager: Any, exc: object) -> None:
+        self._logged_in = False
+        logger.warning("AMI connection lost (%s); panoramisk reconnects", exc)
+
+    async def _watch(self) -> None:
+        """Ping every interval; no answer within the interval ⇒ close, so reconnect runs."""
+        while True:
+            await asyncio.sleep(self._ping_interval)
+            if not self._logged_in:
+                continue
+            try:
+                await asyncio.wait_for(
+                    self._manager.send_action({"Action": "Ping"}), self._ping_interval
+                )
+            except TimeoutError:
+                logger.warning(
+                    "AMI did not answer a Ping within %.1f s; closing to reconnect",
+                    self._ping_interval,
+                )
+                self._logged_in = False
+                transport = getattr(self._manager.protocol, "transport", None)
+                if transport is not None:
+                    transport.close()
+            except Exception:
+                logger.exception("AMI ping failed")
+
+    async def _send(
+        self, action: dict[str, Any], *, as_list: bool | None, wait: float | None = None
+    ) -> Any:
+        if not self._logged_in:
+            raise AsteriskUnavailable(f"AMI is not connected; {action['Action']} not sent")
+        try:
+            reply = await asyncio.wait_for(
+                self._manager.send_action(action, as_list=as_list), wait or self._action_timeout
+            )
+        except TimeoutError as err:
+            raise AsteriskUnavailable(f"no AMI reply to {action['Action']}") from err
+        first = reply[0] if isinstance(reply, list) else reply
+        if first.get("Response") == "Error":
+            raise AsteriskRefused(f"{action['Action']}: {first.get('Message')}")
+        return reply
+
+    async def queue_add(self, queue: str, interface: str, member_name: str) -> None:
+        await self._send(
+            {
+                "Action": "QueueAdd",
+                "Queue": queue,
+                "Interface": interface,
+                "MemberName": member_name,
+                "Paused": "false",
+            },
+            as_list=False,
+        )
+
+    async def queue_remove(self, queue: str, interface: str) -> None:
+        await self._send(
+            {"Action": "QueueRemove", "Queue": queue, "Interface": interface}, as_list=False
+        )
+
+    async def queue_pause(
+        self, interface: str, paused: bool, reason: str = "", queue: str | None = None
+    ) -> None:
+        action = {
+            "Action": "QueuePause",
+            "Interface": interface,
+            "Paused": "true" if paused else "false",
+        }
+        if reason:
+            action["Reason"] = reason
+        if queue:
+            action["Queue"] = queue
+        await self._send(action, as_list=False)
+
+    async def originate(
+        self,
+        channel: str,
+        *,
+        context: str,
+        exten: str,
+        callerid: str,
+        variables: Mapping[str, str],
+    ) -> bool:
+        reply = await self._send(
+            {
+                "Action": "Originate",
+                "Channel": channel,
+                "Context": context,
+                "Exten": exten,
+                "Priority": "1",
+                "CallerID": callerid,
+                "Async": "true",
+                "Timeout": "30000",
+                "Variable": [f"{k}={v}" for k, v in variables.items()],
+            },
+            as_list=None,
+            wait=ORIGINATE_WAIT,
+        )
+        messages = reply if isinstance(reply, list) else [reply]
+        result = next((m for m in messages if m.get("Event") == "OriginateResponse"), None)
+        return result is not None and result.get("Response") == "Success"
+
+    async def snapshot(self) -> list[AmiEvent]:
+        status = await self._send({"Action": "QueueStatus"}, as_list=True)
+        channels = await self._send({"Action": "CoreShowChannels"}, as_list=True)
+        return [AmiEvent.of(dict(m)) for m in [*status, *channels] if m.get("Event")]

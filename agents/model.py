@@ -1,0 +1,450 @@
+"""The live model of queues, operators and calls, built only from AMI events (and rebuilt from
+QueueStatus + CoreShowChannels after every reconnection, so it never keeps a ghost).
+
+``LiveModel.apply`` takes one event and returns what happened in domain terms (``Outcome``s)
+for the service to persist and publish. Pure: no I/O, no clock of its own (times come from the
+events)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from agents.events import AmiEvent
+
+logger = logging.getLogger(__name__)
+
+# Fields without which an event cannot be applied (a malformed frame is logged and ignored).
+_CALLER = ("Queue", "Uniqueid")
+_AGENT = ("Queue", "Uniqueid", "Interface")
+REQUIRED = {
+    "QueueCallerJoin": _CALLER,
+    "QueueCallerLeave": _CALLER,
+    "QueueCallerAbandon": _CALLER,
+    "AgentCalled": _AGENT,
+    "AgentRingNoAnswer": _AGENT,
+    "AgentConnect": _AGENT,
+    "AgentComplete": _AGENT,
+    "QueueMemberAdded": ("Queue", "Interface"),
+    "QueueMemberStatus": ("Queue", "Interface"),
+    "QueueMemberPause": ("Queue", "Interface"),
+    "QueueMemberPenalty": ("Queue", "Interface"),
+    "QueueMemberRemoved": ("Queue", "Interface"),
+    "Hangup": ("Uniqueid",),
+}
+
+# Device states (enum ast_device_state): the Status: field of queue member events.
+NOT_INUSE, INUSE, BUSY, INVALID, UNAVAILABLE, RINGING, RINGINUSE, ONHOLD = 1, 2, 3, 4, 5, 6, 7, 8
+
+
+class OperatorState(StrEnum):
+    AVAILABLE = "available"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass
+class WaitingCaller:
+    uniqueid: str
+    queue: str
+    caller: str
+    position: int
+    joined_at: datetime
+    ringing: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Membership:
+    paused: bool = False
+    reason: str = ""
+    penalty: int = 0
+    calls_taken: int = 0
+
+
+@dataclass
+class Operator:
+    interface: str
+    name: str
+    queues: dict[str, Membership] = field(default_factory=dict)
+    device: int = NOT_INUSE
+    current_call: str | None = None
+    calls_handled: int = 0
+    wrapup_seconds: int = 0
+    last_call_end: datetime | None = None
+    since: datetime | None = None
+    state: OperatorState = OperatorState.AVAILABLE
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.queues) and all(m.paused for m in self.queues.values())
+
+    @property
+    def pause_reason(self) -> str:
+        return next((m.reason for m in self.queues.values() if m.paused and m.reason), "")
+
+    def derive_state(self, now: datetime) -> OperatorState:
+        if self.current_call is not None or self.device in (INUSE, BUSY, ONHOLD, RINGINUSE):
+            return OperatorState.ON_CALL
+        if self.device == RINGING:
+            return OperatorState.RINGING
+        if self.device in (UNAVAILABLE, INVALID):
+            return OperatorState.UNAVAILABLE
+        if self.paused:
+            return OperatorState.PAUSED
+        if self.last_call_end and now - self.last_call_end < timedelta(seconds=self.wrapup_seconds):
+            return OperatorState.WRAP_UP
+        return OperatorState.AVAILABLE
+
+
+@dataclass
+class QueueView:
+    name: str
+    waiting: dict[str, WaitingCaller] = field(default_factory=dict)
+
+    def longest_wait(self, now: datetime) -> float:
+        return max(((now - c.joined_at).total_seconds() for c in self.waiting.values()), default=0)
+
+
+# What happened, for the service: persisted, counted, published.
+@dataclass(frozen=True)
+class CallerJoined:
+    uniqueid: str
+    queue: str
+    caller: str
+    position: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CallAnswered:
+    uniqueid: str
+    queue: str
+    interface: str
+    operator_name: str
+    hold_seconds: int
+    ring_seconds: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CallAbandoned:
+    uniqueid: str
+    queue: str
+    caller: str
+    hold_seconds: int
+    position: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CallCompleted:
+    uniqueid: str
+    queue: str
+    interface: str
+    hold_seconds: int
+    talk_seconds: int
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RingNoAnswer:
+    uniqueid: str
+    queue: str
+    interface: str
+    ring_ms: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Changed:
+    """A queue, operator or call changed: the topic and key for live views."""
+
+    topic: str
+    key: str
+
+
+Outcome = CallerJoined | CallAnswered | CallAbandoned | CallCompleted | RingNoAnswer | Changed
+
+
+class LiveModel:
+    def __init__(self, queues: Iterable[str]) -> None:
+        self.queues: dict[str, QueueView] = {name: QueueView(name) for name in queues}
+        self.operators: dict[str, Operator] = {}
+        self._handlers: dict[str, Callable[[AmiEvent], list[Outcome]]] = {
+            "QueueCallerJoin": self._caller_join,
+            "QueueCallerLeave": self._caller_leave,
+            "QueueCallerAbandon": self._caller_abandon,
+            "AgentCalled": self._agent_called,
+            "AgentRingNoAnswer": self._ring_no_answer,
+            "AgentConnect": self._agent_connect,
+            "AgentComplete": self._agent_complete,
+            "QueueMemberAdded": self._member,
+            "QueueMemberStatus": self._member,
+            "QueueMemberPause": self._member,
+            "QueueMemberPenalty": self._member,
+            "QueueMemberRemoved": self._member_removed,
+            "Hangup": self._hangup,
+        }
+
+    @property
+    def handled_events(self) -> frozenset[str]:
+        return frozenset(self._handlers)
+
+    def apply(self, event: AmiEvent) -> list[Outcome]:
+        handler = self._handlers.get(event.name)
+        if handler is None:
+            return []
+        missing = [k for k in REQUIRED.get(event.name, ()) if not event.get(k)]
+        if missing:
+            logger.warning("AMI %s without %s ignored", event.name, ", ".join(missing))
+            return []
+        return handler(event)
+
+    # -- callers ---------------------------------------------------------------------------
+
+    def _queue(self, name: str) -> QueueView:
+        return self.queues.setdefault(name, QueueView(name))
+
+    def _caller_join(self, e: AmiEvent) -> list[Outcome]:
+        queue = self._queue(e.get("Queue"))
+        uniqueid = e.get("Uniqueid")
+        caller = e.get("CallerIDNum")
+        queue.waiting[uniqueid] = WaitingCaller(
+            uniqueid, queue.name, caller, e.int("Position"), e.at
+        )
+        return [
+            CallerJoined(uniqueid, queue.name, caller, e.int("Position"), e.at),
+            Changed("queues", queue.name),
+            Changed("calls", uniqueid),
+        ]
+
+    def _caller_leave(self, e: AmiEvent) -> list[Outcome]:
+        queue = self._queue(e.get("Queue"))
+        left = queue.waiting.pop(e.get("Uniqueid"), None)
+        if left is None:
+            return []
+        self._renumber(queue)
+        return [Changed("queues", queue.name)]
+
+    def _caller_abandon(self, e: AmiEvent) -> list[Outcome]:
+        queue = self._queue(e.get("Queue"))
+        waiting = queue.waiting.get(e.get("Uniqueid"))
+        caller = waiting.caller if waiting else e.get("CallerIDNum")
+        return [
+            CallAbandoned(
+                e.get("Uniqueid"),
+                queue.name,
+                caller,
+                e.int("HoldTime"),
+                e.int("OriginalPosition") or e.int("Position"),
+                e.at,
+            ),
+            Changed("calls", e.get("Uniqueid")),
+        ]
+
+    def _renumber(self, queue: QueueView) -> None:
+        ordered = sorted(queue.waiting.values(), key=lambda c: c.position)
+        for position, caller in enumerate(ordered, start=1):
+            caller.position = position
+
+    # -- operators -------------------------------------------------------------------------
+
+    def _operator(self, interface: str, name: str = "") -> Operator:
+        operator = self.operators.get(interface)
+        if operator is None:
+            operator = self.operators[interface] = Operator(interface, name or interface)
+        elif name:
+            operator.name = name
+        return operator
+
+    def _touch(self, operator: Operator, at: datetime) -> list[Outcome]:
+        state = operator.derive_state(at)
+        if state is not operator.state or operator.since is None:
+            operator.state, operator.since = state, at
+        return [Changed("operators", operator.interface)]
+
+    def _agent_called(self, e: AmiEvent) -> list[Outcome]:
+        interface = e.get("Interface")
+        waiting = self._queue(e.get("Queue")).waiting.get(e.get("Uniqueid"))
+        if waiting is not None:
+            waiting.ringing.add(interface)
+        return [Changed("calls", e.get("Uniqueid"))]
+
+    def _ring_no_answer(self, e: AmiEvent) -> list[Outcome]:
+        interface = e.get("Interface")
+        waiting = self._queue(e.get("Queue")).waiting.get(e.get("Uniqueid"))
+        if waiting is not None:
+            waiting.ringing.discard(interface)
+        return [RingNoAnswer(e.get("Uniqueid"), e.get("Queue"), interface, e.int("RingTime"), e.at)]
+
+    def _agent_connect(self, e: AmiEvent) -> list[Outcome]:
+        operator = self._operator(e.get("Interface"), e.get("MemberName"))
+        operator.current_call = e.get("Uniqueid")
+        answered = CallAnswered(
+            e.get("Uniqueid"),
+            e.get("Queue"),
+            operator.interface,
+            operator.name,
+            e.int("HoldTime"),
+            e.int("RingTime"),
+            e.at,
+        )
+        return [answered, Changed("calls", e.get("Uniqueid")), *self._touch(operator, e.at)]
+
+    def _agent_complete(self, e: AmiEvent) -> list[Outcome]:
+        operator = self._operator(e.get("Interface"), e.get("MemberName"))
+        if operator.current_call == e.get("Uniqueid"):
+            operator.current_call = None
+        operator.calls_handled += 1
+        operator.last_call_end = e.at
+        completed = CallCompleted(
+            e.get("Uniqueid"),
+            e.get("Queue"),
+            operator.interface,
+            e.int("HoldTime"),
+            e.int("TalkTime"),
+            e.get("Reason"),
+            e.at,
+        )
+        return [completed, Changed("calls", e.get("Uniqueid")), *self._touch(operator, e.at)]
+
+    def _member(self, e: AmiEvent) -> list[Outcome]:
+        operator = self._operator(e.get("Interface"), e.get("MemberName"))
+        membership = operator.queues.setdefault(e.get("Queue"), Membership())
+        membership.paused = e.get("Paused") == "1"
+        membership.reason = e.get("PausedReason") if membership.paused else ""
+        membership.penalty = e.int("Penalty")
+        membership.calls_taken = e.int("CallsTaken")
+        operator.device = e.int("Status", NOT_INUSE)
+        operator.wrapup_seconds = e.int("Wrapuptime", operator.wrapup_seconds)
+        if e.get("InCall") == "0" and operator.device in (NOT_INUSE, UNAVAILABLE, INVALID):
+            operator.current_call = None
+        return self._touch(operator, e.at)
+
+    def _member_removed(self, e: AmiEvent) -> list[Outcome]:
+        operator = self.operators.get(e.get("Interface"))
+        if operator is None:
+            return []
+        operator.queues.pop(e.get("Queue"), None)
+        if not operator.queues:
+            del self.operators[operator.interface]
+        return [Changed("operators", e.get("Interface"))]
+
+    def _hangup(self, e: AmiEvent) -> list[Outcome]:
+        """A caller's channel is gone: it waits in no queue any more (Asterisk says so first,
+        with QueueCallerLeave; this only guards against a missed event)."""
+        uniqueid = e.get("Uniqueid")
+        changed: list[Outcome] = []
+        for queue in self.queues.values():
+            if queue.waiting.pop(uniqueid, None) is not None:
+                self._renumber(queue)
+                changed.append(Changed("queues", queue.name))
+        for operator in self.operators.values():
+            if operator.current_call == uniqueid:
+                operator.current_call = None
+                changed += self._touch(operator, e.at)
+        return changed
+
+    # -- resynchronisation -----------------------------------------------------------------
+
+    def resync(self, items: Iterable[AmiEvent], now: datetime) -> list[Outcome]:
+        """Replace the whole state with a QueueStatus (+ CoreShowChannels) listing."""
+        previous = {name: dict(q.waiting) for name, q in self.queues.items()}
+        self.queues = {name: QueueView(name) for name in self.queues}
+        operators = self.operators
+        self.operators = {}
+        for item in items:
+            if item.name == "QueueParams":
+                self._queue(item.get("Queue"))
+            elif item.name == "QueueMember":
+                operator = self._operator(
+                    item.get("Location") or item.get("Interface"), item.get("Name")
+                )
+                old = operators.get(operator.interface)
+                if old is not None:
+                    operator.calls_handled = old.calls_handled
+                    operator.last_call_end = old.last_call_end
+                    operator.current_call = old.current_call
+                    operator.state, operator.since = old.state, old.since
+                operator.queues[item.get("Queue")] = Membership(
+                    paused=item.get("Paused") == "1",
+                    reason=item.get("PausedReason") if item.get("Paused") == "1" else "",
+                    penalty=item.int("Penalty"),
+                    calls_taken=item.int("CallsTaken"),
+                )
+                operator.device = item.int("Status", NOT_INUSE)
+                operator.wrapup_seconds = item.int("Wrapuptime", operator.wrapup_seconds)
+                if item.get("InCall") == "0":
+                    operator.current_call = None
+            elif item.name == "QueueEntry":
+                queue = self._queue(item.get("Queue"))
+                uniqueid = item.get("Uniqueid")
+                known = previous.get(queue.name, {}).get(uniqueid)
+                joined = known.joined_at if known else now - timedelta(seconds=item.int("Wait"))
+                queue.waiting[uniqueid] = WaitingCaller(
+                    uniqueid, queue.name, item.get("CallerIDNum"), item.int("Position"), joined
+                )
+        live_uniqueids = {item.get("Uniqueid") for item in items if item.name == "CoreShowChannel"}
+        for operator in self.operators.values():
+            if (
+                operator.current_call
+                and live_uniqueids
+                and operator.current_call not in live_uniqueids
+            ):
+                operator.current_call = None
+        outcomes: list[Outcome] = [Changed("queues", name) for name in self.queues]
+        for operator in self.operators.values():
+            outcomes += self._touch(operator, now)
+        for gone in set(operators) - set(self.operators):
+            outcomes.append(Changed("operators", gone))
+        return outcomes
+
+    # -- views -----------------------------------------------------------------------------
+
+    def queue_view(self, name: str, now: datetime) -> dict[str, Any]:
+        queue = self.queues[name]
+        members = [op for op in self.operators.values() if name in op.queues]
+        return {
+            "name": name,
+            "waiting": [
+                {
+                    "uniqueid": c.uniqueid,
+                    "caller": c.caller,
+                    "position": c.position,
+                    "wait_seconds": round((now - c.joined_at).total_seconds()),
+                }
+                for c in sorted(queue.waiting.values(), key=lambda c: c.position)
+            ],
+            "longest_wait_seconds": round(queue.longest_wait(now)),
+            "operators_logged_in": len(members),
+            "operators_available": sum(
+                1 for op in members if op.derive_state(now) is OperatorState.AVAILABLE
+            ),
+        }
+
+    def operator_view(self, interface: str, now: datetime) -> dict[str, Any]:
+        op = self.operators[interface]
+        state = op.derive_state(now)
+        if state is not op.state:
+            op.state, op.since = state, now
+        return {
+            "interface": op.interface,
+            "name": op.name,
+            "state": state.value,
+            "since": op.since.isoformat() if op.since else None,
+            "seconds_in_state": round((now - op.since).total_seconds()) if op.since else 0,
+            "paused": op.paused,
+            "paused_queues": sorted(name for name, m in op.queues.items() if m.paused),
+            "pause_reason": op.pause_reason,
+            "queues": sorted(op.queues),
+            "current_call": op.current_call,
+            "calls_handled": op.calls_handled,
+        }

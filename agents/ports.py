@@ -1,0 +1,90 @@
+"""What the operator/queue service needs from Asterisk; ``agents/ami.py`` implements it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from agents.callbacks import Callback, CallbackStatus
+from agents.events import AmiEvent
+from agents.stats import IntervalDelta
+from tickets.intake import CallIntake
+
+
+class AsteriskControl(Protocol):
+    @property
+    def connected(self) -> bool: ...
+
+    async def queue_add(self, queue: str, interface: str, member_name: str) -> None: ...
+
+    async def queue_remove(self, queue: str, interface: str) -> None: ...
+
+    async def queue_pause(
+        self, interface: str, paused: bool, reason: str = "", queue: str | None = None
+    ) -> None: ...
+
+    async def originate(
+        self,
+        channel: str,
+        *,
+        context: str,
+        exten: str,
+        callerid: str,
+        variables: Mapping[str, str],
+    ) -> bool:
+        """Place a call from ``channel``; True once the first leg answered."""
+        ...
+
+    async def snapshot(self) -> list[AmiEvent]:
+        """QueueStatus and CoreShowChannels items: the whole truth, for a resync."""
+        ...
+
+
+class Publisher(Protocol):
+    def emit(
+        self, topic: str, kind: str, data: dict[str, Any], user_id: int | None = None
+    ) -> None: ...
+
+
+class IntakeSaver(Protocol):
+    async def save(self, intake: CallIntake) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class OperatorSession:
+    user_id: int
+    username: str
+    interface: str
+    queues: list[str]
+    logged_in_at: datetime
+
+
+class AgentsRepository(Protocol):
+    async def open_session(self, user_id: int, interface: str, queues: list[str]) -> None: ...
+    async def close_session(self, user_id: int) -> OperatorSession | None: ...
+    async def session_of_user(self, user_id: int) -> OperatorSession | None: ...
+    async def session_of_interface(self, interface: str) -> OperatorSession | None: ...
+    async def call_known(self, uniqueid: str) -> bool: ...
+    async def record_join(self, uniqueid: str, at: datetime) -> None: ...
+    async def record_answer(
+        self, uniqueid: str, at: datetime, hold_seconds: int, interface: str
+    ) -> None: ...
+    async def record_abandon(self, uniqueid: str, at: datetime, hold_seconds: int) -> None: ...
+    async def screen_pop(self, uniqueid: str) -> dict[str, Any] | None: ...
+    async def add_callback(
+        self,
+        uniqueid: str,
+        queue: str,
+        line: str,
+        caller_raw: str,
+        phone: str | None,
+        hold_seconds: int,
+        at: datetime,
+    ) -> Callback | None: ...
+    async def callback(self, callback_id: int) -> Callback | None: ...
+    async def update_callback(
+        self, callback_id: int, status: CallbackStatus, user_id: int | None, *, attempt: bool
+    ) -> None: ...
+    async def add_to_intervals(self, delta: IntervalDelta) -> None: ...

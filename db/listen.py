@@ -1,0 +1,49 @@
+"""PostgreSQL LISTEN: live events written by any instance (``NOTIFY hotline_events, '{json}'``)
+reach this instance's consoles. Reconnects when the database comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "hotline_events"
+
+
+async def listen(
+    pool: asyncpg.Pool, deliver: Callable[[dict[str, Any]], None], *, retry_interval: float = 2.0
+) -> None:
+    """Run until cancelled: deliver every JSON payload NOTIFYed on ``hotline_events``."""
+
+    def received(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+        try:
+            deliver(json.loads(str(payload)))
+        except Exception:
+            logger.exception("bad %s payload: %.200r", CHANNEL, payload)
+
+    while True:
+        lost = asyncio.Event()
+        try:
+            async with pool.acquire() as conn:
+                conn.add_termination_listener(functools.partial(_set, lost))
+                await conn.add_listener(CHANNEL, received)
+                try:
+                    await lost.wait()
+                finally:
+                    if not conn.is_closed():
+                        await conn.remove_listener(CHANNEL, received)
+            logger.warning("LISTEN %s: connection lost; reconnecting", CHANNEL)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+            logger.warning("LISTEN %s failed (%s); retrying", CHANNEL, err)
+        await asyncio.sleep(retry_interval)
+
+
+def _set(event: asyncio.Event, _conn: object) -> None:
+    event.set()

@@ -1,0 +1,144 @@
+"""The report's SQL: every figure of ``tickets.reports.Report`` counted over tickets and calls
+in a period of local (hotline time zone) days."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import asyncpg
+
+from tickets.codes import HOTLINE_TZ
+from tickets.dispatch import SUCCESSFUL_OUTCOMES, Outcome
+from tickets.model import Category, Line
+from tickets.reports import CallFigures, CitizenFigures, MedicalFigures, Report
+
+# Requests are the tickets of the period that are not a merged duplicate nor handed over to the
+# other line (those are counted once, on the ticket that carries on).
+
+_CITIZEN = """
+SELECT
+  count(*) FILTER (WHERE category = 'admin_procedure') AS admin_procedure,
+  count(*) FILTER (WHERE category = 'field_report') AS field_report,
+  count(*) FILTER (WHERE category = 'information') AS information,
+  count(*) FILTER (WHERE category = 'unclassified') AS unclassified,
+  count(*) FILTER (WHERE forwarded_at IS NOT NULL) AS forwarded,
+  count(DISTINCT agency_code) FILTER (WHERE forwarded_at IS NOT NULL) AS agencies,
+  count(*) FILTER (WHERE forwarded_at IS NOT NULL AND responded_at IS NOT NULL) AS responded,
+  count(*) FILTER (WHERE forwarded_at IS NOT NULL AND responded_at IS NOT NULL
+                   AND (deadline_at IS NULL OR responded_at <= deadline_at)) AS on_time,
+  count(*) FILTER (WHERE forwarded_at IS NOT NULL AND responded_at IS NOT NULL
+                   AND closure = 'satisfied') AS satisfied,
+  count(*) FILTER (WHERE forwarded_at IS NOT NULL AND escalated_at IS NOT NULL) AS escalated
+FROM tickets t
+WHERE t.line = '1022' AND t.created_at >= $1 AND t.created_at < $2
+  AND t.merged_into IS NULL AND t.status <> 'transferred'
+"""
+
+# On 115 every call leaves a ticket, so all of them are requests (prank calls, wrong numbers,
+# duplicates, advice on the phone); a request was sent to the nearest hospital or health centre
+# when at least one dispatch request went out (``dispatched_at`` is set with the first one). The
+# success rate is successful outcomes / all 115 requests.
+_MEDICAL_FILTER = """
+WHERE t.line = '115' AND t.category = 'medical' AND t.created_at >= $1 AND t.created_at < $2
+  AND t.merged_into IS NULL AND t.status <> 'transferred'
+"""
+
+_MEDICAL = (
+    """
+SELECT
+  count(*) AS requests,
+  count(*) FILTER (WHERE dispatched_at IS NOT NULL) AS sent,
+  count(*) FILTER (WHERE outcome = ANY($3::text[])) AS successful,
+  avg(extract(epoch FROM on_scene_at - created_at) / 60.0)
+    FILTER (WHERE on_scene_at IS NOT NULL) AS minutes_to_scene
+FROM tickets t"""
+    + _MEDICAL_FILTER
+)
+
+_OUTCOMES = (
+    """
+SELECT dispatched_at IS NOT NULL AS sent, outcome, count(*) AS n FROM tickets t"""
+    + _MEDICAL_FILTER
+    + "GROUP BY 1, 2"
+)
+
+# A call counts in the period of the day it joined the queue; "answered within 20 s" means it
+# waited at most 20 s in the queue before an operator answered.
+_CALLS = """
+SELECT line,
+  count(*) AS queued,
+  count(*) FILTER (WHERE answered_at IS NOT NULL) AS answered,
+  count(*) FILTER (WHERE answered_at IS NOT NULL AND queue_wait_seconds <= 15) AS within_15s,
+  count(*) FILTER (WHERE answered_at IS NOT NULL AND queue_wait_seconds <= 20) AS within_20s,
+  count(*) FILTER (WHERE abandoned_at IS NOT NULL AND answered_at IS NULL) AS abandoned
+FROM calls
+WHERE queue_joined_at >= $1 AND queue_joined_at < $2
+GROUP BY line
+"""
+
+
+def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start 00:00, day after end 00:00) at the hotline's local time."""
+    return (
+        datetime.combine(start, time(0), tzinfo=HOTLINE_TZ),
+        datetime.combine(end + timedelta(days=1), time(0), tzinfo=HOTLINE_TZ),
+    )
+
+
+class PostgresReportRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def report(self, start: date, end: date, lines: tuple[Line, ...]) -> Report:
+        low, high = period_bounds(start, end)
+        citizen = medical = None
+        async with (
+            self._pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            if Line.CITIZEN in lines:
+                row = await conn.fetchrow(_CITIZEN, low, high)
+                assert row is not None
+                citizen = CitizenFigures(
+                    by_category={
+                        Category.ADMIN_PROCEDURE: row["admin_procedure"],
+                        Category.FIELD_REPORT: row["field_report"],
+                        Category.INFORMATION: row["information"],
+                    },
+                    unclassified=row["unclassified"],
+                    forwarded=row["forwarded"],
+                    agencies=row["agencies"],
+                    responded=row["responded"],
+                    responded_on_time=row["on_time"],
+                    satisfied=row["satisfied"],
+                    escalated=row["escalated"],
+                )
+            if Line.MEDICAL in lines:
+                successful = sorted(o.value for o in SUCCESSFUL_OUTCOMES)
+                row = await conn.fetchrow(_MEDICAL, low, high, successful)
+                assert row is not None
+                outcomes: dict[bool, dict[Outcome | None, int]] = {True: {}, False: {}}
+                for r in await conn.fetch(_OUTCOMES, low, high):
+                    code = None if r["outcome"] is None else Outcome(r["outcome"])
+                    outcomes[r["sent"]][code] = r["n"]
+                minutes = row["minutes_to_scene"]
+                medical = MedicalFigures(
+                    requests=row["requests"],
+                    sent=row["sent"],
+                    successful=row["successful"],
+                    sent_by_outcome=outcomes[True],
+                    not_sent_by_outcome=outcomes[False],
+                    mean_minutes_to_scene=None if minutes is None else float(minutes),
+                )
+            calls = {
+                Line(r["line"]): CallFigures(
+                    queued=r["queued"],
+                    answered=r["answered"],
+                    within_15s=r["within_15s"],
+                    within_20s=r["within_20s"],
+                    abandoned=r["abandoned"],
+                )
+                for r in await conn.fetch(_CALLS, low, high)
+                if r["line"] in {line.value for line in lines}
+            }
+        return Report(start, end, lines, citizen, medical, calls)

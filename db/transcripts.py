@@ -1,0 +1,249 @@
+"""Transcription jobs in PostgreSQL: claimed with ``FOR UPDATE SKIP LOCKED`` under a lease so
+several instances share the work; results stored on the ticket with its suggestion, a timeline
+event and a ``NOTIFY hotline_events`` in the same transaction (the operator's screen pop)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from db.errors import DatabaseError, DatabaseUnavailable
+from speech.service import TranscriptionJob
+from speech.suggest import Suggestion
+from speech.transcript import TranscriptResult
+
+logger = logging.getLogger(__name__)
+
+JOBS_CHANNEL = "hotline_speech_jobs"
+EVENTS_CHANNEL = "hotline_events"
+
+_CLAIM = """
+UPDATE transcription_jobs j
+SET status = 'running', attempts = j.attempts + 1, claimed_by = $1,
+    lease_until = clock_timestamp() + make_interval(secs => $2)
+FROM tickets t
+WHERE t.id = j.ticket_id AND j.id = (
+    SELECT id FROM transcription_jobs
+    WHERE (status = 'pending' AND not_before <= clock_timestamp())
+       OR (status = 'running' AND lease_until < clock_timestamp())
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+    LIMIT 1
+)
+RETURNING j.id, j.ticket_id, t.code, t.line, j.purpose, j.audio_path, j.attempts
+"""
+
+_FINISH_JOB = """
+UPDATE transcription_jobs
+SET status = $3, finished_at = clock_timestamp(), lease_until = NULL,
+    last_error = coalesce($4, last_error),
+    audio_seconds = $5, decode_seconds = $6, model = $7, archive_path = $8
+WHERE id = $1 AND attempts = $2 AND status = 'running'
+RETURNING ticket_id
+"""
+
+_TICKET_DONE = """
+UPDATE tickets
+SET transcript = $2, transcript_words = $3::jsonb, transcript_model = $4,
+    transcript_status = 'done', transcript_audio_seconds = $5, transcript_decode_seconds = $6,
+    transcript_archive = $7, updated_at = now()
+WHERE id = $1
+"""
+
+_SUGGESTION = """
+INSERT INTO ticket_suggestions (ticket_id, topic, category, agency_code, score, confidence,
+                                matched)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+ON CONFLICT (ticket_id) DO UPDATE
+SET topic = EXCLUDED.topic, category = EXCLUDED.category, agency_code = EXCLUDED.agency_code,
+    score = EXCLUDED.score, confidence = EXCLUDED.confidence, matched = EXCLUDED.matched,
+    created_at = now()
+"""
+
+_EVENT = """
+INSERT INTO ticket_events (ticket_id, actor, kind, data) VALUES ($1, 'speech', $2, $3::jsonb)
+"""
+
+
+def _job(row: asyncpg.Record) -> TranscriptionJob:
+    return TranscriptionJob(
+        id=row["id"],
+        ticket_id=row["ticket_id"],
+        ticket_code=row["code"],
+        line=row["line"],
+        purpose=row["purpose"],
+        audio_path=Path(row["audio_path"]),
+        attempts=row["attempts"],
+    )
+
+
+class PostgresTranscriptionJobs:
+    """The ``TranscriptionJobs`` port on asyncpg."""
+
+    def __init__(self, pool: asyncpg.Pool, *, instance: str) -> None:
+        self._pool = pool
+        self._instance = instance
+        self._work = asyncio.Event()
+        self._listener: Any = None
+
+    async def _call(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError) as err:
+            raise DatabaseUnavailable(f"{type(err).__name__}: {err}") from err
+        except asyncpg.PostgresError as err:
+            raise DatabaseError(f"{type(err).__name__}: {err}") from err
+
+    async def start(self) -> None:
+        """LISTEN for new jobs on a dedicated connection (polling still runs as a fallback)."""
+        self._listener = await self._call(self._pool.acquire())
+        await self._call(self._listener.add_listener(JOBS_CHANNEL, self._notified))
+
+    def _notified(self, *_: object) -> None:
+        self._work.set()
+
+    async def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(JOBS_CHANNEL, self._notified)
+            await self._pool.release(listener)
+
+    async def wait_for_work(self, within: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._work.wait(), within)
+        self._work.clear()
+
+    async def claim(self, lease_seconds: float) -> TranscriptionJob | None:
+        row = await self._call(self._pool.fetchrow(_CLAIM, self._instance, lease_seconds))
+        return None if row is None else _job(row)
+
+    async def complete(
+        self, job: TranscriptionJob, result: TranscriptResult, suggestion: Suggestion | None
+    ) -> bool:
+        words = json.dumps([w.to_json() for w in result.words], ensure_ascii=False)
+        async with self._pool.acquire() as conn, conn.transaction():
+            ticket_id = await self._call(
+                conn.fetchval(
+                    _FINISH_JOB,
+                    job.id,
+                    job.attempts,
+                    "done",
+                    result.archive_error,
+                    result.audio_seconds,
+                    result.decode_seconds,
+                    result.model,
+                    result.archive_path,
+                )
+            )
+            if ticket_id is None:
+                return False  # the lease ran out and another worker took the job over
+            await self._call(
+                conn.execute(
+                    _TICKET_DONE,
+                    ticket_id,
+                    result.text,
+                    words,
+                    result.model,
+                    result.audio_seconds,
+                    result.decode_seconds,
+                    result.archive_path,
+                )
+            )
+            data: dict[str, Any] = {
+                "purpose": job.purpose,
+                "words": len(result.words),
+                "audio_seconds": result.audio_seconds,
+                "model": result.model,
+            }
+            if suggestion is not None:
+                await self._call(
+                    conn.execute(
+                        _SUGGESTION,
+                        ticket_id,
+                        suggestion.topic,
+                        suggestion.category.value,
+                        suggestion.agency,
+                        suggestion.score,
+                        suggestion.confidence,
+                        json.dumps(list(suggestion.matched), ensure_ascii=False),
+                    )
+                )
+                data["suggestion"] = {
+                    "category": suggestion.category.value,
+                    "agency": suggestion.agency,
+                    "confidence": suggestion.confidence,
+                }
+            await self._event(conn, job, "transcript", data, "done")
+        return True
+
+    async def fail(self, job: TranscriptionJob, error: str) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            ticket_id = await self._call(
+                conn.fetchval(
+                    _FINISH_JOB, job.id, job.attempts, "failed", error, None, None, None, None
+                )
+            )
+            if ticket_id is None:
+                return
+            await self._call(
+                conn.execute(
+                    "UPDATE tickets SET transcript_status = 'failed', updated_at = now()"
+                    " WHERE id = $1",
+                    ticket_id,
+                )
+            )
+            data = {"purpose": job.purpose, "error": error, "attempts": job.attempts}
+            await self._event(conn, job, "transcript_failed", data, "failed")
+
+    async def retry(self, job: TranscriptionJob, error: str, delay_seconds: float) -> None:
+        await self._call(
+            self._pool.execute(
+                "UPDATE transcription_jobs SET status = 'pending', last_error = $3,"
+                " lease_until = NULL, not_before = clock_timestamp() + make_interval(secs => $4)"
+                " WHERE id = $1 AND attempts = $2 AND status = 'running'",
+                job.id,
+                job.attempts,
+                error,
+                delay_seconds,
+            )
+        )
+
+    async def release(self, jobs: Sequence[TranscriptionJob]) -> None:
+        """Give jobs this instance holds but did not finish back, without using an attempt."""
+        if not jobs:
+            return
+        await self._call(
+            self._pool.executemany(
+                "UPDATE transcription_jobs SET status = 'pending', attempts = attempts - 1,"
+                " lease_until = NULL WHERE id = $1 AND attempts = $2 AND status = 'running'",
+                [(job.id, job.attempts) for job in jobs],
+            )
+        )
+
+    async def _event(
+        self,
+        conn: Any,
+        job: TranscriptionJob,
+        kind: str,
+        data: dict[str, Any],
+        status: str,
+    ) -> None:
+        await self._call(conn.execute(_EVENT, job.ticket_id, kind, json.dumps(data)))
+        payload = {
+            "topic": "tickets",
+            "kind": "transcript",
+            "ticket_id": job.ticket_id,
+            "code": job.ticket_code,
+            "transcript_status": status,
+        }
+        await self._call(
+            conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, json.dumps(payload))
+        )

@@ -1,0 +1,127 @@
+"""``/api/v1/events``: the live WebSocket. Authenticated like the API (bearer token in the
+``Authorization`` header, or ``?token=`` since browsers cannot set headers on a WebSocket);
+each role may subscribe only to the topics it may see. The client may send
+``{"subscribe": [...topics]}`` at any time to change its topics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from aiohttp import WSMsgType, web
+
+from hotline.events import EventBus, Subscription
+from hotline.web.errors import ApiError
+from hotline.web.http import AUTH
+from tickets.model import Role, User
+
+logger = logging.getLogger(__name__)
+
+BUS = web.AppKey("bus", EventBus)
+
+
+class OpenSockets:
+    """The consoles connected now, closed with a reason when the service shuts down."""
+
+    def __init__(self) -> None:
+        self._open: set[web.WebSocketResponse] = set()
+
+    def add(self, ws: web.WebSocketResponse) -> None:
+        self._open.add(ws)
+
+    def discard(self, ws: web.WebSocketResponse) -> None:
+        self._open.discard(ws)
+
+    async def close_all(self) -> None:
+        for ws in list(self._open):
+            await ws.close(code=1001, message=b"server shutdown")
+
+
+SOCKETS = web.AppKey("sockets", OpenSockets)
+
+ALLOWED = {
+    Role.OPERATOR: {"queues", "operators", "calls", "tickets", "me"},
+    Role.SUPERVISOR: {"queues", "operators", "calls", "tickets", "me"},
+    Role.ADMIN: {"queues", "operators", "calls", "tickets", "me"},
+    Role.AGENCY: {"me"},
+}
+
+
+async def _user(request: web.Request) -> User:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else request.query.get("token", "")
+    user = await request.app[AUTH].authenticate(token) if token else None
+    if user is None:
+        raise ApiError(401, "unauthenticated", "a valid bearer token is required")
+    return user
+
+
+async def events(request: web.Request) -> web.WebSocketResponse:
+    user = await _user(request)
+    allowed = ALLOWED[user.role]
+    wanted = set(request.query.get("topics", ",".join(sorted(allowed))).split(","))
+    ws = web.WebSocketResponse(heartbeat=20.0)
+    await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
+    subscription = request.app[BUS].subscribe(user.id, wanted & allowed)
+    sender = asyncio.create_task(_send(ws, subscription), name=f"ws-send-{user.username}")
+    try:
+        await ws.send_json(
+            {
+                "topic": "me",
+                "kind": "hello",
+                "data": {
+                    "user": user.username,
+                    "role": user.role.value,
+                    "topics": sorted(subscription.topics),
+                },
+            }
+        )
+        async for message in ws:
+            if message.type is not WSMsgType.TEXT:
+                continue
+            try:
+                topics = set(json.loads(message.data)["subscribe"])
+            except (ValueError, KeyError, TypeError):
+                await ws.send_json(
+                    {
+                        "topic": "me",
+                        "kind": "error",
+                        "data": {
+                            "error_id": "invalid-request",
+                            "message": 'expected {"subscribe": [topics]}',
+                        },
+                    }
+                )
+                continue
+            subscription.topics = topics & allowed
+    finally:
+        request.app[SOCKETS].discard(ws)
+        request.app[BUS].unsubscribe(subscription)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+    return ws
+
+
+async def _send(ws: web.WebSocketResponse, subscription: Subscription) -> None:
+    while not ws.closed:
+        event = await subscription.queue.get()
+        try:
+            await ws.send_json(event.to_json())
+        except ConnectionError:
+            return
+
+
+async def close_sockets(app: web.Application) -> None:
+    """on_shutdown: tell every console the service is going away."""
+    await app[SOCKETS].close_all()
+
+
+def add_routes(app: web.Application) -> None:
+    app[SOCKETS] = OpenSockets()
+    app.on_shutdown.append(close_sockets)
+    app.router.add_get("/api/v1/events", events)

@@ -1,0 +1,188 @@
+"""Transcription of callers' recordings, off the call path.
+
+The IVR never waits for this: a recording saved on a ticket becomes a job in the database; a
+claimer takes jobs into a bounded local queue (when it is full the claimer stops claiming, so
+other instances take the rest: backpressure), consumers hand them to the worker pool, and the
+result (transcript, word times, suggestion) is stored on the ticket. Errors: unreadable audio
+fails the job at once (the recording stays for the operator); anything else is retried after
+``retry_delay`` seconds, up to ``max_attempts``.
+
+Pure domain: the database and the worker pool are ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from speech.errors import AudioError
+from speech.suggest import Suggester, Suggestion
+from speech.transcript import TranscriptResult
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TranscriptionJob:
+    id: int
+    ticket_id: int
+    ticket_code: str
+    line: str
+    purpose: str  # "description" (1022 field report) or "location" (115 address)
+    audio_path: Path
+    attempts: int  # including the current one
+
+
+class TranscriptionJobs(Protocol):
+    async def claim(self, lease_seconds: float) -> TranscriptionJob | None: ...
+
+    async def wait_for_work(self, within: float) -> None:
+        """Return when a job may be ready (a notification) or after ``within`` seconds."""
+        ...
+
+    async def complete(
+        self, job: TranscriptionJob, result: TranscriptResult, suggestion: Suggestion | None
+    ) -> bool: ...
+
+    async def fail(self, job: TranscriptionJob, error: str) -> None: ...
+
+    async def retry(self, job: TranscriptionJob, error: str, delay_seconds: float) -> None: ...
+
+    async def release(self, jobs: Sequence[TranscriptionJob]) -> None: ...
+
+
+class Transcriber(Protocol):
+    async def transcribe(self, audio: Path) -> TranscriptResult:
+        """Raises ``AudioError`` for audio that can never be decoded."""
+        ...
+
+
+class TranscriptionService:
+    def __init__(
+        self,
+        jobs: TranscriptionJobs,
+        transcriber: Transcriber,
+        suggester: Suggester,
+        *,
+        queue_size: int,
+        max_attempts: int,
+        retry_delay: float,
+        lease_seconds: float,
+        poll_interval: float,
+    ) -> None:
+        self._jobs = jobs
+        self._transcriber = transcriber
+        self._suggester = suggester
+        self._queue: asyncio.Queue[TranscriptionJob] = asyncio.Queue(queue_size)
+        self._max_attempts = max_attempts
+        self._retry_delay = retry_delay
+        self._lease = lease_seconds
+        self._poll = poll_interval
+        self._held: dict[int, TranscriptionJob] = {}  # claimed here, not finished yet
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    async def run_claimer(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                job = await self._jobs.claim(self._lease)
+            except Exception as err:
+                logger.warning(
+                    "cannot claim transcription jobs (%s: %s); retrying in %.0f s",
+                    type(err).__name__,
+                    err,
+                    self._poll,
+                )
+                await self._jobs.wait_for_work(self._poll)
+                continue
+            if job is None:
+                await self._jobs.wait_for_work(self._poll)
+                continue
+            self._held[job.id] = job
+            await self._queue.put(job)  # blocks while the queue is full: backpressure
+
+    async def run_consumer(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            job = await self._queue.get()
+            try:
+                await self.process(job)
+            except Exception:
+                # e.g. the database went away while storing: the lease brings the job back
+                logger.exception(
+                    "ticket %s: transcription job %d not finished", job.ticket_code, job.id
+                )
+            finally:
+                self._held.pop(job.id, None)
+                self._queue.task_done()
+
+    async def process(self, job: TranscriptionJob) -> None:
+        try:
+            result = await self._transcriber.transcribe(job.audio_path)
+        except AudioError as err:
+            logger.warning("ticket %s: recording cannot be transcribed: %s", job.ticket_code, err)
+            await self._jobs.fail(job, str(err))
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            error = f"{type(err).__name__}: {err}"
+            if job.attempts >= self._max_attempts:
+                logger.error(
+                    "ticket %s: transcription failed after %d attempts: %s",
+                    job.ticket_code,
+                    job.attempts,
+                    error,
+                )
+                await self._jobs.fail(job, error)
+            else:
+                logger.warning(
+                    "ticket %s: transcription attempt %d failed (%s); retrying in %.0f s",
+                    job.ticket_code,
+                    job.attempts,
+                    error,
+                    self._retry_delay,
+                )
+                await self._jobs.retry(job, error, self._retry_delay)
+            return
+        suggestion = None
+        if job.purpose == "description" and result.text:
+            suggestion = self._suggester.suggest(result.text)
+        if await self._jobs.complete(job, result, suggestion):
+            logger.info(
+                "ticket %s: transcript stored (%.1f s of audio decoded in %.2f s, %d words%s)",
+                job.ticket_code,
+                result.audio_seconds,
+                result.decode_seconds,
+                len(result.words),
+                f", suggested {suggestion.category.value}/{suggestion.agency}"
+                f" at {suggestion.confidence:.2f}"
+                if suggestion
+                else "",
+            )
+        else:
+            logger.warning(
+                "ticket %s: job %d was taken over; result dropped", job.ticket_code, job.id
+            )
+
+    async def release_held(self) -> None:
+        """At shutdown: jobs claimed here but not finished go back to the database queue."""
+        held = list(self._held.values())
+        self._held.clear()
+        if not held:
+            return
+        try:
+            await self._jobs.release(held)
+        except Exception as err:
+            logger.warning(
+                "could not release %d transcription job(s) (%s); their lease will run out",
+                len(held),
+                err,
+            )
+            return
+        logger.info("released %d unfinished transcription job(s)", len(held))

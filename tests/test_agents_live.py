@@ -1,0 +1,419 @@
+"""Operators and queues end to end: the real service (FastAGI, AMI adapter, PostgreSQL, HTTP,
+WebSocket) against the switchboard emulator speaking Asterisk 20's AMI over TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from agents.service import AgentsService
+from db.users import PostgresUserRepository
+from hotline.auth import AuthService
+from hotline.web.agents import AGENTS
+from switchboard import CalledParty, CallerScript, Clock, Softphone, Switchboard
+from switchboard.testing import BACKEND_USER
+from tests.conftest import SOUNDS
+from tests.support.service import RunningService, running_service, service_settings
+from tickets.model import Role
+
+PASSWORD = "operator-password"
+SCALE = 20.0  # simulated seconds per real second: a 20 s ring timeout takes 1 s
+
+
+@dataclass
+class Live:
+    board: Switchboard
+    service: RunningService
+    http: aiohttp.ClientSession
+    tokens: dict[str, str]
+
+    @property
+    def agents(self) -> AgentsService:
+        return self.service.app[AGENTS]
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    async def post(
+        self, who: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        async with self.http.post(path, json=body or {}, headers=self.auth(who)) as r:
+            return r.status, await r.json()
+
+    async def get(self, who: str, path: str) -> tuple[int, Any]:
+        async with self.http.get(path, headers=self.auth(who)) as r:
+            return r.status, await r.json()
+
+    async def login(self, who: str, extension: str) -> None:
+        status, body = await self.post(who, "/api/v1/operators/me/login", {"extension": extension})
+        assert status == 200, body
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool], seconds: float = 10
+) -> None:
+    async with asyncio.timeout(seconds):
+        while True:
+            result = check()
+            if isinstance(result, Awaitable):
+                result = await result
+            if result:
+                return
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
+    board = Switchboard(
+        recordings_dir=tmp_path / "recordings",
+        sounds_dir=SOUNDS,
+        ami_users={"hotline": BACKEND_USER},
+        clock=Clock(scale=SCALE),
+        seed=7,
+    )
+    await board.start()
+    settings = service_settings(
+        database_url,
+        tmp_path,
+        ami_url=f"ami://hotline:secret@127.0.0.1:{board.ami_port}",
+        ami_ping_interval=0.5,
+        ami_action_timeout=3.0,
+    )
+    try:
+        async with running_service(settings) as service:
+            board.dialplan.agi_port = service.agi_port
+            auth = AuthService(PostgresUserRepository(service.pool), token_ttl=timedelta(hours=1))
+            tokens = {}
+            for name, role in (
+                ("lan", Role.OPERATOR),
+                ("minh", Role.OPERATOR),
+                ("sup", Role.SUPERVISOR),
+            ):
+                await auth.add_user(name, PASSWORD, role)
+                token = await auth.login(name, PASSWORD)
+                assert token is not None
+                tokens[name] = token
+            async with aiohttp.ClientSession(base_url=service.http_url) as http:
+                state = Live(board, service, http, tokens)
+                await eventually(lambda: state.agents.connected)
+                yield state
+    finally:
+        await board.stop()
+
+
+async def test_given_a_logged_in_operator_when_a_caller_is_connected_then_the_screen_pop_carries_the_ticket(
+    live: Live, db: asyncpg.Connection
+) -> None:
+    live.board.add_softphone(Softphone("op101", ring_delay=2.0, talk_time=20.0))
+    await live.login("lan", "op101")
+    members = {m.interface for q in live.board.truth().queues.values() for m in q.members}
+    assert members == {"PJSIP/op101"}
+    earlier = await live.board.place_call("1022", "0901234567", script=CallerScript(keys=["1"]))
+    await earlier.wait()
+
+    async with live.http.ws_connect(f"/api/v1/events?topics=me&token={live.tokens['lan']}") as ws:
+        assert (await ws.receive_json())["kind"] == "hello"
+        call = await live.board.place_call("1022", "0901234567", script=CallerScript(keys=["2"]))
+        async with asyncio.timeout(15):
+            pop = await ws.receive_json()
+        outcome = await call.wait()
+
+    assert pop["kind"] == "screen_pop"
+    data = pop["data"]
+    assert data["uniqueid"] == outcome.uniqueid
+    assert data["code"] == outcome.variables["HOTLINE_TICKET"]
+    assert data["category"] == "field_report"
+    assert data["caller_phone_national"] == "0901234567"
+    assert [s["step"] for s in data["ivr_path"]][-1] == "to_queue"
+    assert data["description_recording"].endswith("-description.wav")
+    assert [t["code"] for t in data["earlier_tickets"]] == [
+        earlier_code := (
+            await db.fetchval(
+                "SELECT t.code FROM calls c JOIN tickets t ON t.id = c.ticket_id WHERE c.uniqueid = $1",
+                earlier.uniqueid,
+            )
+        )
+    ]
+    assert earlier_code.startswith("1022-")
+    assert outcome.answered_by == "PJSIP/op101"
+    row = await db.fetchrow(
+        "SELECT answered_at, queue_wait_seconds, answered_by FROM calls WHERE uniqueid = $1",
+        outcome.uniqueid,
+    )
+    assert row is not None
+    assert row["answered_at"] is not None
+    assert row["answered_by"] == "PJSIP/op101"
+    assert row["queue_wait_seconds"] == round(outcome.hold_time or 0)
+
+
+async def test_given_answered_and_abandoned_calls_when_stats_are_asked_then_intervals_count_them(
+    live: Live,
+) -> None:
+    live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=30.0))
+    await live.login("lan", "op101")
+    answered = await live.board.place_call("1022", "0911111111", script=CallerScript(keys=["3"]))
+    await answered.wait()
+    await live.post("lan", "/api/v1/operators/me/pause", {"reason": "Họp giao ban"})
+    gave_up = await live.board.place_call("115", "0922222222", patience=30.0)
+    assert (await gave_up.wait()).abandoned
+
+    async def counted() -> bool:
+        _, stats = await live.get("sup", "/api/v1/stats/queues")
+        q = stats["queues"]
+        return bool(
+            q.get("hotline-1022", {}).get("answered") == 1
+            and q.get("emergency-115", {}).get("abandoned") == 1
+        )
+
+    await eventually(counted)
+    _, stats = await live.get("sup", "/api/v1/stats/queues")
+    citizen = stats["queues"]["hotline-1022"]
+    assert (citizen["received"], citizen["answered"], citizen["answered_within_1"]) == (1, 1, 1)
+    assert citizen["aht_seconds"] == pytest.approx(30, abs=2)
+    assert stats["queues"]["emergency-115"]["longest_wait"] >= 29
+    assert stats["operators"][0]["interface"] == "PJSIP/op101"
+    (occupancy,) = stats["occupancy"]
+    assert occupancy["interface"] == "PJSIP/op101"
+    assert occupancy["talk_seconds"] == pytest.approx(30, abs=2)
+    assert 0 < occupancy["occupancy"] <= 1
+    status, queues = await live.get("lan", "/api/v1/queues")
+    assert status == 200
+    assert [a["caller_raw"] for a in queues["abandoned_today"]] == ["0922222222"]
+
+
+async def test_given_abandoned_callers_when_the_worklist_is_read_then_115_comes_first_and_a_callback_reaches_the_citizen(
+    live: Live,
+) -> None:
+    live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=10.0))
+    live.board.set_called_party(None, CalledParty(answers=True, ring_delay=2.0, talk_time=10.0))
+    for line, number in (("1022", "0933333333"), ("115", "0944444444")):
+        call = await live.board.place_call(
+            line, number, script=CallerScript(keys=["1"]), patience=10.0
+        )
+        assert (await call.wait()).abandoned
+
+    async def two() -> bool:
+        return len((await live.get("lan", "/api/v1/callbacks"))[1]["items"]) == 2
+
+    await eventually(two)
+    _, worklist = await live.get("lan", "/api/v1/callbacks")
+    assert [c["line"] for c in worklist["items"]] == ["115", "1022"]
+    first = worklist["items"][0]
+    assert (first["phone"], first["status"], first["ticket_code"][:4]) == (
+        "+84944444444",
+        "pending",
+        "115-",
+    )
+
+    status, body = await live.post("lan", f"/api/v1/callbacks/{first['id']}/call")
+    assert (status, body["error_id"]) == (409, "operator-not-logged-in")
+    await live.login("lan", "op101")
+    status, calling = await live.post("lan", f"/api/v1/callbacks/{first['id']}/call")
+    assert status == 200, calling
+    assert (calling["status"], calling["attempts"]) == ("calling", 1)
+    originated = [e for e in live.board.events if e.name == "OriginateResponse"]
+    assert originated[-1].get("Response") == "Success"
+    assert any(
+        e.name == "DialBegin" and e.get("DialString") == "0944444444@telco"
+        for e in live.board.events
+    )
+    status, done = await live.post(
+        "lan", f"/api/v1/callbacks/{first['id']}/result", {"reached": True}
+    )
+    assert (status, done["status"]) == (200, "reached")
+    _, worklist = await live.get("lan", "/api/v1/callbacks")
+    assert [c["line"] for c in worklist["items"]] == ["1022"]
+
+
+async def test_given_a_softphone_that_never_answers_when_it_rings_then_the_next_operator_takes_the_call(
+    live: Live, db: asyncpg.Connection
+) -> None:
+    live.board.add_softphone(Softphone("op101", answers=False))
+    live.board.add_softphone(Softphone("op102", ring_delay=1.0, talk_time=10.0))
+    await live.login("lan", "op101")
+    await live.login("minh", "op102")
+
+    call = await live.board.place_call("1022", "0955555555", script=CallerScript(keys=["3"]))
+    outcome = await call.wait()
+
+    no_answer = [e for e in live.board.events if e.name == "AgentRingNoAnswer"]
+    assert outcome.answered_by == "PJSIP/op102"
+    if no_answer:  # leastrecent may offer op102 first; then op101 was never rung
+        assert no_answer[0].get("Interface") == "PJSIP/op101"
+        # autopause = yes pauses in the queue that rang (1022), not in 115
+        await eventually(
+            lambda: live.agents.model.operators["PJSIP/op101"].queues["hotline-1022"].paused
+        )
+        _, operators = await live.get("sup", "/api/v1/operators")
+        op101 = next(o for o in operators["items"] if o["interface"] == "PJSIP/op101")
+        assert (op101["paused_queues"], op101["pause_reason"]) == (["hotline-1022"], "Auto-Pause")
+
+        async def counted() -> bool:
+            rows = await db.fetch(
+                "SELECT ring_no_answer FROM operator_intervals WHERE interface = 'PJSIP/op101'"
+            )
+            return sum(int(r["ring_no_answer"]) for r in rows) >= 1
+
+        await eventually(counted)
+
+
+async def test_given_a_caller_who_hangs_up_while_the_operator_rings_when_abandoned_then_it_is_on_the_worklist(
+    live: Live,
+) -> None:
+    live.board.add_softphone(Softphone("op101", ring_delay=60.0))
+    await live.login("lan", "op101")
+
+    call = await live.board.place_call(
+        "1022", "0966666666", script=CallerScript(keys=["1"]), patience=8.0
+    )
+    outcome = await call.wait()
+
+    assert outcome.abandoned
+    assert any(e.name == "AgentCalled" for e in live.board.events)
+    assert any(e.name == "QueueCallerAbandon" for e in live.board.events)
+
+    async def listed() -> bool:
+        return len((await live.get("lan", "/api/v1/callbacks"))[1]["items"]) == 1
+
+    await eventually(listed)
+
+
+async def test_given_pause_unpause_and_a_supervisor_logout_when_done_then_asterisk_and_the_model_agree(
+    live: Live,
+) -> None:
+    live.board.add_softphone(Softphone("op101"))
+    await live.login("lan", "op101")
+
+    assert (await live.post("lan", "/api/v1/operators/me/pause", {"reason": "Nghỉ trưa"}))[0] == 200
+    truth = [m for q in live.board.truth().queues.values() for m in q.members]
+    assert {(m.paused, m.paused_reason) for m in truth} == {(True, "Nghỉ trưa")}
+    await eventually(lambda: live.agents.model.operators["PJSIP/op101"].pause_reason == "Nghỉ trưa")
+
+    assert (await live.post("lan", "/api/v1/operators/me/unpause"))[0] == 200
+    await eventually(lambda: not live.agents.model.operators["PJSIP/op101"].paused)
+    status, body = await live.post("lan", "/api/v1/operators/PJSIP/op101/logout")
+    assert status == 403, body  # an operator may not log colleagues out
+    assert (await live.post("sup", "/api/v1/operators/PJSIP/op101/logout"))[0] == 200
+
+    assert all(not q.members for q in live.board.truth().queues.values())
+    await eventually(lambda: "PJSIP/op101" not in live.agents.model.operators)
+    assert (await live.get("lan", "/api/v1/operators/me"))[1] == {"logged_in": False}
+
+
+def model_matches_truth(live: Live) -> bool:
+    truth = live.board.truth()
+    model = live.agents.model
+    for name, queue in truth.queues.items():
+        if {c.uniqueid for c in queue.callers} != set(model.queues[name].waiting):
+            return False
+        members = {m.interface: m.paused for m in queue.members}
+        mine = {i: op.queues[name].paused for i, op in model.operators.items() if name in op.queues}
+        if members != mine:
+            return False
+    return True
+
+
+async def test_given_the_emulator_restarts_mid_calls_when_it_is_back_then_the_model_equals_its_truth(
+    live: Live,
+) -> None:
+    live.board.add_softphone(Softphone("op101", ring_delay=600.0))
+    await live.login("lan", "op101")
+    waiting = await live.board.place_call("115", "0977777777", patience=3000.0)
+    await eventually(lambda: bool(live.agents.model.queues["emergency-115"].waiting))
+
+    await live.board.restart_ami(down_for=20.0)  # one real second down
+    await live.post(
+        "lan", "/api/v1/operators/me/pause", {"reason": "x"}
+    )  # refused while down is fine
+    await eventually(lambda: live.agents.connected, seconds=10)
+    await eventually(lambda: model_matches_truth(live), seconds=5)
+
+    waiting.hangup()
+    await waiting.wait()
+    await eventually(lambda: not live.agents.model.queues["emergency-115"].waiting, seconds=5)
+
+
+async def test_given_the_emulator_stops_answering_when_pings_go_unanswered_then_the_link_is_reconnected(
+    live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "agents.ami")
+    live.board.freeze_ami()
+    await eventually(lambda: not live.agents.connected, seconds=2 * 0.5 + 1.5)  # two intervals
+    assert "did not answer a Ping" in caplog.text
+    live.board.thaw_ami()
+
+    await eventually(lambda: live.agents.connected, seconds=10)
+    live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=5.0))
+    await live.login("lan", "op101")
+    await eventually(lambda: model_matches_truth(live))
+
+
+async def test_given_malformed_and_unknown_events_when_they_arrive_then_they_are_ignored_and_calls_still_count(
+    live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=5.0))
+    await live.login("lan", "op101")
+    live.board.inject_ami(
+        b"Event: SomethingNew\r\nPrivilege: call,all\r\nFoo: bar\r\n\r\n"
+        b"no colon here\r\n\r\n"
+        b"Event: QueueCallerJoin\r\nQueue: hotline-1022\r\nPosition: abc\r\n\r\n"
+        b"\x00\xff\xfe garbage\r\n\r\n"
+    )
+
+    call = await live.board.place_call("1022", "0988888888", script=CallerScript(keys=["1"]))
+    outcome = await call.wait()
+
+    assert outcome.answered_by == "PJSIP/op101"
+    assert live.agents.connected
+    await eventually(lambda: model_matches_truth(live))
+
+
+async def test_given_the_backend_unreachable_when_a_caller_reaches_the_queue_then_a_ticket_is_made_from_the_queue(
+    live: Live, db: asyncpg.Connection
+) -> None:
+    live.board.dialplan.agi_port = 1  # nothing listens: "FastAGI failed", the dialplan falls back
+    live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=5.0))
+    await live.login("lan", "op101")
+
+    call = await live.board.place_call("115", "0999999999")
+    outcome = await call.wait()
+
+    assert outcome.agistatus == "FAILURE"
+    assert outcome.fallback
+    row = await db.fetchrow(
+        "SELECT t.line, t.category, c.disposition, t.caller_phone FROM calls c"
+        " JOIN tickets t ON t.id = c.ticket_id WHERE c.uniqueid = $1",
+        outcome.uniqueid,
+    )
+    assert row is not None
+    assert dict(row) == {
+        "line": "115",
+        "category": "medical",
+        "disposition": "fallback",
+        "caller_phone": "+84999999999",
+    }
+
+
+async def test_given_an_agency_user_when_it_opens_the_event_socket_then_it_gets_only_its_own_topic(
+    live: Live, database_url: str
+) -> None:
+    auth = AuthService(PostgresUserRepository(live.service.pool), token_ttl=timedelta(hours=1))
+    await auth.add_user("ward7", PASSWORD, Role.AGENCY, "WARD-7")
+    token = await auth.login("ward7", PASSWORD)
+
+    async with live.http.ws_connect(f"/api/v1/events?topics=queues,operators&token={token}") as ws:
+        hello = await ws.receive_json()
+    async with live.http.get("/api/v1/events") as anonymous:
+        assert anonymous.status == 401
+
+    assert hello["data"]["topics"] == []
+    assert (await live.get("lan", "/api/v1/stats/queues"))[0] == 403

@@ -1,0 +1,223 @@
+"""The live model from Asterisk 20's queue events (field names and units of reference §3.5)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from agents.events import AmiEvent
+from agents.model import (
+    CallAbandoned,
+    CallAnswered,
+    CallCompleted,
+    CallerJoined,
+    LiveModel,
+    RingNoAnswer,
+)
+from agents.stats import ServiceLevels, delta_for, interval_start, summarise
+
+T0 = datetime(2026, 11, 26, 8, 7, 30, tzinfo=UTC)
+QUEUE = "hotline-1022"
+
+
+def ev(name: str, seconds: float = 0, **fields: object) -> AmiEvent:
+    return AmiEvent.of(
+        {"Event": name, **{k: str(v) for k, v in fields.items()}}, T0 + timedelta(seconds=seconds)
+    )
+
+
+def member(name: str, seconds: float = 0, **fields: object) -> AmiEvent:
+    base = {
+        "Queue": QUEUE,
+        "MemberName": "lan",
+        "Interface": "PJSIP/op101",
+        "StateInterface": "PJSIP/op101",
+        "Membership": "dynamic",
+        "Penalty": 0,
+        "CallsTaken": 0,
+        "LastCall": 0,
+        "LastPause": 0,
+        "LoginTime": 0,
+        "InCall": 0,
+        "Status": 1,
+        "Paused": 0,
+        "PausedReason": "",
+        "Ringinuse": 0,
+        "Wrapuptime": 15,
+    }
+    return ev(name, seconds, **{**base, **fields})
+
+
+def caller(name: str, seconds: float = 0, **fields: object) -> AmiEvent:
+    base = {
+        "Channel": "PJSIP/telco-00000001",
+        "CallerIDNum": "0901234567",
+        "Uniqueid": "1795707346.1",
+        "Linkedid": "1795707346.1",
+        "Queue": QUEUE,
+    }
+    return ev(name, seconds, **{**base, **fields})
+
+
+def test_given_an_answered_call_when_its_events_arrive_then_the_model_follows_join_connect_complete() -> (
+    None
+):
+    model = LiveModel([QUEUE])
+    model.apply(member("QueueMemberAdded"))
+
+    joined = model.apply(caller("QueueCallerJoin", 0, Position=1, Count=1))
+    model.apply(caller("AgentCalled", 1, Interface="PJSIP/op101", MemberName="lan"))
+    model.apply(member("QueueMemberStatus", 1, Status=6))
+    assert model.operator_view("PJSIP/op101", T0 + timedelta(seconds=2))["state"] == "ringing"
+    model.apply(caller("QueueCallerLeave", 9, Position=1, Count=0))
+    answered = model.apply(
+        caller("AgentConnect", 9, Interface="PJSIP/op101", MemberName="lan", HoldTime=9, RingTime=8)
+    )
+    model.apply(member("QueueMemberStatus", 9, Status=2, InCall=1))
+    on_call = model.operator_view("PJSIP/op101", T0 + timedelta(seconds=30))
+    completed = model.apply(
+        caller(
+            "AgentComplete",
+            129,
+            Interface="PJSIP/op101",
+            MemberName="lan",
+            HoldTime=9,
+            TalkTime=120,
+            Reason="caller",
+        )
+    )
+    model.apply(member("QueueMemberStatus", 129, Status=1, InCall=0, CallsTaken=1))
+
+    assert isinstance(joined[0], CallerJoined)
+    assert joined[0].caller == "0901234567"
+    assert next(o for o in answered if isinstance(o, CallAnswered)).hold_seconds == 9
+    assert on_call["state"] == "on_call"
+    assert on_call["current_call"] == "1795707346.1"
+    assert next(o for o in completed if isinstance(o, CallCompleted)).talk_seconds == 120
+    after = model.operator_view("PJSIP/op101", T0 + timedelta(seconds=130))
+    assert after["state"] == "wrap_up"  # Wrapuptime 15 s after the call
+    assert after["calls_handled"] == 1
+    assert model.operator_view("PJSIP/op101", T0 + timedelta(seconds=150))["state"] == "available"
+    assert model.queue_view(QUEUE, T0 + timedelta(seconds=130))["waiting"] == []
+
+
+def test_given_a_caller_who_gives_up_when_abandon_arrives_then_it_is_an_abandoned_outcome() -> None:
+    model = LiveModel([QUEUE])
+    model.apply(caller("QueueCallerJoin", 0, Position=1, Count=1))
+    view = model.queue_view(QUEUE, T0 + timedelta(seconds=40))
+    assert view["waiting"][0]["wait_seconds"] == 40
+    assert view["longest_wait_seconds"] == 40
+
+    outcomes = model.apply(
+        caller("QueueCallerAbandon", 42, Position=1, OriginalPosition=1, HoldTime=42)
+    )
+    model.apply(caller("QueueCallerLeave", 42, Position=1, Count=0))
+
+    abandoned = [o for o in outcomes if isinstance(o, CallAbandoned)]
+    assert abandoned[0].hold_seconds == 42
+    assert abandoned[0].caller == "0901234567"
+    assert model.queue_view(QUEUE, T0 + timedelta(seconds=43))["waiting"] == []
+
+
+def test_given_a_ring_no_answer_then_a_pause_when_applied_then_ring_time_is_ms_and_the_operator_is_paused() -> (
+    None
+):
+    model = LiveModel([QUEUE])
+    model.apply(member("QueueMemberAdded"))
+    outcomes = model.apply(
+        caller("AgentRingNoAnswer", 20, Interface="PJSIP/op101", MemberName="lan", RingTime=20000)
+    )
+    model.apply(member("QueueMemberPause", 20, Paused=1, PausedReason="Auto-Pause"))
+
+    assert [o.ring_ms for o in outcomes if isinstance(o, RingNoAnswer)] == [20000]
+    view = model.operator_view("PJSIP/op101", T0 + timedelta(seconds=21))
+    assert (view["state"], view["pause_reason"], view["paused"]) == ("paused", "Auto-Pause", True)
+
+
+def test_given_a_stale_model_when_resynced_from_queue_status_then_ghosts_disappear() -> None:
+    model = LiveModel([QUEUE])
+    model.apply(member("QueueMemberAdded", Interface="PJSIP/ghost", MemberName="ghost"))
+    model.apply(caller("QueueCallerJoin", 0, Position=1, Count=1, Uniqueid="ghost.1"))
+
+    items = [
+        AmiEvent.of({"Event": "QueueParams", "Queue": QUEUE, "Calls": "1"}),
+        AmiEvent.of(
+            {
+                "Event": "QueueMember",
+                "Queue": QUEUE,
+                "Name": "lan",
+                "Location": "PJSIP/op101",
+                "Status": "1",
+                "Paused": "1",
+                "PausedReason": "Ăn trưa",
+                "InCall": "0",
+            }
+        ),
+        AmiEvent.of(
+            {
+                "Event": "QueueEntry",
+                "Queue": QUEUE,
+                "Position": "1",
+                "Uniqueid": "real.7",
+                "CallerIDNum": "0912000111",
+                "Wait": "25",
+            }
+        ),
+    ]
+    model.resync(items, T0)
+
+    assert set(model.operators) == {"PJSIP/op101"}
+    assert model.operator_view("PJSIP/op101", T0)["pause_reason"] == "Ăn trưa"
+    waiting = model.queue_view(QUEUE, T0)["waiting"]
+    assert [(w["uniqueid"], w["wait_seconds"]) for w in waiting] == [("real.7", 25)]
+
+
+def test_given_unknown_or_malformed_events_when_applied_then_nothing_changes() -> None:
+    model = LiveModel([QUEUE])
+    assert model.apply(ev("RTCPReceived", Channel="x")) == []
+    assert model.apply(AmiEvent.of({"Foo": "bar"})) == []
+    assert model.apply(ev("QueueCallerLeave", Queue=QUEUE, Uniqueid="never-joined")) == []
+    assert model.apply(ev("QueueMemberRemoved", Queue=QUEUE, Interface="PJSIP/nobody")) == []
+    assert model.apply(ev("QueueCallerJoin", Queue=QUEUE, Position="abc")) == []  # no Uniqueid
+    assert model.queue_view(QUEUE, T0)["waiting"] == []
+    hold = model.apply(
+        ev("AgentConnect", Queue=QUEUE, Uniqueid="u", HoldTime="x", Interface="PJSIP/x")
+    )
+    assert [o.hold_seconds for o in hold if isinstance(o, CallAnswered)] == [0]
+
+
+def test_given_outcomes_when_counted_then_intervals_and_service_levels_follow() -> None:
+    levels = ServiceLevels(15, 20)
+    at = T0
+    deltas = [
+        delta_for(CallerJoined("a", QUEUE, "09", 1, at), levels),
+        delta_for(CallAnswered("a", QUEUE, "PJSIP/op101", "lan", 12, 3, at), levels),
+        delta_for(CallerJoined("b", QUEUE, "09", 1, at), levels),
+        delta_for(CallAnswered("b", QUEUE, "PJSIP/op101", "lan", 18, 3, at), levels),
+        delta_for(CallerJoined("c", QUEUE, "09", 1, at), levels),
+        delta_for(CallAbandoned("c", QUEUE, "09", 40, 1, at), levels),
+        delta_for(CallCompleted("a", QUEUE, "PJSIP/op101", 12, 100, "caller", at), levels),
+    ]
+    assert interval_start(at) == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+    rows = [
+        {
+            "received": d.received,
+            "answered": d.answered,
+            "abandoned": d.abandoned,
+            "answered_within_1": d.answered_within_1,
+            "answered_within_2": d.answered_within_2,
+            "hold_seconds_sum": d.hold_seconds,
+            "talk_seconds_sum": d.talk_seconds,
+            "completed": d.completed,
+            "longest_wait": d.longest_wait,
+        }
+        for d in deltas
+        if d is not None
+    ]
+    summary = summarise(rows)
+
+    assert (summary["received"], summary["answered"], summary["abandoned"]) == (3, 2, 1)
+    assert summary["service_level_1"] == round(1 / 3, 4)  # 12 s ≤ 15; 18 s is not; abandon counts
+    assert summary["service_level_2"] == round(2 / 3, 4)
+    assert summary["asa_seconds"] == 15.0
+    assert summary["aht_seconds"] == 100.0
+    assert summary["longest_wait"] == 40

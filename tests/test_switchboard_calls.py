@@ -1,0 +1,795 @@
+"""Calls through the switchboard's dialplan and app_queue, watched over AMI like the backend
+watches Asterisk: causal event order (reference §3.6), field order (§3.5), the ring-no-answer,
+ringall, abandon, wrap-up, autopause and re-queue paths. The FastAGI target is unreachable
+here (AGISTATUS=FAILURE ⇒ apology + the line's queue, as the real dialplan does)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import wave
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from switchboard import (
+    CalledParty,
+    CallOutcome,
+    Clock,
+    QueueConfig,
+    Softphone,
+    StaticMember,
+    Switchboard,
+)
+from switchboard.raw_client import Message, RawAmi
+from switchboard.testing import BACKEND_USER, EVENT_KEYS, EVERYTHING_USER, find_in_order, is_event
+
+SCALE = 50.0
+
+
+def make_board(tmp_path: Path, *, scale: float = SCALE, **kw: object) -> Switchboard:
+    return Switchboard(
+        agi_port=1,
+        recordings_dir=tmp_path / "rec",
+        sounds_dir=Path(__file__).resolve().parent.parent / "asterisk_conf" / "sounds",
+        ami_users={"hotline": BACKEND_USER, "admin": EVERYTHING_USER},
+        clock=Clock(scale=scale),
+        seed=11,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def board(tmp_path: Path) -> AsyncIterator[Switchboard]:
+    board = make_board(tmp_path)
+    await board.start()
+    yield board
+    await board.stop()
+
+
+@pytest.fixture
+async def ami(board: Switchboard) -> AsyncIterator[RawAmi]:
+    client = await RawAmi.connect("127.0.0.1", board.ami_port)
+    await client.login("hotline", "secret")
+    await client.next_event("FullyBooted")
+    yield client
+    await client.close()
+
+
+async def log_in(ami: RawAmi, queue: str, *interfaces: str) -> None:
+    for interface in interfaces:
+        reply = await ami.action("QueueAdd", ("Queue", queue), ("Interface", interface))
+        assert reply["Message"] == "Added interface to queue"
+
+
+async def collect(
+    ami: RawAmi, stop: Callable[[Message], bool], within: float = 10.0
+) -> list[Message]:
+    messages: list[Message] = []
+    while True:
+        message = await ami.read(within)
+        messages.append(message)
+        if stop(message):
+            return messages
+
+
+def caller_hangup(channel: str) -> Callable[[Message], bool]:
+    return lambda m: m.event == "Hangup" and m.get("Channel") == channel
+
+
+def ints(message: Message, *keys: str) -> list[int]:
+    return [int(message[key]) for key in keys]
+
+
+async def test_given_an_operator_who_answers_when_a_1022_call_comes_then_events_follow_asterisks_causal_order(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    board.add_softphone(Softphone("op101", ring_delay=2.0, talk_time=10.0, name="Operator 101"))
+    await log_in(ami, "hotline-1022", "PJSIP/op101")
+
+    call = await board.place_call("1022", "0901234567")
+    messages = await collect(ami, caller_hangup(call.channel))
+    messages += await collect(ami, lambda m: m.event == "QueueMemberStatus")
+    outcome = await call.wait()
+
+    op = "PJSIP/op101-"
+    found = find_in_order(
+        messages,
+        [
+            is_event("Newchannel", Channel=call.channel, ChannelState="4"),
+            is_event("Newstate", Channel=call.channel, ChannelState="6"),
+            is_event("QueueCallerJoin", Channel=call.channel, Queue="hotline-1022"),
+            is_event("MusicOnHoldStart", Channel=call.channel),
+            is_event("Newchannel", Channel=op, ChannelState="0"),
+            is_event("AgentCalled", Channel=call.channel, DestChannel=op),
+            is_event("DialBegin", DestChannel=op),
+            is_event("Newstate", Channel=op, ChannelState="5"),
+            is_event("DialState", DestChannel=op, DialStatus="RINGING"),
+            is_event("QueueMemberStatus", Interface="PJSIP/op101", Status="6"),
+            is_event("Newstate", Channel=op, ChannelState="6"),
+            is_event("DialEnd", DestChannel=op, DialStatus="ANSWER"),
+            is_event("MusicOnHoldStop", Channel=call.channel),
+            is_event("QueueCallerLeave", Channel=call.channel, Count="0"),
+            is_event("AgentConnect", Channel=call.channel, DestChannel=op),
+            is_event("BridgeCreate"),
+            is_event("BridgeEnter", Channel=call.channel, BridgeNumChannels="1"),
+            is_event("BridgeEnter", Channel=op, BridgeNumChannels="2"),
+            is_event("QueueMemberStatus", Status="2", InCall="1"),
+            is_event("HangupRequest", Channel=call.channel),
+            is_event("BridgeLeave", Channel=call.channel),
+            is_event("BridgeLeave", Channel=op),
+            is_event("AgentComplete", Reason="caller"),
+            is_event("BridgeDestroy", BridgeNumChannels="0"),
+            is_event("Hangup", Channel=call.channel),
+            is_event("Hangup", Channel=op),
+            is_event("QueueMemberStatus", Status="1", InCall="0", CallsTaken="1"),
+        ],
+    )
+    by_name = {m.event: m for m in found}
+    for name in ("QueueCallerJoin", "AgentCalled", "AgentConnect", "AgentComplete", "Newchannel"):
+        assert by_name[name].keys() == EVENT_KEYS[name], name
+    assert found[9].keys() == EVENT_KEYS["QueueMemberStatus"]
+    assert by_name["DialBegin"].keys() == EVENT_KEYS["DialBegin"]
+    assert by_name["DialBegin"]["DialString"] == "PJSIP/op101"
+    assert by_name["DialEnd"].keys() == EVENT_KEYS["DialEnd"]
+    assert found[-3].keys() == EVENT_KEYS["Hangup"]
+
+    newchannel = found[0]
+    assert re.fullmatch(r"PJSIP/telco-[0-9a-f]{8}", newchannel["Channel"])
+    assert re.fullmatch(r"\d{10}\.\d+", newchannel["Uniqueid"])
+    assert newchannel["Linkedid"] == newchannel["Uniqueid"] == call.uniqueid
+    assert (newchannel["ChannelStateDesc"], newchannel["CallerIDNum"]) == ("Ring", "0901234567")
+    assert (newchannel["CallerIDName"], newchannel["ConnectedLineNum"]) == (
+        "<unknown>",
+        "<unknown>",
+    )
+    assert (newchannel["Context"], newchannel["Exten"], newchannel["AccountCode"]) == (
+        "from-trunk",
+        "1022",
+        "",
+    )
+    called = by_name["AgentCalled"]
+    assert called["Privilege"] == "agent,all"
+    assert called["DestLinkedid"] == call.uniqueid
+    assert re.fullmatch(r"PJSIP/op101-[0-9a-f]{8}", called["DestChannel"])
+    assert (called["DestCallerIDNum"], called["DestCallerIDName"]) == ("op101", "Operator 101")
+    assert called["DestConnectedLineNum"] == "0901234567"
+    assert (called["Interface"], called["MemberName"]) == ("PJSIP/op101", "PJSIP/op101")
+    connect = by_name["AgentConnect"]
+    assert connect["RingTime"] == "2"  # seconds
+    hold = int(connect["HoldTime"])
+    assert 2 <= hold <= 4
+    complete = by_name["AgentComplete"]
+    assert int(complete["HoldTime"]) == hold
+    assert 9 <= int(complete["TalkTime"]) <= 12
+    assert (found[-3]["Cause"], found[-3]["Cause-txt"]) == ("16", "Normal Clearing")
+    final_status = found[-1]
+    assert int(final_status["LastCall"]) > 0
+    assert outcome.answered_by == "PJSIP/op101"
+    assert outcome.agistatus == "FAILURE"
+    assert outcome.fallback
+    assert outcome.played == ["hotline/apology"]
+    assert outcome.recording is not None
+    assert outcome.recording.name == f"{call.uniqueid}-call.wav"
+    with wave.open(str(outcome.recording)) as audio:
+        assert audio.getframerate() == 8000
+        assert audio.getnframes() / 8000 >= 10  # apology + wait + conversation
+
+
+async def test_given_an_operator_who_never_answers_when_leastrecent_rings_then_ring_no_answer_autopause_and_the_next(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    board.add_softphone(Softphone("op101", answers=False))
+    board.add_softphone(Softphone("op102", ring_delay=1.0, talk_time=3.0))
+    await log_in(ami, "hotline-1022", "PJSIP/op101", "PJSIP/op102")
+
+    call = await board.place_call("1022")
+    messages = await collect(ami, caller_hangup(call.channel))
+    outcome = await call.wait()
+
+    found = find_in_order(
+        messages,
+        [
+            is_event("AgentCalled", Interface="PJSIP/op101"),
+            is_event("AgentRingNoAnswer", Interface="PJSIP/op101"),
+            is_event("DialEnd", DestChannel="PJSIP/op101-", DialStatus="NOANSWER"),
+            is_event("Hangup", Channel="PJSIP/op101-"),
+            is_event("QueueMemberPause", Interface="PJSIP/op101", Paused="1"),
+            is_event("AgentCalled", Interface="PJSIP/op102"),
+            is_event("AgentConnect", Interface="PJSIP/op102"),
+        ],
+    )
+    rna = found[1]
+    assert rna.keys() == EVENT_KEYS["AgentRingNoAnswer"]
+    assert 20_000 <= int(rna["RingTime"]) < 22_500  # milliseconds: the queue's 20 s timeout
+    assert found[4]["PausedReason"] == "Auto-Pause"
+    assert found[3]["Cause"] == "26"  # option C: legs cancelled by the queue, "answered elsewhere"
+    assert not any(
+        m.event == "AgentCalled" and m["Interface"] == "PJSIP/op101"
+        for m in messages[messages.index(found[1]) :]
+    )
+    assert outcome.answered_by == "PJSIP/op102"
+    assert outcome.hold_time is not None
+    assert 24 <= outcome.hold_time < 27
+    member = {m.interface: m for m in board.truth().queues["hotline-1022"].members}
+    assert member["PJSIP/op101"].paused
+    assert member["PJSIP/op101"].paused_reason == "Auto-Pause"
+
+
+async def test_given_two_dispatchers_when_a_115_call_rings_all_then_the_first_to_answer_wins(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    board.add_softphone(Softphone("op201", ring_delay=4.0))
+    board.add_softphone(Softphone("op202", ring_delay=1.0, talk_time=2.0, hangs_up="operator"))
+    await log_in(ami, "emergency-115", "PJSIP/op201", "PJSIP/op202")
+
+    call = await board.place_call("115", "0912345678")
+    messages = await collect(ami, caller_hangup(call.channel))
+    outcome = await call.wait()
+
+    find_in_order(
+        messages,
+        [
+            is_event("QueueCallerJoin", Queue="emergency-115"),
+            is_event("AgentCalled", Interface="PJSIP/op201"),
+            is_event("AgentCalled", Interface="PJSIP/op202"),
+            is_event("DialEnd", DestChannel="PJSIP/op202-", DialStatus="ANSWER"),
+            is_event("DialEnd", DestChannel="PJSIP/op201-", DialStatus="CANCEL"),
+            is_event("Hangup", Channel="PJSIP/op201-", Cause="26"),
+            is_event("AgentConnect", Interface="PJSIP/op202"),
+            is_event("HangupRequest", Channel="PJSIP/op202-"),
+            is_event("AgentComplete", Interface="PJSIP/op202", Reason="agent"),
+        ],
+    )
+    assert not any(m.event in ("AgentRingNoAnswer", "QueueMemberPause") for m in messages)
+    assert outcome.answered_by == "PJSIP/op202"
+    assert outcome.hung_up_by == "operator"
+
+
+async def test_given_an_impatient_caller_when_they_hang_up_while_an_operator_rings_then_abandon(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    board.add_softphone(Softphone("op101", answers=False))
+    await log_in(ami, "hotline-1022", "PJSIP/op101")
+
+    call = await board.place_call("1022", patience=5.0)
+    messages = await collect(ami, caller_hangup(call.channel))
+    outcome = await call.wait()
+
+    found = find_in_order(
+        messages,
+        [
+            is_event("QueueCallerJoin", Channel=call.channel),
+            is_event("AgentCalled", Interface="PJSIP/op101"),
+            is_event("HangupRequest", Channel=call.channel),
+            is_event("DialEnd", DestChannel="PJSIP/op101-", DialStatus="CANCEL"),
+            is_event("Hangup", Channel="PJSIP/op101-"),
+            is_event("QueueCallerAbandon", Channel=call.channel),
+            is_event("QueueCallerLeave", Channel=call.channel),
+            is_event("Hangup", Channel=call.channel),
+        ],
+    )
+    abandon = found[5]
+    assert abandon.keys() == EVENT_KEYS["QueueCallerAbandon"]
+    assert (abandon["Position"], abandon["OriginalPosition"], abandon["HoldTime"]) == (
+        "1",
+        "1",
+        "5",
+    )
+    assert not any(m.event in ("AgentRingNoAnswer", "AgentConnect") for m in messages)
+    assert outcome.abandoned
+    assert outcome.answered_by is None
+    queue = board.truth().queues["hotline-1022"]
+    assert (queue.abandoned, queue.completed, queue.callers) == (1, 0, ())
+
+
+async def test_given_an_operator_in_wrap_up_when_the_next_caller_waits_then_they_are_rung_only_after_it(
+    tmp_path: Path,
+) -> None:
+    queue = QueueConfig(
+        "hotline-1022",
+        strategy="leastrecent",
+        wrapuptime=10,
+        ringinuse=False,
+        retry=1,
+        members=(StaticMember("PJSIP/op101", name="Operator 101"),),
+    )
+    board = make_board(tmp_path, queues=[queue, QueueConfig("emergency-115")])
+    await board.start()
+    board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=4.0))
+    try:
+        first = await board.place_call("1022", "0900000001")
+        first_outcome = await first.wait()
+        ended = board.clock.now()
+        second = await board.place_call("1022", "0900000002")
+        await asyncio.sleep(0.01)
+        assert board.truth().queues["hotline-1022"].members[0].in_wrapup
+        second_outcome = await second.wait()
+    finally:
+        await board.stop()
+    rung = [
+        e for e in board.events if e.name == "AgentCalled" and e.get("Channel") == second.channel
+    ]
+
+    assert first_outcome.answered_by == second_outcome.answered_by == "PJSIP/op101"
+    assert len(rung) == 1
+    # op101 hung up at `ended`; the second caller reached them no sooner than 10 s later
+    # (wrap-up) plus the 1 s ring.
+    assert second_outcome.talk_time is not None
+    answered_at = board.clock.now() - second_outcome.talk_time
+    assert answered_at - ended >= 10 + 1 - 0.5
+
+
+async def test_given_no_operator_when_the_maximum_wait_passes_then_the_caller_rejoins_with_a_higher_priority(
+    tmp_path: Path,
+) -> None:
+    board = make_board(tmp_path, scale=400.0)
+    await board.start()
+    client = await RawAmi.connect("127.0.0.1", board.ami_port)
+    await client.login("admin", "secret")
+    try:
+        call = await board.place_call("115", "0912345678")
+        messages = await collect(
+            client, lambda m: m.event == "QueueCallerJoin" and m.get("Channel") == call.channel
+        )
+        messages += await collect(
+            client, lambda m: m.event == "QueueCallerJoin" and m.get("Channel") == call.channel
+        )
+        waiting = board.truth().queues["emergency-115"].callers
+        call.hangup()
+        outcome = await call.wait()
+    finally:
+        await client.close()
+        await board.stop()
+
+    find_in_order(
+        messages,
+        [
+            is_event("VarSet", Variable="QUEUE_PRIO", Value="10"),
+            is_event("QueueCallerJoin", Channel=call.channel),
+            is_event("QueueCallerLeave", Channel=call.channel),
+            is_event("VarSet", Variable="QUEUESTATUS", Value="TIMEOUT"),
+            is_event("VarSet", Variable="QUEUE_PRIO", Value="11"),
+            is_event("QueueCallerJoin", Channel=call.channel),
+        ],
+    )
+    assert [c.priority for c in waiting] == [11]
+    assert outcome.queue_status == "TIMEOUT"
+    assert outcome.abandoned
+
+
+async def test_given_strict_joinempty_when_nobody_is_logged_in_then_joinempty_and_hold_music_loop(
+    tmp_path: Path,
+) -> None:
+    strict = QueueConfig("hotline-1022", joinempty="strict")
+    board = make_board(tmp_path, queues=[strict, QueueConfig("emergency-115")], scale=200.0)
+    await board.start()
+    try:
+        call = await board.place_call("1022")
+        while sum(e.name == "MusicOnHoldStop" for e in board.events) < 2:
+            await asyncio.sleep(0.01)
+        call.hangup()
+        outcome = await call.wait()
+    finally:
+        await board.stop()
+
+    names = [e.name for e in board.events]
+    assert "QueueCallerJoin" not in names
+    assert outcome.queue_status == "JOINEMPTY"
+    statuses = [e.get("Value") for e in board.events if e.get("Variable") == "QUEUESTATUS"]
+    assert statuses[:2] == ["JOINEMPTY", "JOINEMPTY"]
+
+
+async def test_given_a_full_queue_when_another_caller_comes_then_full(tmp_path: Path) -> None:
+    small = QueueConfig("hotline-1022", maxlen=1)
+    board = make_board(tmp_path, queues=[small, QueueConfig("emergency-115")])
+    await board.start()
+    try:
+        first = await board.place_call("1022", "0900000001")
+        while not board.truth().queues["hotline-1022"].callers:
+            await asyncio.sleep(0.01)
+        second = await board.place_call("1022", "0900000002")
+        while not any(e.get("Value") == "FULL" for e in board.events):
+            await asyncio.sleep(0.01)
+        callers = board.truth().queues["hotline-1022"].callers
+        first.hangup()
+        second.hangup()
+        await first.wait()
+        await second.wait()
+    finally:
+        await board.stop()
+
+    assert [c.callerid for c in callers] == ["0900000001"]
+
+
+async def run_calls(tmp_path: Path, config: QueueConfig, count: int) -> list[CallOutcome]:
+    board = make_board(tmp_path, queues=[config, QueueConfig("emergency-115")])
+    await board.start()
+    for n in (1, 2, 3):
+        board.add_softphone(Softphone(f"op{n}", ring_delay=0.5, talk_time=1.0))
+    outcomes = []
+    try:
+        for _ in range(count):
+            call = await board.place_call("1022")
+            outcomes.append(await call.wait())
+    finally:
+        await board.stop()
+    return outcomes
+
+
+MEMBERS = tuple(StaticMember(f"PJSIP/op{n}") for n in (1, 2, 3))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        ("rrmemory", ["PJSIP/op1", "PJSIP/op2", "PJSIP/op3", "PJSIP/op1"]),
+        ("linear", ["PJSIP/op1", "PJSIP/op1", "PJSIP/op1", "PJSIP/op1"]),
+        ("leastrecent", ["PJSIP/op1", "PJSIP/op2", "PJSIP/op3", "PJSIP/op1"]),
+        ("fewestcalls", ["PJSIP/op1", "PJSIP/op2", "PJSIP/op3", "PJSIP/op1"]),
+    ],
+)
+async def test_given_a_strategy_when_calls_come_one_after_another_then_operators_are_rung_in_its_order(
+    tmp_path: Path, strategy: str, expected: list[str]
+) -> None:
+    config = QueueConfig("hotline-1022", strategy=strategy, members=MEMBERS)
+
+    outcomes = await run_calls(tmp_path, config, 4)
+
+    assert [o.answered_by for o in outcomes] == expected
+
+
+async def test_given_autofill_when_two_callers_wait_then_two_free_operators_ring_in_parallel(
+    tmp_path: Path,
+) -> None:
+    results = {}
+    for autofill in (True, False):
+        config = QueueConfig(
+            "hotline-1022", strategy="leastrecent", autofill=autofill, members=MEMBERS[:2]
+        )
+        board = make_board(tmp_path, queues=[config, QueueConfig("emergency-115")])
+        await board.start()
+        for n in (1, 2):
+            board.add_softphone(Softphone(f"op{n}", answers=False))
+        try:
+            first = await board.place_call("1022", "0900000001")
+            second = await board.place_call("1022", "0900000002")
+            while len(board.truth().queues["hotline-1022"].callers) < 2:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            results[autofill] = [c.ringing for c in board.truth().queues["hotline-1022"].callers]
+            first.hangup()
+            second.hangup()
+        finally:
+            await board.stop()
+
+    assert results == {True: [True, True], False: [True, False]}
+
+
+async def test_given_a_bridged_call_when_ami_hangs_up_the_operator_then_agentcomplete_reason_agent(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=600.0))
+    await log_in(ami, "hotline-1022", "PJSIP/op101")
+    call = await board.place_call("1022")
+    connect = await ami.next_event("AgentConnect")
+
+    reply = await ami.action("Hangup", ("Channel", connect["DestChannel"]), ("ActionID", "h"))
+    messages = await collect(ami, caller_hangup(call.channel))
+    outcome = await call.wait()
+
+    assert reply["Message"] == "Channel Hungup"
+    find_in_order(
+        messages,
+        [
+            is_event("SoftHangupRequest", Channel=connect["DestChannel"], Cause="16"),
+            is_event("AgentComplete", Reason="agent"),
+            is_event("Hangup", Channel=connect["DestChannel"]),
+        ],
+    )
+    assert outcome.hung_up_by == "operator"
+
+
+async def test_given_a_bridged_caller_when_redirected_to_the_emergency_queue_then_transfer_and_rejoin(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=600.0))
+    board.add_softphone(Softphone("op201", ring_delay=1.0, talk_time=2.0))
+    await log_in(ami, "hotline-1022", "PJSIP/op101")
+    await log_in(ami, "emergency-115", "PJSIP/op201")
+    call = await board.place_call("1022")
+    await ami.next_event("AgentConnect")
+
+    setvar = await ami.action(
+        "Setvar",
+        ("Channel", call.channel),
+        ("Variable", "HOTLINE_QUEUE"),
+        ("Value", "emergency-115"),
+    )
+    reply = await ami.action(
+        "Redirect",
+        ("Channel", call.channel),
+        ("Context", "hotline-queue"),
+        ("Exten", "115"),
+        ("Priority", "queue"),
+    )
+    messages = await collect(ami, caller_hangup(call.channel))
+    outcome = await call.wait()
+
+    assert setvar["Message"] == "Variable Set"
+    assert reply["Message"] == "Redirect successful"
+    find_in_order(
+        messages,
+        [
+            is_event("AgentComplete", Interface="PJSIP/op101", Reason="transfer"),
+            is_event("Hangup", Channel="PJSIP/op101-"),
+            is_event("QueueCallerJoin", Channel=call.channel, Queue="emergency-115"),
+            is_event("AgentConnect", Interface="PJSIP/op201"),
+        ],
+    )
+    assert outcome.answered_by == "PJSIP/op201"
+
+
+async def test_given_an_operator_when_originating_a_call_back_then_the_citizen_answers(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    board.add_softphone(Softphone("op101", ring_delay=1.0))
+    board.set_called_party(None, CalledParty(ring_delay=3.0, talk_time=5.0))
+    missing = await ami.action(
+        "Originate",
+        ("Channel", "PJSIP/op999"),
+        ("Context", "operators"),
+        ("Exten", "0901234567"),
+        ("Async", "true"),
+        ("ActionID", "o0"),
+    )
+    failed = await ami.next_event("OriginateResponse")
+
+    reply = await ami.action(
+        "Originate",
+        ("Channel", "PJSIP/op101"),
+        ("Context", "operators"),
+        ("Exten", "0901234567"),
+        ("Priority", "1"),
+        ("Async", "true"),
+        ("ActionID", "o1"),
+    )
+    messages = await collect(ami, lambda m: m.event == "BridgeDestroy", within=10)
+
+    assert missing["Message"] == "Originate successfully queued"
+    assert (failed["ActionID"], failed["Response"], failed["Reason"]) == ("o0", "Failure", "0")
+    assert reply.raw == (
+        b"Response: Success\r\nActionID: o1\r\nMessage: Originate successfully queued\r\n\r\n"
+    )
+    found = find_in_order(
+        messages,
+        [
+            is_event("Newchannel", Channel="PJSIP/op101-", ChannelState="0"),
+            is_event("Newstate", Channel="PJSIP/op101-", ChannelState="5"),
+            is_event("Newstate", Channel="PJSIP/op101-", ChannelState="6"),
+            is_event("OriginateResponse", ActionID="o1", Response="Success", Reason="4"),
+            is_event("DialBegin", Channel="PJSIP/op101-", DestChannel="PJSIP/telco-"),
+            is_event("DialEnd", DestChannel="PJSIP/telco-", DialStatus="ANSWER"),
+            is_event("BridgeEnter", Channel="PJSIP/telco-"),
+            is_event("BridgeDestroy"),
+        ],
+    )
+    response = found[3]
+    assert response.keys() == [
+        "Event",
+        "Privilege",
+        "ActionID",
+        "Response",
+        "Channel",
+        "Context",
+        "Exten",
+        "Reason",
+        "Uniqueid",
+        "CallerIDNum",
+        "CallerIDName",
+    ]
+    assert found[4]["DialString"] == "0901234567@telco"
+
+
+async def test_given_an_operator_in_both_queues_when_both_have_callers_then_the_heavier_115_goes_first(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=3.0))
+    await log_in(ami, "hotline-1022", "PJSIP/op101")
+    await log_in(ami, "emergency-115", "PJSIP/op101")
+    first = await board.place_call("1022", "0900000001")
+    await ami.next_event("AgentConnect")
+    citizen = await board.place_call("1022", "0900000002")
+    while len(board.truth().queues["hotline-1022"].callers) < 1:
+        await asyncio.sleep(0.01)
+    emergency = await board.place_call("115", "0900000003")
+
+    outcomes = [await c.wait() for c in (first, emergency, citizen)]
+
+    called = [e.get("Channel") for e in board.events if e.name == "AgentCalled"]
+    assert called == [first.channel, emergency.channel, citizen.channel]
+    assert [o.answered_by for o in outcomes] == ["PJSIP/op101"] * 3
+    assert outcomes[1].hold_time is not None
+    assert outcomes[2].hold_time is not None
+    assert outcomes[2].hold_time > outcomes[1].hold_time
+
+
+async def test_given_penalties_when_ringall_rings_then_only_the_best_tier_until_it_is_paused(
+    tmp_path: Path,
+) -> None:
+    config = QueueConfig(
+        "emergency-115",
+        strategy="ringall",
+        members=(
+            StaticMember("PJSIP/op1", penalty=0),
+            StaticMember("PJSIP/op2", penalty=0),
+            StaticMember("PJSIP/op3", penalty=1),
+        ),
+    )
+    board = make_board(tmp_path, queues=[QueueConfig("hotline-1022"), config])
+    await board.start()
+    for n in (1, 2, 3):
+        board.add_softphone(Softphone(f"op{n}", ring_delay=1.0, talk_time=1.0))
+    try:
+        first = await (await board.place_call("115")).wait()
+        tier_one = {e.get("Interface") for e in board.events if e.name == "AgentCalled"}
+        board.app_queue.pause_member("PJSIP/op1", True)
+        board.app_queue.pause_member("PJSIP/op2", True)
+        second = await (await board.place_call("115")).wait()
+    finally:
+        await board.stop()
+
+    assert tier_one == {"PJSIP/op1", "PJSIP/op2"}
+    assert first.answered_by in ("PJSIP/op1", "PJSIP/op2")
+    assert second.answered_by == "PJSIP/op3"
+
+
+async def test_given_a_waiting_caller_given_a_higher_priority_when_redirected_back_then_they_jump_the_line(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    calls = [await board.place_call("1022", f"090000000{n}") for n in (1, 2)]
+    while len(board.truth().queues["hotline-1022"].callers) < 2:
+        await asyncio.sleep(0.01)
+
+    await ami.action(
+        "Setvar", ("Channel", calls[1].channel), ("Variable", "QUEUE_PRIO"), ("Value", "5")
+    )
+    await ami.action(
+        "Redirect",
+        ("Channel", calls[1].channel),
+        ("Context", "hotline-queue"),
+        ("Exten", "1022"),
+        ("Priority", "queue"),
+    )
+    rejoin = await ami.next_event("QueueCallerJoin")
+    callers = board.truth().queues["hotline-1022"].callers
+    for call in calls:
+        call.hangup()
+        await call.wait()
+
+    assert (rejoin["Channel"], rejoin["Position"], rejoin["Count"]) == (calls[1].channel, "1", "2")
+    assert [(c.channel, c.priority) for c in callers] == [
+        (calls[1].channel, 5),
+        (calls[0].channel, 0),
+    ]
+
+
+async def test_given_leavewhenempty_when_the_last_operator_pauses_then_the_caller_leaves_with_leaveempty(
+    tmp_path: Path,
+) -> None:
+    config = QueueConfig("hotline-1022", leavewhenempty="yes", members=(StaticMember("PJSIP/op1"),))
+    board = make_board(tmp_path, queues=[config, QueueConfig("emergency-115")])
+    await board.start()
+    board.add_softphone(Softphone("op1", answers=False))
+    try:
+        call = await board.place_call("1022")
+        while not board.truth().queues["hotline-1022"].callers:
+            await asyncio.sleep(0.01)
+        board.app_queue.pause_member("PJSIP/op1", True, reason="Break")
+        while not any(e.get("Value") == "LEAVEEMPTY" for e in board.events):
+            await asyncio.sleep(0.01)
+        call.hangup()
+        outcome = await call.wait()
+    finally:
+        await board.stop()
+
+    names = [e.name for e in board.events if e.get("Channel") == call.channel]
+    assert names.index("QueueCallerLeave") < names.index("VarSet", names.index("QueueCallerLeave"))
+    assert outcome.queue_status == "LEAVEEMPTY"
+    assert not outcome.abandoned  # hung up during the hold music, outside the queue
+
+
+async def test_given_an_operator_when_originating_to_a_colleagues_extension_then_their_phone_rings(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    board.add_softphone(Softphone("op101", ring_delay=1.0))
+    board.add_softphone(Softphone("1002", ring_delay=2.0, talk_time=3.0))
+
+    await ami.action(
+        "Originate",
+        ("Channel", "PJSIP/op101"),
+        ("Context", "operators"),
+        ("Exten", "1002"),
+        ("Priority", "1"),
+        ("Async", "true"),
+    )
+    messages = await collect(
+        ami, lambda m: m.event == "Hangup" and m["Channel"].startswith("PJSIP/op101-")
+    )
+
+    find_in_order(
+        messages,
+        [
+            is_event("OriginateResponse", Response="Success"),
+            is_event(
+                "DialBegin", Channel="PJSIP/op101-", DestChannel="PJSIP/1002-", DialString="1002"
+            ),
+            is_event("DeviceStateChange", Device="PJSIP/1002", State="RINGING"),
+            is_event("DialEnd", DestChannel="PJSIP/1002-", DialStatus="ANSWER"),
+            is_event("DeviceStateChange", Device="PJSIP/1002", State="INUSE"),
+            is_event("BridgeDestroy"),
+            is_event("Hangup", Channel="PJSIP/1002-"),
+            is_event("DeviceStateChange", Device="PJSIP/1002", State="NOT_INUSE"),
+            is_event("Hangup", Channel="PJSIP/op101-"),
+        ],
+    )
+    assert board.truth().channels == ()
+
+
+async def test_given_an_operator_who_does_not_pick_up_when_originating_then_failure_reason_3(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    board.add_softphone(Softphone("op101", answers=False))
+    board.add_softphone(Softphone("op102", ring_delay=1.0, talk_time=1.0))
+
+    await ami.action(
+        "Originate",
+        ("Channel", "PJSIP/op101"),
+        ("Context", "operators"),
+        ("Exten", "0901234567"),
+        ("Timeout", "5000"),
+        ("Async", "yes"),
+        ("ActionID", "late"),
+    )
+    response = await ami.next_event("OriginateResponse")
+    sync = await ami.action(
+        "Originate",
+        ("Channel", "PJSIP/op102"),
+        ("Application", "Wait"),
+        ("Data", "1"),
+        ("ActionID", "sync"),
+    )
+
+    assert (response["ActionID"], response["Response"], response["Reason"]) == (
+        "late",
+        "Failure",
+        "3",
+    )
+    assert sync.raw == (
+        b"Response: Success\r\nActionID: sync\r\nMessage: Originate successfully queued\r\n\r\n"
+    )
+    assert board.devices.state("PJSIP/op101") == 1  # Not in use again after ringing
+
+
+async def test_given_a_call_in_conversation_when_the_truth_is_read_then_both_channels_share_a_bridge(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=600.0))
+    await log_in(ami, "hotline-1022", "PJSIP/op101")
+    call = await board.place_call("1022", "0901234567")
+    await ami.next_event("AgentConnect")
+
+    truth = board.truth()
+    call.hangup()
+    await call.wait()
+
+    channels = {c.name.split("-")[0]: c for c in truth.channels}
+    assert set(channels) == {"PJSIP/telco", "PJSIP/op101"}
+    assert channels["PJSIP/telco"].bridge is not None
+    assert channels["PJSIP/telco"].bridge == channels["PJSIP/op101"].bridge
+    assert channels["PJSIP/op101"].linkedid == call.uniqueid
+    member = truth.queues["hotline-1022"].members[0]
+    assert (member.in_call, member.status) == (True, 2)
+    assert truth.device_states == {"PJSIP/op101": 2}
+    assert board.truth().channels == ()

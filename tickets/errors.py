@@ -1,0 +1,69 @@
+"""Errors of the ticket domain. Each has a stable ``error_id`` and the HTTP status the web layer
+answers with (translated in one place: ``hotline.web.errors.error_middleware``)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    error_id = "domain-error"
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(DomainError):
+    error_id = "invalid-request"
+    status = 400
+
+
+class NotFound(DomainError):
+    error_id = "not-found"
+    status = 404
+
+
+class TicketNotFound(NotFound):
+    error_id = "ticket-not-found"
+
+
+class AgencyNotFound(NotFound):
+    error_id = "agency-not-found"
+
+
+class LocalityNotFound(NotFound):
+    error_id = "locality-not-found"
+
+
+class CategoryNotFound(NotFound):
+    error_id = "category-not-found"
+
+
+class FacilityNotFound(NotFound):
+    error_id = "facility-not-found"
+
+
+class InvalidTransition(DomainError):
+    """The action is not allowed in the ticket's current status."""
+
+    error_id = "invalid-transition"
+    status = 409
+
+
+class NotYourTicket(DomainError):
+    """An agency user acting on a ticket that is not (or no longer) its agency's."""
+
+    error_id = "ticket-not-found"
+    status = 404
+
+
+class NoFacilityAvailable(DomainError):
+    error_id = "no-facility-available"
+    status = 409
+
+
+class ProvinceDataError(DomainError):
+    """The province file (agencies, localities, routing, holidays) is inconsistent."""
+
+    error_id = "invalid-province-data"
+    status = 400

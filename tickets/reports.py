@@ -1,0 +1,341 @@
+"""Figures for a period: 1022 requests by category, forwarded and the agencies involved,
+responded on time, satisfactory responses; 115 requests, those sent to the nearest hospital or
+health centre, the success rate (successful outcomes / all 115 requests) and the outcomes of the
+requests sent and not sent; calls answered within 15/20 s and abandoned. The figures come from a
+``ReportRepository`` (SQL over the tickets and calls); this module only defines them and renders
+them (table, CSV rows, labels in Vietnamese or English)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Protocol
+
+from tickets.dispatch import Outcome
+from tickets.model import Category, Line
+
+CITIZEN_CATEGORIES = (Category.ADMIN_PROCEDURE, Category.FIELD_REPORT, Category.INFORMATION)
+NO_OUTCOME = "no_outcome"  # row key of the tickets without an outcome code
+MEDICAL_SENT = f"{Line.MEDICAL.value}_sent"  # section: outcomes of the requests sent
+MEDICAL_NOT_SENT = f"{Line.MEDICAL.value}_not_sent"  # section: outcomes of those not sent
+# Outcomes a request not sent to any facility normally ends with; the others are printed in
+# that section only when they occur.
+_NOT_SENT_OUTCOMES = (Outcome.PRANK, Outcome.DUPLICATE, Outcome.CANCELLED)
+
+
+class Lang(StrEnum):
+    VI = "vi"
+    EN = "en"
+
+
+@dataclass(frozen=True)
+class CitizenFigures:
+    by_category: dict[Category, int]
+    unclassified: int
+    forwarded: int
+    agencies: int
+    responded: int
+    responded_on_time: int
+    satisfied: int
+    escalated: int
+
+    @property
+    def requests(self) -> int:
+        return sum(self.by_category.values())
+
+
+@dataclass(frozen=True)
+class MedicalFigures:
+    """Every 115 call leaves a ticket, so ``requests`` counts them all (prank calls, wrong
+    numbers, duplicates, advice on the phone included); ``sent`` those with at least one
+    dispatch request to a hospital or health centre. Outcome counts are split by sent / not sent;
+    the key ``None`` counts tickets without an outcome code."""
+
+    requests: int
+    sent: int
+    successful: int
+    sent_by_outcome: dict[Outcome | None, int]
+    not_sent_by_outcome: dict[Outcome | None, int]
+    mean_minutes_to_scene: float | None
+
+    @property
+    def not_sent(self) -> int:
+        return self.requests - self.sent
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successful outcomes / all 115 requests."""
+        return ratio(self.successful, self.requests)
+
+
+@dataclass(frozen=True)
+class CallFigures:
+    queued: int
+    answered: int
+    within_15s: int
+    within_20s: int
+    abandoned: int
+
+
+@dataclass(frozen=True)
+class Report:
+    start: date
+    end: date
+    lines: tuple[Line, ...]
+    citizen: CitizenFigures | None
+    medical: MedicalFigures | None
+    calls: dict[Line, CallFigures] = field(default_factory=dict)
+
+
+class ReportRepository(Protocol):
+    async def report(self, start: date, end: date, lines: tuple[Line, ...]) -> Report: ...
+
+
+def ratio(part: int, whole: int) -> float | None:
+    return None if whole == 0 else part / whole
+
+
+_LABELS: dict[str, tuple[str, str]] = {
+    "title": ("Báo cáo tổng đài", "Hotline report"),
+    "period": ("Từ ngày {start} đến ngày {end}", "From {start} to {end}"),
+    "line_1022": ("Đường dây 1022", "Line 1022"),
+    "line_115": ("Đường dây 115", "Line 115"),
+    "requests": ("Số yêu cầu", "Requests"),
+    Category.ADMIN_PROCEDURE.value: ("  Thủ tục hành chính", "  Administrative procedures"),
+    Category.FIELD_REPORT.value: ("  Phản ánh hiện trường", "  Field reports"),
+    Category.INFORMATION.value: ("  Thông tin, góp ý", "  Information and feedback"),
+    "unclassified": ("Cuộc gọi chưa phân loại", "Unclassified calls"),
+    "forwarded": ("Chuyển đến cơ quan xử lý", "Forwarded to agencies"),
+    "agencies": ("Số cơ quan tiếp nhận", "Agencies involved"),
+    "responded": ("Đã trả lời", "Responded"),
+    "responded_on_time": ("Trả lời đúng hạn", "Responded on time"),
+    "satisfied": ("Trả lời được đánh giá hài lòng", "Responses rated satisfactory"),
+    "escalated": ("Quá hạn, đã nhắc", "Overdue, escalated"),
+    "sent": (
+        "Chuyển đến bệnh viện, trung tâm y tế gần nhất",
+        "Sent to the nearest hospital or health centre",
+    ),
+    "not_sent": ("Không chuyển đến cơ sở y tế", "Not sent to any facility"),
+    "successful": ("Xử lý thành công", "Handled successfully"),
+    "mean_minutes_to_scene": (
+        "Thời gian trung bình đến hiện trường (phút)",
+        "Mean time to scene (minutes)",
+    ),
+    Outcome.HANDLED.value: ("Xử lý tại chỗ", "Treated on scene"),
+    Outcome.TRANSPORTED.value: ("Chuyển viện", "Transported"),
+    Outcome.NO_VEHICLE.value: ("Không có xe", "No vehicle"),
+    Outcome.CANCELLED.value: ("Hủy, từ chối, gác máy", "Cancelled, refused or hung up"),
+    Outcome.UNREACHABLE.value: ("Không tiếp cận được", "Unreachable"),
+    Outcome.PRANK.value: ("Gọi quấy rối, báo tin giả", "Prank or false alarm"),
+    Outcome.DUPLICATE.value: ("Trùng lặp", "Duplicate"),
+    NO_OUTCOME: ("Không có mã kết quả", "No outcome code"),
+    "calls_queued": ("Cuộc gọi vào hàng đợi", "Calls queued"),
+    "calls_answered": ("Cuộc gọi được trả lời", "Calls answered"),
+    "within_15s": ("Trả lời trong 15 giây", "Answered within 15 s"),
+    "within_20s": ("Trả lời trong 20 giây", "Answered within 20 s"),
+    "abandoned": ("Cuộc gọi bỏ máy khi chờ", "Abandoned in queue"),
+    f"line_{MEDICAL_SENT}": (
+        "Đường dây 115: đã chuyển cơ sở y tế, theo kết quả",
+        "Line 115: sent to a facility, by outcome",
+    ),
+    f"line_{MEDICAL_NOT_SENT}": (
+        "Đường dây 115: không chuyển cơ sở y tế, theo kết quả",
+        "Line 115: not sent to any facility, by outcome",
+    ),
+    "section": ("Mục", "Section"),
+    "figure": ("Chỉ tiêu", "Figure"),
+    "value": ("Số lượng", "Value"),
+    "share": ("Tỷ lệ", "Share"),
+}
+
+
+def label(key: str, lang: Lang) -> str:
+    vi, en = _LABELS[key]
+    return vi if lang is Lang.VI else en
+
+
+def format_int(value: int, lang: Lang) -> str:
+    """``3.057`` in Vietnamese, ``3,057`` in English."""
+    text = f"{value:,}"
+    return text.replace(",", ".") if lang is Lang.VI else text
+
+
+def format_ratio(value: float | None, lang: Lang) -> str:
+    """One decimal: ``77,0 %`` in Vietnamese, ``77.0 %`` in English; ``–`` when undefined."""
+    if value is None:
+        return "–"
+    text = f"{value * 100:.1f} %"
+    return text.replace(".", ",") if lang is Lang.VI else text
+
+
+def format_float(value: float | None, lang: Lang) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:.1f}"
+    return text.replace(".", ",") if lang is Lang.VI else text
+
+
+@dataclass(frozen=True)
+class Row:
+    section: str  # "1022", "115", "calls_1022", "calls_115"
+    key: str
+    value: int | float | None
+    share: float | None = None
+
+    def value_text(self, lang: Lang) -> str:
+        if isinstance(self.value, int):
+            return format_int(self.value, lang)
+        return format_float(self.value, lang)
+
+
+def rows(report: Report) -> list[Row]:
+    """The report as rows, in print order; the same rows feed the table, the CSV, the page and
+    the JSON."""
+    out: list[Row] = []
+    citizen = report.citizen
+    if citizen is not None:
+        s = Line.CITIZEN.value
+        out.append(Row(s, "requests", citizen.requests))
+        for category in CITIZEN_CATEGORIES:
+            count = citizen.by_category.get(category, 0)
+            out.append(Row(s, category.value, count, ratio(count, citizen.requests)))
+        out.append(Row(s, "unclassified", citizen.unclassified))
+        out.append(
+            Row(s, "forwarded", citizen.forwarded, ratio(citizen.forwarded, citizen.requests))
+        )
+        out.append(Row(s, "agencies", citizen.agencies))
+        out.append(
+            Row(s, "responded", citizen.responded, ratio(citizen.responded, citizen.forwarded))
+        )
+        out.append(
+            Row(
+                s,
+                "responded_on_time",
+                citizen.responded_on_time,
+                ratio(citizen.responded_on_time, citizen.responded),
+            )
+        )
+        out.append(
+            Row(s, "satisfied", citizen.satisfied, ratio(citizen.satisfied, citizen.responded))
+        )
+        out.append(
+            Row(s, "escalated", citizen.escalated, ratio(citizen.escalated, citizen.forwarded))
+        )
+    medical = report.medical
+    if medical is not None:
+        out.extend(_medical_rows(medical))
+    for line in report.lines:
+        calls = report.calls.get(line)
+        if calls is None:
+            continue
+        s = f"calls_{line.value}"
+        out.append(Row(s, "calls_queued", calls.queued))
+        out.append(Row(s, "calls_answered", calls.answered, ratio(calls.answered, calls.queued)))
+        out.append(Row(s, "within_15s", calls.within_15s, ratio(calls.within_15s, calls.queued)))
+        out.append(Row(s, "within_20s", calls.within_20s, ratio(calls.within_20s, calls.queued)))
+        out.append(Row(s, "abandoned", calls.abandoned, ratio(calls.abandoned, calls.queued)))
+    return out
+
+
+def _medical_rows(medical: MedicalFigures) -> list[Row]:
+    """Every share on 115 is of all 115 requests, so the success rate is successful / all
+    requests and the outcome rows of both sections add up to 100 %."""
+    s, whole = Line.MEDICAL.value, medical.requests
+    out = [
+        Row(s, "requests", whole),
+        Row(s, "sent", medical.sent, ratio(medical.sent, whole)),
+        Row(s, "not_sent", medical.not_sent, ratio(medical.not_sent, whole)),
+        Row(s, "successful", medical.successful, medical.success_rate),
+        Row(s, "mean_minutes_to_scene", medical.mean_minutes_to_scene),
+    ]
+    for section, counts, shown in (
+        (MEDICAL_SENT, medical.sent_by_outcome, tuple(Outcome)),
+        (MEDICAL_NOT_SENT, medical.not_sent_by_outcome, _NOT_SENT_OUTCOMES),
+    ):
+        for outcome in Outcome:
+            count = counts.get(outcome, 0)
+            if outcome in shown or count:
+                out.append(Row(section, outcome.value, count, ratio(count, whole)))
+        count = counts.get(None, 0)
+        out.append(Row(section, NO_OUTCOME, count, ratio(count, whole)))
+    return out
+
+
+def section_title(section: str, lang: Lang) -> str:
+    if section.startswith("calls_"):
+        line = section.removeprefix("calls_")
+        return ("Cuộc gọi " if lang is Lang.VI else "Calls ") + line
+    return label(f"line_{section}", lang)
+
+
+def period_text(report: Report, lang: Lang) -> str:
+    fmt = "%d/%m/%Y" if lang is Lang.VI else "%Y-%m-%d"
+    return label("period", lang).format(
+        start=report.start.strftime(fmt), end=report.end.strftime(fmt)
+    )
+
+
+def format_table(report: Report, lang: Lang = Lang.VI) -> str:
+    """The plain-text table ``hotline report`` prints."""
+    table = rows(report)
+    width = max([len(label(r.key, lang)) for r in table] + [30])
+    lines = [label("title", lang), period_text(report, lang)]
+    section = None
+    for row in table:
+        if row.section != section:
+            section = row.section
+            lines.append("")
+            lines.append(section_title(section, lang))
+        share = "" if row.share is None else format_ratio(row.share, lang)
+        lines.append(
+            f"  {label(row.key, lang):<{width}}  {row.value_text(lang):>9}  {share:>8}".rstrip()
+        )
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(report: Report, lang: Lang = Lang.VI) -> str:
+    """CSV with machine keys and labels; values unformatted (``0.7698`` not ``77,0 %``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["from", "to", "section", "key", label("figure", lang), "value", "share"])
+    for row in rows(report):
+        value = (
+            ""
+            if row.value is None
+            else (row.value if isinstance(row.value, int) else f"{row.value:.2f}")
+        )
+        share = "" if row.share is None else f"{row.share:.4f}"
+        writer.writerow(
+            [
+                report.start.isoformat(),
+                report.end.isoformat(),
+                row.section,
+                row.key,
+                label(row.key, lang).strip(),
+                value,
+                share,
+            ]
+        )
+    return buffer.getvalue()
+
+
+def to_json(report: Report) -> dict[str, object]:
+    return {
+        "from": report.start.isoformat(),
+        "to": report.end.isoformat(),
+        "lines": [line.value for line in report.lines],
+        "rows": [
+            {
+                "section": r.section,
+                "key": r.key,
+                "label_vi": label(r.key, Lang.VI).strip(),
+                "label_en": label(r.key, Lang.EN).strip(),
+                "value": r.value,
+                "share": None if r.share is None else round(r.share, 4),
+            }
+            for r in rows(report)
+        ],
+    }
