@@ -20,7 +20,7 @@ RECORD FILE writes, the sound files STREAM FILE reads) does not share the servic
 
 This is never part of the test suite: it prints figures and asserts nothing about timing.
 
-    .venv/bin/python bench/agi_turns.py [--calls 2000] [--concurrency 1,10,50,200] [--seed 1]
+    .venv/bin/python -m bench.agi_turns [--calls 2000] [--concurrency 1,10,50,200] [--seed 1]
 
 ``HOTLINE_DATABASE_URL`` (a server URL) ⇒ a database ``hotline_bench_<random>`` is created on
 that server and dropped at the end; unset ⇒ an embedded PostgreSQL in a temporary directory.

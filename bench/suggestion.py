@@ -8,7 +8,7 @@ operator would fix) and the other half is scored with and without the learned ke
 The rules were written before the labelled sentences and are not tuned on them; the set is small
 (~24 sentences per topic), so ±3 points is noise. Asserts nothing; never part of the tests.
 
-    .venv/bin/python bench/suggestion.py [--rules FILE] [--data FILE] [--seed N]
+    .venv/bin/python -m bench.suggestion [--rules FILE] [--data FILE] [--seed N]
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from db.notify import enqueue_notifications
 from db.province import read_province
 from tickets.agencies import Province
 from tickets.codes import code_year, format_code
@@ -115,6 +116,9 @@ class PostgresBackofficeStore:
                 change.actor,
                 change.action,
                 _event_json(change.data),
+            )
+            await enqueue_notifications(
+                conn, ticket.id, ticket.line.value, change.action, change.at
             )
             row = await conn.fetchrow(_STATE + " WHERE id = $1", ticket.id)
         assert row is not None

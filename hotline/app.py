@@ -41,6 +41,7 @@ from hotline.web.errors import error_middleware
 from hotline.web.http import AGI, AUTH, LOGIN_LIMIT, POOL, PUBLIC_LIMIT, TICKETS, add_routes
 from hotline.web.live import BUS
 from hotline.web.live import add_routes as add_live_routes
+from hotline.web.notify import setup_notify
 from hotline.web.ratelimit import RateLimiter
 from ivr.agi import hotline_route
 from ivr.menu import MenuFile, load_menu
@@ -240,4 +241,5 @@ def build_app(settings: Settings) -> web.Application:
     add_routes(app)
     add_agents_routes(app)
     add_live_routes(app)
+    setup_notify(app, settings)
     return app

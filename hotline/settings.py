@@ -18,7 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from agents.ami import AmiUrl
 
 ENV_PREFIX = "HOTLINE_"
-SECRET_KEYS = frozenset({"database_url", "ami_url"})
+SECRET_KEYS = frozenset(
+    {
+        "database_url",
+        "ami_url",
+        "kannel_password",
+        "notify_callback_secret",
+        "zalo_app_secret",
+        "zalo_oa_secret",
+        "zalo_refresh_token",
+        "brandname_api_key",
+    }
+)
 DEFAULT_MENU = Path(__file__).resolve().parent.parent / "ivr" / "menu.toml"
 DEFAULT_SUGGESTION_RULES = Path(__file__).resolve().parent.parent / "speech" / "rules.toml"
 
@@ -83,6 +94,43 @@ class Settings(BaseModel):
     speech_menu_timeout: float = Field(default=2.0, gt=0, description="spoken choice, seconds")
     speech_archive_format: Literal["mp3", "ogg", "none"] = "mp3"
     suggestion_rules: Path = DEFAULT_SUGGESTION_RULES
+    sms_gateway: Literal["none", "kannel", "brandname"] = Field(
+        default="none", description="how citizens get SMS; none ⇒ the outbox is not sent"
+    )
+    kannel_sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
+    kannel_username: str = "hotline"
+    kannel_password: SecretStr | None = None
+    kannel_sender: str | None = Field(default=None, description="from=; unset ⇒ Kannel's own")
+    notify_callback_url: str = Field(
+        default="http://127.0.0.1:8080", description="our base URL as the SMS gateway reaches it"
+    )
+    notify_callback_secret: SecretStr | None = Field(
+        default=None, description="signs delivery-report URLs; Kannel's MO get-url carries it"
+    )
+    notify_lookup_url: str = Field(
+        default="http://127.0.0.1:8080/tra-cuu", description="public ticket lookup, in messages"
+    )
+    notify_unaccented_sms: bool = Field(default=True, description="SMS without diacritics")
+    notify_max_attempts: int = Field(default=8, gt=0)
+    notify_retry_base: float = Field(default=30.0, gt=0, description="first retry, seconds")
+    notify_retry_cap: float = Field(default=3600.0, gt=0, description="longest wait, seconds")
+    notify_poll_interval: float = Field(default=2.0, gt=0, description="seconds between polls")
+    notify_quiet_start: int = Field(default=22, ge=0, le=23, description="hour, Vietnam time")
+    notify_quiet_end: int = Field(default=7, ge=0, le=23, description="equal to start ⇒ none")
+    zalo_app_id: str | None = Field(default=None, description="unset ⇒ SMS only, no Zalo ZNS")
+    zalo_app_secret: SecretStr | None = None
+    zalo_oa_secret: SecretStr | None = Field(default=None, description="webhook signature key")
+    zalo_refresh_token: SecretStr | None = Field(
+        default=None, description="seeds the stored token pair on first start only"
+    )
+    brandname_url: str | None = Field(default=None, description="HTTP brandname gateway")
+    brandname_api_key: SecretStr | None = None
+    brandname_sender: str = Field(default="TONGDAI1022", description="registered brandname")
+    zalo_api_url: str = "https://business.openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com/v4/oa/access_token"
+    zalo_templates: dict[str, str] = Field(
+        default_factory=dict, description="event (received, forwarded, …) → ZNS template id"
+    )
 
     @field_validator("ami_url")
     @classmethod

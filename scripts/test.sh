@@ -13,6 +13,16 @@ if ! command -v ffmpeg >/dev/null 2>&1; then
     fi
 fi
 
+# notify/ tests run a real Kannel (bearerbox, smsbox) with its fake SMSC (kannel-extras).
+if ! command -v bearerbox >/dev/null 2>&1 && [ ! -x /usr/sbin/bearerbox ] \
+    || [ ! -x /usr/lib/kannel/test/fakesmsc ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kannel kannel-extras
+    else
+        echo "scripts/test.sh: Kannel is missing; install it (Debian: apt-get install kannel kannel-extras)" >&2
+    fi
+fi
+
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv

@@ -22,10 +22,10 @@ is set by the trigger when the IVR stores the recording, i.e. right after RECORD
 
 Asserts nothing; never part of the test suite.
 
-    .venv/bin/python bench/transcription.py [--files 12] [--archive mp3|ogg|none]
+    .venv/bin/python -m bench.speech [--files 12] [--archive mp3|ogg|none]
 
-(Not ``bench/speech.py``: run as a script, a file of that name would shadow the ``speech``
-package for every script in ``bench/``.)
+(Run it as a module, like every benchmark here: as a script, ``bench/speech.py`` would shadow
+the ``speech`` package.)
 
 ``HOTLINE_DATABASE_URL`` (a server URL) ⇒ a database ``hotline_bench_<random>`` is created on
 that server and dropped at the end; unset ⇒ an embedded PostgreSQL in a temporary directory.

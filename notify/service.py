@@ -1,0 +1,259 @@
+"""The outbox worker and what comes back from the gateways (delivery reports, replies).
+
+Pure domain: storage, the SMS gateway and ticket closing are ports. Any number of workers, on
+any number of instances, may run at once: a claimed row is leased (its next attempt pushed past
+the lease) so nobody else takes it, and every later write is guarded by the row's status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+import phonenumbers
+
+from notify.policy import QuietHours, Reply, RetryPolicy, parse_reply
+from notify.templates import Event, SmsText, render_sms
+from tickets.lifecycle import Closure
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: int
+    ticket_id: int
+    event: Event
+    channel: str
+    phone: str  # E.164
+    params: dict[str, Any]
+    urgent: bool
+    attempts: int  # including the one just claimed
+
+
+class Verdict(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # transient: the gateway is down or busy
+    GIVE_UP = "give_up"  # permanent: this message can never go this way
+    FALLBACK = "fallback"  # not on this channel (no Zalo account…): send it by SMS instead
+
+
+@dataclass(frozen=True)
+class SendResult:
+    verdict: Verdict
+    provider_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    notification_id: int
+    phone: str  # E.164
+    body: SmsText
+
+
+class SmsGateway(Protocol):
+    async def send_sms(self, message: SmsMessage) -> SendResult: ...
+
+
+@dataclass(frozen=True)
+class ZaloTokens:
+    access_token: str
+    expires_at: datetime
+
+
+# refresh token → (access token, new refresh token, seconds the access token lives)
+Refresher = Callable[[str], Awaitable[tuple[str, str, int]]]
+
+
+class ZaloGateway(Protocol):
+    async def send_zns(self, notification: Notification) -> SendResult: ...
+
+
+class DeliveryState(StrEnum):
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    ACCEPTED = "accepted"  # reached the SMSC / buffered: nothing changes
+
+
+class OutboxStore(Protocol):
+    async def claim(self, limit: int, lease: timedelta) -> list[Notification]: ...
+
+    async def mark_sent(self, notification_id: int, provider_id: str | None) -> None: ...
+
+    async def retry_at(self, notification_id: int, at: datetime, error: str) -> None: ...
+
+    async def defer(self, notification_id: int, at: datetime) -> None:
+        """Put back without counting the attempt (quiet hours)."""
+        ...
+
+    async def give_up(self, notification_id: int, error: str) -> None: ...
+
+    async def cancel(self, notification_id: int, reason: str) -> None: ...
+
+    async def fall_back(self, notification_id: int, error: str) -> None:
+        """Close this row as ``fallback`` and queue the same message by SMS, atomically."""
+        ...
+
+    async def zalo_delivered(self, msg_id: str) -> bool: ...
+
+    async def opted_out(self, phone: str) -> bool: ...
+
+    async def opt_out(self, phone: str) -> None: ...
+
+    async def delivery_report(self, notification_id: int, state: DeliveryState) -> bool: ...
+
+    async def survey_ticket(self, phone: str) -> int | None:
+        """The ticket whose satisfaction question this number was sent last and is unanswered."""
+        ...
+
+
+class TicketCloser(Protocol):
+    async def __call__(self, ticket_id: int, closure: Closure) -> None: ...
+
+
+def is_mobile(e164: str) -> bool:
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    kind = phonenumbers.number_type(number)
+    return kind in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )
+
+
+def dlr_state(value: int) -> DeliveryState:
+    """Kannel's ``%d``: 1 delivered, 2 undelivered, 4 buffered, 8 SMSC ACK, 16 SMSC NACK."""
+    if value & 1:
+        return DeliveryState.DELIVERED
+    if value & (2 | 16):
+        return DeliveryState.UNDELIVERED
+    return DeliveryState.ACCEPTED
+
+
+class NotifyService:
+    def __init__(
+        self,
+        store: OutboxStore,
+        sms: SmsGateway,
+        *,
+        close_ticket: TicketCloser,
+        zalo: ZaloGateway | None = None,
+        retry: RetryPolicy,
+        quiet: QuietHours,
+        lookup_url: str,
+        unaccented_sms: bool = True,
+        batch: int = 10,
+        lease: timedelta = timedelta(minutes=2),
+        poll_interval: float = 2.0,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._sms = sms
+        self._close_ticket = close_ticket
+        self._zalo = zalo
+        self._retry = retry
+        self._quiet = quiet
+        self._lookup_url = lookup_url
+        self._unaccented = unaccented_sms
+        self._batch = batch
+        self._lease = lease
+        self._poll = poll_interval
+        self._clock = clock
+
+    # ------------------------------------------------------------------ outbox
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                done = await self.process_due()
+            except Exception:
+                logger.exception("notify: outbox pass failed")
+                done = 0
+            if done < self._batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._poll)
+
+    async def process_due(self) -> int:
+        claimed = await self._store.claim(self._batch, self._lease)
+        for notification in claimed:
+            await self._deliver(notification)
+        return len(claimed)
+
+    async def _deliver(self, n: Notification) -> None:
+        now = self._clock()
+        if not n.urgent and (release := self._quiet.release_at(now)) is not None:
+            await self._store.defer(n.id, release)
+            return
+        if await self._store.opted_out(n.phone):
+            await self._store.cancel(n.id, "opted out")
+            return
+        if not is_mobile(n.phone):
+            await self._store.give_up(n.id, "not a mobile number")
+            return
+        try:
+            result = await self._send(n)
+        except Exception as err:  # an adapter bug must not lose the message
+            logger.exception("notify: sending %s failed", n.id)
+            result = SendResult(Verdict.RETRY, error=f"{type(err).__name__}: {err}")
+        if result.verdict is Verdict.FALLBACK:
+            logger.info("notify: %s falls back to SMS: %s", n.id, result.error)
+            await self._store.fall_back(n.id, result.error or "fallback")
+        elif result.verdict is Verdict.SENT:
+            logger.info("notify: %s %s for ticket %s sent", n.channel, n.event, n.ticket_id)
+            await self._store.mark_sent(n.id, result.provider_id)
+        elif result.verdict is Verdict.GIVE_UP:
+            logger.warning("notify: %s given up: %s", n.id, result.error)
+            await self._store.give_up(n.id, result.error or "refused")
+        elif self._retry.exhausted(n.attempts):
+            logger.warning("notify: %s dead after %d attempts: %s", n.id, n.attempts, result.error)
+            await self._store.give_up(n.id, result.error or "too many attempts")
+        else:
+            delay = timedelta(seconds=self._retry.delay(n.attempts))
+            logger.info("notify: %s retry in %.1fs: %s", n.id, delay.total_seconds(), result.error)
+            await self._store.retry_at(n.id, now + delay, result.error or "failed")
+
+    async def _send(self, n: Notification) -> SendResult:
+        if n.channel == "zalo":
+            if self._zalo is None:
+                return SendResult(Verdict.FALLBACK, error="Zalo is not configured")
+            return await self._zalo.send_zns(n)
+        body = render_sms(
+            n.event, n.params, lookup_url=self._lookup_url, unaccented=self._unaccented
+        )
+        return await self._sms.send_sms(SmsMessage(n.id, n.phone, body))
+
+    # ------------------------------------------------------------------ inbound
+    async def zalo_delivered(self, msg_id: str) -> bool:
+        return await self._store.zalo_delivered(msg_id)
+
+    async def delivery_report(self, notification_id: int, value: int) -> bool:
+        return await self._store.delivery_report(notification_id, dlr_state(value))
+
+    async def reply(self, phone: str, text: str) -> Reply:
+        """A citizen's SMS: a survey answer closes the ticket; an opt-out is recorded."""
+        answer = parse_reply(text)
+        if answer is Reply.OPT_OUT:
+            await self._store.opt_out(phone)
+            logger.info("notify: a number opted out")
+        elif answer in (Reply.SATISFIED, Reply.UNSATISFIED):
+            ticket_id = await self._store.survey_ticket(phone)
+            if ticket_id is None:
+                logger.info("notify: a survey answer with no open question")
+                return Reply.UNKNOWN
+            closure = Closure.SATISFIED if answer is Reply.SATISFIED else Closure.UNSATISFIED
+            await self._close_ticket(ticket_id, closure)
+        return answer
