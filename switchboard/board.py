@@ -334,12 +334,10 @@ class Switchboard:
         ) -> CallHandle:
             return await self.place_call(line, number, script=script, patience=patience)
 
-        self._traffic = asyncio.create_task(
-            run_traffic(
-                profile or TrafficProfile(), clock=self.clock, rng=self.rng, place_call=place
-            ),
-            name="switchboard-traffic",
+        traffic = run_traffic(
+            profile or TrafficProfile(), clock=self.clock, rng=self.rng, place_call=place
         )
+        self._traffic = asyncio.create_task(traffic, name="switchboard-traffic")
         self._tasks.add(self._traffic)
         self._traffic.add_done_callback(self._finished)
 
