@@ -227,21 +227,21 @@ class LiveModel:
         ]
 
     def _caller_leave(self, e: AmiEvent) -> list[Outcome]:
-        queue = self._queue(e.get("Queue"))
-        left = queue.waiting.pop(e.get("Uniqueid"), None)
-        if left is None:
+        queue = self.queues.get(e.get("Queue"))  # a lookup never creates a queue
+        left = queue.waiting.pop(e.get("Uniqueid"), None) if queue is not None else None
+        if queue is None or left is None:
             return []
         self._renumber(queue)
         return [Changed("queues", queue.name)]
 
     def _caller_abandon(self, e: AmiEvent) -> list[Outcome]:
-        queue = self._queue(e.get("Queue"))
-        waiting = queue.waiting.get(e.get("Uniqueid"))
+        queue = self.queues.get(e.get("Queue"))
+        waiting = queue.waiting.get(e.get("Uniqueid")) if queue is not None else None
         caller = waiting.caller if waiting else e.get("CallerIDNum")
         return [
             CallAbandoned(
                 e.get("Uniqueid"),
-                queue.name,
+                e.get("Queue"),
                 caller,
                 e.int("HoldTime"),
                 e.int("OriginalPosition") or e.int("Position"),
@@ -249,6 +249,10 @@ class LiveModel:
             ),
             Changed("calls", e.get("Uniqueid")),
         ]
+
+    def _waiting(self, e: AmiEvent) -> WaitingCaller | None:
+        queue = self.queues.get(e.get("Queue"))
+        return queue.waiting.get(e.get("Uniqueid")) if queue is not None else None
 
     def _renumber(self, queue: QueueView) -> None:
         ordered = sorted(queue.waiting.values(), key=lambda c: c.position)
@@ -273,14 +277,14 @@ class LiveModel:
 
     def _agent_called(self, e: AmiEvent) -> list[Outcome]:
         interface = e.get("Interface")
-        waiting = self._queue(e.get("Queue")).waiting.get(e.get("Uniqueid"))
+        waiting = self._waiting(e)
         if waiting is not None:
             waiting.ringing.add(interface)
         return [Changed("calls", e.get("Uniqueid"))]
 
     def _ring_no_answer(self, e: AmiEvent) -> list[Outcome]:
         interface = e.get("Interface")
-        waiting = self._queue(e.get("Queue")).waiting.get(e.get("Uniqueid"))
+        waiting = self._waiting(e)
         if waiting is not None:
             waiting.ringing.discard(interface)
         return [RingNoAnswer(e.get("Uniqueid"), e.get("Queue"), interface, e.int("RingTime"), e.at)]

@@ -171,6 +171,7 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
         await server.stop(settings.agi_shutdown_grace)
         stop.set()
         await tasks.close()
+        await recorder.close()
 
 
 async def live_ctx(app: web.Application) -> AsyncIterator[None]:

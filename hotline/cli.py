@@ -22,6 +22,7 @@ from hotline.auth import AuthService, InvalidUser
 from hotline.demo import DemoOptions, build_demo_app
 from hotline.logs import configure_logging
 from hotline.settings import Settings, SettingsError, load_settings
+from hotline.simulate import SCENARIOS, SimulationOptions, simulate
 from ivr.errors import MenuError
 from speech import cli as speech_cli
 from speech.errors import SpeechError
@@ -49,6 +50,27 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="the simulation's random seed")
     demo.add_argument("--calls-per-hour", type=float, default=240.0)
     demo.add_argument("--operators", type=int, default=4, choices=range(1, 51), metavar="1..50")
+
+    simulate = commands.add_parser(
+        "simulate", help="load the service through the emulator and print what became of calls"
+    )
+    simulate.add_argument("--seed", type=int, default=1, help="the simulation's random seed")
+    simulate.add_argument("--hours", type=float, default=1.0, help="simulated hours of calls")
+    simulate.add_argument("--calls", type=int, help="stop after this many calls")
+    simulate.add_argument("--scale", type=float, default=60.0, help="simulated s per real s")
+    simulate.add_argument("--scenario", default="seed", choices=sorted(SCENARIOS))
+    simulate.add_argument("--calls-per-hour", type=float, default=120.0, help="at the peak hour")
+    simulate.add_argument("--start-hour", type=int, default=8, choices=range(24), metavar="0..23")
+    simulate.add_argument(
+        "--operators-1022", type=int, default=7, choices=range(51), metavar="0..50"
+    )
+    simulate.add_argument(
+        "--operators-115", type=int, default=5, choices=range(51), metavar="0..50"
+    )
+    simulate.add_argument("--aht-1022", type=float, default=240.0, help="mean handling time, s")
+    simulate.add_argument("--aht-115", type=float, default=120.0, help="mean handling time, s")
+    simulate.add_argument("--patience", type=float, default=120.0, help="callers' mean, s")
+    simulate.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     commands.add_parser("migrate", help="apply pending database migrations and exit")
 
@@ -85,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             options = DemoOptions(args.seed, args.calls_per_hour, args.operators)
             return serve(settings, build_demo_app(settings, options))
+        if args.command == "simulate":
+            return _simulate(settings, args)
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
         if args.command in speech_cli.COMMANDS:
@@ -115,6 +139,33 @@ def serve(settings: Settings, app: web.Application | None = None) -> int:
     )
     logger.info("hotline stopped")
     return 0
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    if args.hours <= 0 or args.scale <= 0 or args.calls_per_hour <= 0 or args.patience <= 0:
+        print("hotline: --hours, --scale, --calls-per-hour, --patience: > 0", file=sys.stderr)
+        return 2
+    if args.aht_1022 <= 0 or args.aht_115 <= 0 or (args.calls is not None and args.calls < 1):
+        print("hotline: --aht-1022, --aht-115 and --calls: > 0", file=sys.stderr)
+        return 2
+    if args.log_level is None:  # the progress bar, not a log line per call
+        logging.getLogger().setLevel(logging.WARNING)
+    options = SimulationOptions(
+        seed=args.seed,
+        hours=args.hours,
+        calls=args.calls,
+        scale=args.scale,
+        scenario=args.scenario,
+        calls_per_hour=args.calls_per_hour,
+        start_hour=args.start_hour,
+        operators_1022=args.operators_1022,
+        operators_115=args.operators_115,
+        aht_1022=args.aht_1022,
+        aht_115=args.aht_115,
+        patience=args.patience,
+        progress=not args.no_progress,
+    )
+    return simulate(settings, options)
 
 
 def _database(settings: Settings, *, migrate_schema: bool) -> Any:

@@ -71,6 +71,10 @@ class Settings(BaseModel):
     ami_action_timeout: float = Field(default=5.0, gt=0)
     service_level_1: int = Field(default=15, gt=0, description="answered within, seconds")
     service_level_2: int = Field(default=20, gt=0, description="answered within, seconds")
+    staffing_target_1022: float = Field(default=0.8, gt=0, lt=1, description="Erlang C target")
+    staffing_seconds_1022: int = Field(default=20, gt=0, description="answered within, seconds")
+    staffing_target_115: float = Field(default=0.9, gt=0, lt=1, description="Erlang C target")
+    staffing_seconds_115: int = Field(default=15, gt=0, description="answered within, seconds")
     agi_bind: str = "127.0.0.1:4573"
     http_bind: str = "127.0.0.1:8080"
     menu_file: Path = DEFAULT_MENU

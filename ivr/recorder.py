@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 
 MAX_TIMEOUTS = 3
 MAX_SLOW_CALLS = 10_000
+# Seconds one IVR step waits for the database; a save still running then goes on in the
+# background (up to ``timeout``) while the snapshot is spooled, so Asterisk gets its next
+# command in well under a second however slow the database is.
+TURN_WAIT = 0.5
 
 
 class IntakeRecorder:
@@ -37,35 +41,61 @@ class IntakeRecorder:
         self._db_down_until = 0.0  # while the database is known to be down, spool at once
         self._timeouts = 0  # calls in a row whose save timed out: a dead link, not a busy pool
         self._slow_calls: OrderedDict[str, None] = OrderedDict()  # spool the rest of these
+        self._saves: set[asyncio.Task[str | None]] = set()  # saves outliving their IVR step
 
     async def save(self, intake: CallIntake) -> str | None:
         """Return the ticket code, or ``None`` when the snapshot went to the spool."""
         if time.monotonic() >= self._db_down_until and intake.uniqueid not in self._slow_calls:
-            try:
-                code = await asyncio.wait_for(self._repository.save(intake), self._timeout)
-            except DatabaseUnavailable as err:
-                self._mark_down(str(err))
-            except TimeoutError:
-                # The caller waited once; the rest of this call goes to the spool at once.
-                self._slow_calls[intake.uniqueid] = None
-                if len(self._slow_calls) > MAX_SLOW_CALLS:
-                    self._slow_calls.popitem(last=False)
-                self._timeouts += 1
-                logger.warning(
-                    "saving call %s took over %.1f s (%d calls in a row); spooling the call",
-                    intake.uniqueid,
-                    self._timeout,
-                    self._timeouts,
-                )
-                if self._timeouts >= MAX_TIMEOUTS:
-                    self._mark_down(f"{self._timeouts} calls in a row took over {self._timeout} s")
-            except DatabaseError:
-                logger.exception("the database refused call %s; spooling it", intake.uniqueid)
+            task = asyncio.create_task(self._store(intake), name=f"intake-save-{intake.uniqueid}")
+            self._saves.add(task)
+            task.add_done_callback(self._saves.discard)
+            done, _ = await asyncio.wait({task}, timeout=min(self._timeout, TURN_WAIT))
+            if task in done:
+                code = task.result()
+                if code is not None:
+                    return code
             else:
-                self._timeouts = 0
-                return code
+                # The caller waited once; the rest of this call goes to the spool at once.
+                self._mark_slow(intake.uniqueid)
         self.spool(intake)
         return None
+
+    async def _store(self, intake: CallIntake) -> str | None:
+        """One save bounded by ``timeout``; ``None`` (logged, counted) when it failed."""
+        try:
+            code = await asyncio.wait_for(self._repository.save(intake), self._timeout)
+        except DatabaseUnavailable as err:
+            self._mark_down(str(err))
+        except TimeoutError:
+            self._mark_slow(intake.uniqueid)
+            self._timeouts += 1
+            logger.warning(
+                "saving call %s took over %.1f s (%d calls in a row); spooling the call",
+                intake.uniqueid,
+                self._timeout,
+                self._timeouts,
+            )
+            if self._timeouts >= MAX_TIMEOUTS:
+                self._mark_down(f"{self._timeouts} calls in a row took over {self._timeout} s")
+        except DatabaseError:
+            logger.exception("the database refused call %s; spooling it", intake.uniqueid)
+        else:
+            self._timeouts = 0
+            self._slow_calls.pop(intake.uniqueid, None)  # caught up: the next step saves again
+            return code
+        return None
+
+    def _mark_slow(self, uniqueid: str) -> None:
+        self._slow_calls[uniqueid] = None
+        if len(self._slow_calls) > MAX_SLOW_CALLS:
+            self._slow_calls.popitem(last=False)
+
+    async def close(self) -> None:
+        """Cancel saves still running in the background (their snapshots are in the spool)."""
+        saves = list(self._saves)
+        for task in saves:
+            task.cancel()
+        await asyncio.gather(*saves, return_exceptions=True)
 
     def spool(self, intake: CallIntake) -> None:
         """Synchronous, so it also works from a cancelled task during shutdown."""

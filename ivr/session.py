@@ -15,7 +15,7 @@ from dataclasses import dataclass
 # Commands Asterisk still runs after the caller hung up ("dead mode"); all others get 511.
 DEAD_CHANNEL_COMMANDS = ("SET VARIABLE", "GET VARIABLE", "GET FULL VARIABLE", "VERBOSE", "NOOP")
 _HEADER = re.compile(r"^agi_[a-z0-9_]+$")
-_ENDPOS = re.compile(r"endpos=(-?\d+)")
+_ENDPOS = re.compile(r"endpos=(-?\d+)", re.ASCII)
 
 
 class AgiError(Exception):
@@ -77,7 +77,7 @@ def parse_env(block: bytes) -> dict[str, str]:
 def parse_reply(lines: list[str]) -> AgiReply:
     """One reply: ``200 result=<r>[ (<data>)][ endpos=<n>]``, ``510 …``, ``511 …`` or ``520…``."""
     head = lines[0]
-    if len(head) < 3 or not head[:3].isdigit():
+    if len(head) < 3 or not (head[:3].isascii() and head[:3].isdigit()):  # not "²00"
         raise AgiProtocolError(f"not an AGI reply: {head[:80]!r}")
     code = int(head[:3])
     result, data, endpos = "", None, None

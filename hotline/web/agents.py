@@ -7,13 +7,14 @@ from typing import Any
 
 from aiohttp import web
 
+from agents.erlang import StaffingTarget, interval_staffing
 from agents.service import AgentsService
-from agents.stats import summarise
+from agents.stats import INTERVAL, summarise
 from db.agents import PostgresAgentsRepository
 from hotline.web.errors import ApiError
 from hotline.web.http import USER, requires
 from tickets.codes import HOTLINE_TZ
-from tickets.model import Role, User
+from tickets.model import Line, Role, User
 
 AGENTS = web.AppKey("agents", AgentsService)
 AGENTS_REPO = web.AppKey("agents_repository", PostgresAgentsRepository)
@@ -167,6 +168,118 @@ async def queue_stats(request: web.Request) -> web.Response:
     )
 
 
+def _staffing_targets(request: web.Request) -> tuple[dict[str, Line], dict[Line, StaffingTarget]]:
+    """Queue → line from the menu file; per line the target of the settings, or of the query
+    (``target`` as a share or a percentage, ``seconds``) for every line at once."""
+    from hotline.app import MENU, SETTINGS  # hotline.app imports this module
+
+    settings = request.app[SETTINGS]
+    targets = {
+        Line.CITIZEN: StaffingTarget(settings.staffing_target_1022, settings.staffing_seconds_1022),
+        Line.MEDICAL: StaffingTarget(settings.staffing_target_115, settings.staffing_seconds_115),
+    }
+    raw_level, raw_seconds = request.query.get("target"), request.query.get("seconds")
+    try:
+        level = None if raw_level is None else float(raw_level)
+        seconds = None if raw_seconds is None else int(raw_seconds)
+    except ValueError as err:
+        raise ApiError(400, "invalid-request", "target: a number, seconds: an integer") from err
+    if level is not None and 1 < level < 100:
+        level /= 100
+    if level is not None and not 0 < level < 1:
+        raise ApiError(400, "invalid-request", "target: between 0 and 1 (or 0 and 100 %)")
+    if seconds is not None and not 0 < seconds <= 3600:
+        raise ApiError(400, "invalid-request", "seconds: between 1 and 3600")
+    for line, target in targets.items():
+        targets[line] = StaffingTarget(
+            target.level if level is None else level,
+            target.seconds if seconds is None else seconds,
+        )
+    queue_lines = {flow.queue: line for line, flow in request.app[MENU].lines.items()}
+    return queue_lines, targets
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _aht(talk_seconds: int, completed: int) -> float | None:
+    return talk_seconds / completed if completed else None
+
+
+@requires(*OVERSEES)
+async def staffing(request: web.Request) -> web.Response:
+    """Erlang C per queue and 15-minute interval: measured arrivals (callers who joined the
+    queue) and handling time (talk time of completed calls; the period's when an interval has
+    none) ⇒ operators needed for the line's target."""
+    start = _time_param(request, "from", _today_start())
+    end = _time_param(request, "to", datetime.now(UTC) + timedelta(minutes=15))
+    if end <= start or end - start > timedelta(days=366):
+        raise ApiError(400, "invalid-request", "from < to, at most a year apart")
+    queue_lines, targets = _staffing_targets(request)
+    rows = await request.app[AGENTS_REPO].queue_intervals(start, end)
+    period_aht = {
+        q: _aht(
+            sum(int(r["talk_seconds_sum"]) for r in rows if r["queue"] == q),
+            sum(int(r["completed"]) for r in rows if r["queue"] == q),
+        )
+        for q in {r["queue"] for r in rows}
+    }
+    intervals: list[dict[str, Any]] = []
+    queues: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        queue = row["queue"]
+        line = queue_lines.get(queue, Line.CITIZEN)
+        target = targets[line]
+        own = _aht(int(row["talk_seconds_sum"]), int(row["completed"]))
+        aht = own if own is not None else period_aht[queue]
+        try:
+            answer = interval_staffing(int(row["received"]), aht, target, INTERVAL.total_seconds())
+        except ValueError:  # beyond any real call centre (more than 100,000 operators)
+            answer = None
+        intervals.append(
+            {
+                "queue": queue,
+                "line": line.value,
+                "interval_start": row["interval_start"].isoformat(),
+                "received": int(row["received"]),
+                "aht_seconds": _rounded(aht, 1),
+                "aht_from": "interval" if own is not None else "period" if aht else None,
+                "intensity_erlangs": None if answer is None else round(answer.intensity, 3),
+                "operators_needed": None if answer is None else answer.agents,
+                "service_level": None if answer is None else round(answer.service_level, 4),
+                "asa_seconds": None if answer is None else round(answer.asa_seconds, 1),
+                "occupancy": None if answer is None else round(answer.occupancy, 4),
+            }
+        )
+        summary = queues.setdefault(
+            queue,
+            {
+                "line": line.value,
+                "target": target.level,
+                "seconds": target.seconds,
+                "received": 0,
+                "aht_seconds": _rounded(period_aht[queue], 1),
+                "peak_operators_needed": 0,
+            },
+        )
+        summary["received"] += int(row["received"])
+        if answer is not None:
+            summary["peak_operators_needed"] = max(summary["peak_operators_needed"], answer.agents)
+    return web.json_response(
+        {
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "interval_minutes": int(INTERVAL.total_seconds() // 60),
+            "targets": {
+                line.value: {"target": t.level, "seconds": t.seconds} for line, t in targets.items()
+            },
+            "queues": queues,
+            "intervals": intervals,
+        }
+    )
+
+
 @requires(*STAFF)
 async def callbacks(request: web.Request) -> web.Response:
     items = await request.app[AGENTS_REPO].open_callbacks(limit=200, offset=0)
@@ -199,5 +312,6 @@ def add_routes(app: web.Application) -> None:
         "/api/v1/operators/{interface:.+}/{action:logout|pause|unpause}", operator_action
     )
     app.router.add_get("/api/v1/stats/queues", queue_stats)
+    app.router.add_get("/api/v1/stats/staffing", staffing)
     app.router.add_get("/api/v1/callbacks", callbacks)
     app.router.add_post("/api/v1/callbacks/{callback}/{action:call|result}", callback_action)
