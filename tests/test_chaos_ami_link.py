@@ -6,61 +6,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from agents.model import OperatorState
-from db.users import PostgresUserRepository
-from hotline.auth import AuthService
-from switchboard import CallerScript, Clock, Softphone, Switchboard
-from switchboard.testing import BACKEND_USER
-from tests.conftest import SOUNDS
-from tests.support.service import running_service, service_settings
-from tests.test_agents_live import Live, eventually
+from switchboard import CallerScript, Softphone
+from tests.support.live import SCALE, Live, eventually, live_hotline
 from tickets.model import Role
 
-PASSWORD = "operator-password"
-SCALE = 20.0
 RESTORED_WITHIN = 5.0  # seconds: the spec's bound once the link is back
 IN_CALL = {2, 3, 6, 7, 8}  # INUSE, BUSY, RINGING, RINGINUSE, ONHOLD: not free to take a call
 
 
 @pytest.fixture
 async def live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
-    board = Switchboard(
-        recordings_dir=tmp_path / "recordings",
-        sounds_dir=SOUNDS,
-        ami_users={"hotline": BACKEND_USER},
-        clock=Clock(scale=SCALE),
-        seed=11,
-    )
-    await board.start()
-    settings = service_settings(
-        database_url,
-        tmp_path,
-        ami_url=f"ami://hotline:secret@127.0.0.1:{board.ami_port}",
-        ami_ping_interval=0.5,
-        ami_action_timeout=3.0,
-    )
-    try:
-        async with running_service(settings) as service:
-            board.dialplan.agi_port = service.agi_port
-            auth = AuthService(PostgresUserRepository(service.pool), token_ttl=timedelta(hours=1))
-            tokens = {}
-            for name in ("lan", "minh", "hoa"):
-                await auth.add_user(name, PASSWORD, Role.OPERATOR)
-                token = await auth.login(name, PASSWORD)
-                assert token is not None
-                tokens[name] = token
-            async with aiohttp.ClientSession(base_url=service.http_url) as http:
-                state = Live(board, service, http, tokens)
-                await eventually(lambda: state.agents.connected)
-                yield state
-    finally:
-        await board.stop()
+    users = dict.fromkeys(("lan", "minh", "hoa"), Role.OPERATOR)
+    async with live_hotline(database_url, tmp_path, seed=11, users=users) as state:
+        yield state
 
 
 def differences(live: Live) -> list[str]:
