@@ -57,7 +57,8 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from bench.agi_turns import CLOSE, CONNECT, TimedChannel, command_name, cpu_model, nproc, percentile
+from bench.agi_turns import CLOSE, CONNECT, TimedChannel, command_name, percentile
+from bench.machine import cpu_model, nproc
 from bench.thread_agi import ThreadAgiServer
 from hotline.settings import DEFAULT_MENU
 from ivr.agi import hotline_route

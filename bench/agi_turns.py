@@ -49,11 +49,11 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from aiohttp import web
 
+from bench.machine import cpu_model, nproc, with_database
 from db.pool import embedded_postgres
 from hotline.app import build_app
 from hotline.logs import configure_logging
@@ -339,29 +339,6 @@ def print_log_counts(counts: Counter[tuple[str, str, str]], indent: str) -> None
     for (level, logger_name, message), count in counts.most_common(10):
         text = message if len(message) <= 72 else message[:71] + "…"
         print(f"{indent}{count:>6} × {level} {logger_name}: {text}")
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def nproc() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 async def create_database(server_url: str) -> tuple[str, str]:
