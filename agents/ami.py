@@ -57,6 +57,17 @@ class Reconnected:
 AmiItem = AmiEvent | Reconnected
 
 
+def _header_value(value: Any) -> Any:
+    """AMI is lines of ``Key: value``: a CR or LF inside a value (a pause reason typed in a
+    console) would end the header and start another — an action of the sender's choosing. Control
+    characters become spaces; lists (several ``Variable:`` headers) are cleaned item by item."""
+    if isinstance(value, list):
+        return [_header_value(item) for item in value]
+    if isinstance(value, str):
+        return "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in value)
+    return value
+
+
 class AmiConnection:
     def __init__(
         self,
@@ -152,6 +163,7 @@ class AmiConnection:
     ) -> Any:
         if not self._logged_in:
             raise AsteriskUnavailable(f"AMI is not connected; {action['Action']} not sent")
+        action = {key: _header_value(value) for key, value in action.items()}
         try:
             reply = await asyncio.wait_for(
                 self._manager.send_action(action, as_list=as_list), wait or self._action_timeout
@@ -203,24 +215,61 @@ class AmiConnection:
         callerid: str,
         variables: Mapping[str, str],
     ) -> bool:
-        reply = await self._send(
-            {
-                "Action": "Originate",
-                "Channel": channel,
-                "Context": context,
-                "Exten": exten,
-                "Priority": "1",
-                "CallerID": callerid,
-                "Async": "true",
-                "Timeout": "30000",
-                "Variable": [f"{k}={v}" for k, v in variables.items()],
-            },
-            as_list=None,
-            wait=ORIGINATE_WAIT,
+        return await self._originate(
+            channel,
+            {"Context": context, "Exten": exten, "Priority": "1"},
+            callerid,
+            variables,
         )
+
+    async def originate_application(
+        self,
+        channel: str,
+        *,
+        application: str,
+        data: str,
+        callerid: str,
+        variables: Mapping[str, str],
+    ) -> bool:
+        return await self._originate(
+            channel, {"Application": application, "Data": data}, callerid, variables
+        )
+
+    async def _originate(
+        self,
+        channel: str,
+        target: dict[str, str],
+        callerid: str,
+        variables: Mapping[str, str],
+    ) -> bool:
+        """Async Originate; the reply list ends with its OriginateResponse (Success: the
+        first leg answered within the 30 s Timeout)."""
+        action: dict[str, Any] = {
+            "Action": "Originate",
+            "Channel": channel,
+            **target,
+            "CallerID": callerid,
+            "Async": "true",
+            "Timeout": "30000",
+        }
+        if variables:
+            action["Variable"] = [f"{k}={v}" for k, v in variables.items()]
+        reply = await self._send(action, as_list=None, wait=ORIGINATE_WAIT)
         messages = reply if isinstance(reply, list) else [reply]
         result = next((m for m in messages if m.get("Event") == "OriginateResponse"), None)
         return result is not None and result.get("Response") == "Success"
+
+    async def redirect(self, channel: str, *, context: str, exten: str, priority: str) -> None:
+        await self._send(
+            {
+                "Action": "Redirect",
+                "Channel": channel,
+                "Context": context,
+                "Exten": exten,
+                "Priority": priority,
+            },
+            as_list=False,
+        )
 
     async def snapshot(self) -> list[AmiEvent]:
         status = await self._send({"Action": "QueueStatus"}, as_list=True)

@@ -31,3 +31,27 @@ class NotLoggedIn(AgentsError):
 class CallbackNotFound(AgentsError):
     error_id = "callback-not-found"
     status = 404
+
+
+class OperatorNotOnCall(AgentsError):
+    """Listen, whisper and barge need a call to join."""
+
+    error_id = "operator-not-on-call"
+    status = 409
+
+
+class CallNotFound(AgentsError):
+    error_id = "call-not-found"
+    status = 404
+
+
+class CallNotLive(AgentsError):
+    """The call is known but its caller is no longer on the line (or waits nowhere)."""
+
+    error_id = "call-not-live"
+    status = 409
+
+
+class CallAlreadyOnLine(AgentsError):
+    error_id = "call-already-on-line"
+    status = 409

@@ -58,6 +58,19 @@ class WaitingCaller:
     position: int
     joined_at: datetime
     ringing: set[str] = field(default_factory=set)
+    channel: str = ""  # the caller's channel, e.g. PJSIP/telco-0000002a (for a Redirect)
+
+
+@dataclass
+class LiveCall:
+    """A caller talking to an operator (AgentConnect until AgentComplete or a hang-up)."""
+
+    uniqueid: str
+    queue: str
+    channel: str  # the caller's channel
+    interface: str  # the operator's, e.g. PJSIP/op101
+    agent_channel: str  # the operator's leg, e.g. PJSIP/op101-0000002b
+    answered_at: datetime
 
 
 @dataclass
@@ -178,6 +191,7 @@ class LiveModel:
     def __init__(self, queues: Iterable[str]) -> None:
         self.queues: dict[str, QueueView] = {name: QueueView(name) for name in queues}
         self.operators: dict[str, Operator] = {}
+        self.calls: dict[str, LiveCall] = {}  # connected calls by the caller's Uniqueid
         self._handlers: dict[str, Callable[[AmiEvent], list[Outcome]]] = {
             "QueueCallerJoin": self._caller_join,
             "QueueCallerLeave": self._caller_leave,
@@ -218,7 +232,7 @@ class LiveModel:
         uniqueid = e.get("Uniqueid")
         caller = e.get("CallerIDNum")
         queue.waiting[uniqueid] = WaitingCaller(
-            uniqueid, queue.name, caller, e.int("Position"), e.at
+            uniqueid, queue.name, caller, e.int("Position"), e.at, channel=e.get("Channel")
         )
         return [
             CallerJoined(uniqueid, queue.name, caller, e.int("Position"), e.at),
@@ -292,6 +306,14 @@ class LiveModel:
     def _agent_connect(self, e: AmiEvent) -> list[Outcome]:
         operator = self._operator(e.get("Interface"), e.get("MemberName"))
         operator.current_call = e.get("Uniqueid")
+        self.calls[e.get("Uniqueid")] = LiveCall(
+            e.get("Uniqueid"),
+            e.get("Queue"),
+            e.get("Channel"),
+            operator.interface,
+            e.get("DestChannel"),
+            e.at,
+        )
         answered = CallAnswered(
             e.get("Uniqueid"),
             e.get("Queue"),
@@ -307,6 +329,9 @@ class LiveModel:
         operator = self._operator(e.get("Interface"), e.get("MemberName"))
         if operator.current_call == e.get("Uniqueid"):
             operator.current_call = None
+        live = self.calls.get(e.get("Uniqueid"))
+        if live is not None and live.interface == operator.interface:
+            del self.calls[live.uniqueid]
         operator.calls_handled += 1
         operator.last_call_end = e.at
         completed = CallCompleted(
@@ -347,6 +372,7 @@ class LiveModel:
         with QueueCallerLeave; this only guards against a missed event)."""
         uniqueid = e.get("Uniqueid")
         changed: list[Outcome] = []
+        self.calls.pop(uniqueid, None)
         for queue in self.queues.values():
             if queue.waiting.pop(uniqueid, None) is not None:
                 self._renumber(queue)
@@ -394,9 +420,16 @@ class LiveModel:
                 known = previous.get(queue.name, {}).get(uniqueid)
                 joined = known.joined_at if known else now - timedelta(seconds=item.int("Wait"))
                 queue.waiting[uniqueid] = WaitingCaller(
-                    uniqueid, queue.name, item.get("CallerIDNum"), item.int("Position"), joined
+                    uniqueid,
+                    queue.name,
+                    item.get("CallerIDNum"),
+                    item.int("Position"),
+                    joined,
+                    channel=item.get("Channel"),
                 )
         live_uniqueids = {item.get("Uniqueid") for item in items if item.name == "CoreShowChannel"}
+        if live_uniqueids:
+            self.calls = {u: c for u, c in self.calls.items() if u in live_uniqueids}
         for operator in self.operators.values():
             if (
                 operator.current_call
@@ -410,6 +443,26 @@ class LiveModel:
         for gone in set(operators) - set(self.operators):
             outcomes.append(Changed("operators", gone))
         return outcomes
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def call_of(self, interface: str) -> LiveCall | None:
+        """The call an operator is talking on, if any."""
+        operator = self.operators.get(interface)
+        if operator is None or operator.current_call is None:
+            return None
+        return self.calls.get(operator.current_call)
+
+    def caller_channel(self, uniqueid: str) -> tuple[str, str] | None:
+        """(channel, queue) of a caller who talks to an operator or waits in a queue."""
+        live = self.calls.get(uniqueid)
+        if live is not None and live.channel:
+            return live.channel, live.queue
+        for queue in self.queues.values():
+            waiting = queue.waiting.get(uniqueid)
+            if waiting is not None and waiting.channel:
+                return waiting.channel, queue.name
+        return None
 
     # -- views -----------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from agents.callbacks import Callback, CallbackStatus
 from agents.events import AmiEvent
 from agents.stats import IntervalDelta
 from tickets.intake import CallIntake
+from tickets.model import User
+from tickets.service import TicketState
 
 
 class AsteriskControl(Protocol):
@@ -37,6 +39,23 @@ class AsteriskControl(Protocol):
         """Place a call from ``channel``; True once the first leg answered."""
         ...
 
+    async def originate_application(
+        self,
+        channel: str,
+        *,
+        application: str,
+        data: str,
+        callerid: str,
+        variables: Mapping[str, str],
+    ) -> bool:
+        """Ring ``channel`` and, once answered, run ``application(data)`` on it (no
+        dialplan); True once it answered."""
+        ...
+
+    async def redirect(self, channel: str, *, context: str, exten: str, priority: str) -> None:
+        """Move a live channel to ``context,exten,priority`` of the dialplan."""
+        ...
+
     async def snapshot(self) -> list[AmiEvent]:
         """QueueStatus and CoreShowChannels items: the whole truth, for a resync."""
         ...
@@ -46,6 +65,12 @@ class Publisher(Protocol):
     def emit(
         self, topic: str, kind: str, data: dict[str, Any], user_id: int | None = None
     ) -> None: ...
+
+
+class TicketTransfer(Protocol):
+    """The back office's ticket transfer 1022 ⇄ 115 (``tickets.service.BackofficeService``)."""
+
+    async def transfer(self, user: User, ticket_id: int) -> TicketState: ...
 
 
 class IntakeSaver(Protocol):

@@ -8,10 +8,19 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
 
 from agents.ami import AmiItem, Reconnected
 from agents.callbacks import Callback, CallbackStatus, finish_attempt, start_attempt
-from agents.errors import CallbackNotFound, NotLoggedIn
+from agents.errors import (
+    CallAlreadyOnLine,
+    CallbackNotFound,
+    CallNotFound,
+    CallNotLive,
+    NotLoggedIn,
+    OperatorNotOnCall,
+)
 from agents.events import AmiEvent
 from agents.model import (
     CallAbandoned,
@@ -28,6 +37,7 @@ from agents.ports import (
     IntakeSaver,
     OperatorSession,
     Publisher,
+    TicketTransfer,
 )
 from agents.stats import ServiceLevels, delta_for
 from tickets.intake import CallIntake
@@ -35,6 +45,33 @@ from tickets.model import CallDisposition, Category, Line, User
 from tickets.phone import national_phone, normalize_phone
 
 logger = logging.getLogger(__name__)
+
+TRANSFER_CONTEXT = "hotline-transfer"  # asterisk_conf/extensions.conf: one extension per line
+
+
+class SpyMode(StrEnum):
+    """How a supervisor joins an operator's call (app_chanspy, Asterisk 20)."""
+
+    LISTEN = "listen"
+    WHISPER = "whisper"
+    BARGE = "barge"
+
+    @property
+    def options(self) -> str:
+        """ChanSpy options for this mode.
+
+        Always ``b``: spy only on a channel in a bridged call (never the operator's phone while
+        it merely rings); ``q``: no beep and no channel name spoken, so neither the citizen nor
+        the operator hears the supervisor arrive; ``E``: exit (the supervisor's phone hangs up)
+        when the spied-on channel hangs up, rather than scanning for the operator's next call;
+        ``S``: stop when nothing is left to spy on, so a call that ended while the supervisor's
+        phone rang leaves no ChanSpy scanning forever. Then ``w`` (whisper: only the operator
+        hears the supervisor; not ``W``, which would also stop the supervisor hearing the
+        call) or ``B`` (barge: the citizen and the operator both hear the supervisor).
+        Listening adds nothing: ChanSpy only listens by default.
+        """
+        extra = {SpyMode.LISTEN: "", SpyMode.WHISPER: "w", SpyMode.BARGE: "B"}[self]
+        return f"bq{extra}ES"
 
 
 class AgentsService:
@@ -271,6 +308,105 @@ class AgentsService:
 
     async def session(self, user_id: int) -> OperatorSession | None:
         return await self._repository.session_of_user(user_id)
+
+    # -- supervision -----------------------------------------------------------------------
+
+    async def spy(
+        self, supervisor: User, target_interface: str, mode: SpyMode, extension: str
+    ) -> dict[str, Any]:
+        """Ring the supervisor's softphone; once answered it listens to, whispers to or barges
+        into the operator's call (AMI Originate of ``Application: ChanSpy``).
+
+        ChanSpy picks channels by name prefix: ``PJSIP/op101-`` (with the dash) matches the
+        operator's legs ``PJSIP/op101-0000002b`` and never ``PJSIP/op1010-…``.
+        """
+        call = self.model.call_of(target_interface)
+        if call is None:
+            raise OperatorNotOnCall(f"{target_interface} is not on a call")
+        spyer = extension if "/" in extension else f"PJSIP/{extension}"
+        if spyer.lower() == target_interface.lower():
+            raise ValueError("a supervisor cannot spy from the operator's own phone")
+        data = f"{target_interface}-,{mode.options}"
+        operator = self.model.operators.get(target_interface)
+        name = operator.name if operator is not None else target_interface
+        endpoint = target_interface.split("/", 1)[-1]
+        logger.info(
+            "supervisor %s: %s on %s (call %s) from %s",
+            supervisor.username,
+            mode.value,
+            target_interface,
+            call.uniqueid,
+            spyer,
+        )
+        answered = await self._control.originate_application(
+            spyer,
+            application="ChanSpy",
+            data=data,
+            callerid=f"{mode.value.capitalize()} {name} <{endpoint}>",
+            variables={"HOTLINE_SPY_MODE": mode.value, "HOTLINE_SPY_BY": supervisor.username},
+        )
+        if not answered:
+            logger.info("supervisor %s did not pick up %s", supervisor.username, spyer)
+        return {
+            "interface": target_interface,
+            "uniqueid": call.uniqueid,
+            "mode": mode.value,
+            "extension": spyer,
+            "application_data": data,
+            "answered": answered,
+        }
+
+    # -- transfer between the lines --------------------------------------------------------
+
+    async def transfer(
+        self, user: User, uniqueid: str, line: Line, tickets: TicketTransfer
+    ) -> dict[str, Any]:
+        """Move a live caller to the other line: the ticket first (the back office's own
+        transfer: a new ticket on ``line``, linked), then an AMI Redirect of the *caller's*
+        channel to ``hotline-transfer,<line>,1`` (the first operator's leg is hung up by
+        Asterisk; the caller joins the other line's queue ahead of its waiting callers)."""
+        where = self.model.caller_channel(uniqueid)
+        if where is None:
+            if not await self._repository.call_known(uniqueid):
+                raise CallNotFound(f"no call {uniqueid}")
+            raise CallNotLive(f"call {uniqueid} is over or not in a queue")
+        channel, queue = where
+        from_line = self._line(queue)
+        if from_line is line:
+            raise CallAlreadyOnLine(f"call {uniqueid} is already on {line.value}")
+        pop = await self._repository.screen_pop(uniqueid)
+        old_code: str | None = None
+        new_code: str | None = None
+        if pop is not None:
+            old_code = str(pop["code"])
+            if pop["line"] != line.value:
+                new_code = (await tickets.transfer(user, int(pop["id"]))).code
+        else:
+            logger.warning("call %s has no ticket yet (spooled?): only the call moves", uniqueid)
+        await self._control.redirect(
+            channel, context=TRANSFER_CONTEXT, exten=line.value, priority="1"
+        )
+        logger.info(
+            "%s moved call %s (%s) from %s to %s; ticket %s -> %s",
+            user.username,
+            uniqueid,
+            channel,
+            from_line.value,
+            line.value,
+            old_code,
+            new_code,
+        )
+        data = {
+            "uniqueid": uniqueid,
+            "channel": channel,
+            "from_line": from_line.value,
+            "to_line": line.value,
+            "ticket": old_code,
+            "new_ticket": new_code,
+            "by": user.username,
+        }
+        self._publisher.emit("calls", "transferred", data)
+        return data
 
     # -- callbacks -------------------------------------------------------------------------
 

@@ -367,7 +367,7 @@ async def through_service(
     auth = AuthService(PostgresUserRepository(app[POOL]), token_ttl=timedelta(hours=1))
     with contextlib.suppress(Exception):
         await auth.add_user("bench", PASSWORD, Role.SUPERVISOR)
-    token = await auth.login("bench", PASSWORD)
+    token = (await auth.login("bench", PASSWORD)).token
     latencies: list[float] = []
     expected = sum(1 for key, _ in frames if key is not None)
     try:

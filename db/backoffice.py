@@ -10,10 +10,11 @@ from typing import Any
 
 import asyncpg
 
+from db.listen import CHANNEL as EVENTS_CHANNEL
 from db.notify import enqueue_notifications
 from db.province import read_province
 from tickets.agencies import Province
-from tickets.codes import code_year, format_code
+from tickets.codes import code_year, format_code, plain_int
 from tickets.dispatch import Attempt, DispatchResult
 from tickets.duplicates import Candidate
 from tickets.errors import InvalidTransition
@@ -121,6 +122,16 @@ class PostgresBackofficeStore:
                 conn, ticket.id, ticket.line.value, change.action, change.at
             )
             row = await conn.fetchrow(_STATE + " WHERE id = $1", ticket.id)
+            # every instance's consoles hear of it (a sweeper's timeout too) once it commits
+            assert row is not None
+            notice = {
+                "topic": "tickets",
+                "kind": "changed",
+                "code": ticket.code,
+                "action": change.action,
+                "status": row["status"],
+            }
+            await conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, json.dumps(notice))
         assert row is not None
         return state_of(row)
 
@@ -185,6 +196,10 @@ class PostgresBackofficeStore:
                 ticket.id,
                 TicketStatus.TRANSFERRED.value,
                 change.at,
+            )
+            # the call goes on under the new ticket: the next operator's screen pop shows it
+            await conn.execute(
+                "UPDATE calls SET ticket_id = $2 WHERE ticket_id = $1", ticket.id, new_id
             )
             await conn.executemany(
                 "INSERT INTO ticket_events (ticket_id, at, actor, kind, data)"
@@ -302,7 +317,7 @@ class PostgresBackofficeStore:
         ]
 
     async def ticket_ids_for(self, ident: str) -> int | None:
-        if ident.isdigit() and len(ident) < 19:
-            return int(ident)
+        if (number := plain_int(ident)) is not None:
+            return number
         value = await self._pool.fetchval("SELECT id FROM tickets WHERE code = $1", ident)
         return None if value is None else int(value)

@@ -316,13 +316,14 @@ class PostgresProvinceRepository:
             )
 
     async def audit_trail(
-        self, entity: str | None = None, limit: int = 100
+        self, entity: str | None = None, *, limit: int = 100, offset: int = 0
     ) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(
             "SELECT at, actor, action, entity, entity_key, before, after FROM admin_audit"
-            " WHERE $1::text IS NULL OR entity = $1 ORDER BY at DESC, id DESC LIMIT $2",
+            " WHERE $1::text IS NULL OR entity = $1 ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3",
             entity,
             limit,
+            offset,
         )
         return [
             {

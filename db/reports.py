@@ -1,5 +1,6 @@
 """The report's SQL: every figure of ``tickets.reports.Report`` counted over tickets and calls
-in a period of local (hotline time zone) days."""
+in a period of local (hotline time zone) days; the staffing section from the queue intervals of
+``db.agents`` through ``agents.staffing.plan_staffing``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import date, datetime, time, timedelta
 
 import asyncpg
 
+from agents.staffing import IntervalCounts, QueueStaffing, StaffingPolicy, plan_staffing
+from db.agents import PostgresAgentsRepository
 from tickets.codes import HOTLINE_TZ
 from tickets.dispatch import SUCCESSFUL_OUTCOMES, Outcome
 from tickets.model import Category, Line
@@ -89,7 +92,15 @@ class PostgresReportRepository:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def report(self, start: date, end: date, lines: tuple[Line, ...]) -> Report:
+    async def report(
+        self,
+        start: date,
+        end: date,
+        lines: tuple[Line, ...],
+        staffing: StaffingPolicy | None = None,
+    ) -> Report:
+        """The figures of ``lines``; with a staffing policy also the operators needed per queue
+        of those lines (Erlang C over the period's 15-minute intervals)."""
         low, high = period_bounds(start, end)
         citizen = medical = None
         async with (
@@ -141,4 +152,12 @@ class PostgresReportRepository:
                 for r in await conn.fetch(_CALLS, low, high)
                 if r["line"] in {line.value for line in lines}
             }
-        return Report(start, end, lines, citizen, medical, calls)
+        needed = () if staffing is None else await self._staffing(low, high, lines, staffing)
+        return Report(start, end, lines, citizen, medical, calls, needed)
+
+    async def _staffing(
+        self, low: datetime, high: datetime, lines: tuple[Line, ...], policy: StaffingPolicy
+    ) -> tuple[QueueStaffing, ...]:
+        rows = await PostgresAgentsRepository(self._pool).queue_intervals(low, high)
+        plan = plan_staffing((IntervalCounts.from_row(r) for r in rows), policy)
+        return tuple(q for q in plan.queues if q.line in lines)

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from db.errors import DatabaseError, DatabaseUnavailable
+from db.listen import CHANNEL as EVENTS_CHANNEL
 from speech.service import TranscriptionJob
 from speech.suggest import Suggestion
 from speech.transcript import TranscriptResult
@@ -22,7 +23,6 @@ from speech.transcript import TranscriptResult
 logger = logging.getLogger(__name__)
 
 JOBS_CHANNEL = "hotline_speech_jobs"
-EVENTS_CHANNEL = "hotline_events"
 
 _CLAIM = """
 UPDATE transcription_jobs j

@@ -21,6 +21,7 @@ from aiohttp import web
 from agents.ami import AmiConnection, AmiItem, AmiUrl
 from agents.model import LiveModel
 from agents.service import AgentsService
+from agents.staffing import queue_lines
 from agents.stats import ServiceLevels
 from db.agents import PostgresAgentsRepository
 from db.intake import PostgresIntakeRepository
@@ -30,19 +31,27 @@ from db.suggestions import PostgresCorrections
 from db.tickets import PostgresTicketRepository
 from db.transcripts import PostgresTranscriptionJobs
 from db.users import PostgresUserRepository
-from hotline.auth import AuthService
+from hotline.auth import AuthService, Lockout
 from hotline.events import EventBus
 from hotline.settings import Settings
 from hotline.tasks import TaskManager
+from hotline.web.admin import add_routes as add_admin_routes
+from hotline.web.agency import add_routes as add_agency_routes
 from hotline.web.agents import AGENTS, AGENTS_REPO
 from hotline.web.agents import add_routes as add_agents_routes
 from hotline.web.backoffice import backoffice_ctx
+from hotline.web.calls import add_routes as add_calls_routes
 from hotline.web.errors import error_middleware
 from hotline.web.http import AGI, AUTH, LOGIN_LIMIT, POOL, PUBLIC_LIMIT, TICKETS, add_routes
 from hotline.web.live import BUS
 from hotline.web.live import add_routes as add_live_routes
+from hotline.web.lookup import add_routes as add_lookup_routes
 from hotline.web.notify import setup_notify
+from hotline.web.openapi import add_routes as add_openapi_routes
+from hotline.web.operator import add_routes as add_operator_routes
+from hotline.web.pages import page_middleware, setup_pages
 from hotline.web.ratelimit import RateLimiter
+from hotline.web.wallboard import add_routes as add_wallboard_routes
 from ivr.agi import hotline_route
 from ivr.menu import MenuFile, load_menu
 from ivr.recorder import IntakeRecorder
@@ -72,7 +81,11 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         app[POOL] = pool
         app[TICKETS] = PostgresTicketRepository(pool)
         app[AUTH] = AuthService(
-            PostgresUserRepository(pool), token_ttl=timedelta(hours=settings.token_ttl_hours)
+            PostgresUserRepository(pool),
+            token_ttl=timedelta(hours=settings.token_ttl_hours),
+            lockout=Lockout(
+                settings.login_lockout_failures, timedelta(minutes=settings.login_lockout_minutes)
+            ),
         )
         yield
 
@@ -203,14 +216,14 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
         ping_interval=settings.ami_ping_interval,
         action_timeout=settings.ami_action_timeout,
     )
-    queue_lines = {flow.queue: line for line, flow in app[MENU].lines.items()}
+    lines_of_queues = queue_lines(app[MENU].lines)
     service = AgentsService(
         control=ami,
         repository=repository,
-        model=LiveModel(queue_lines),
+        model=LiveModel(lines_of_queues),
         publisher=app[BUS],
         intake=app[RECORDER],
-        queue_lines=queue_lines,
+        queue_lines=lines_of_queues,
         levels=ServiceLevels(settings.service_level_1, settings.service_level_2),
     )
     app[AGENTS] = service
@@ -227,7 +240,7 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def build_app(settings: Settings) -> web.Application:
     """Everything that can be checked without connecting is checked here (menu file)."""
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[error_middleware, page_middleware])
     app[SETTINGS] = settings
     app[MENU] = load_menu(settings.menu_file)
     app[LOGIN_LIMIT] = RateLimiter(settings.login_attempts_per_minute)
@@ -241,6 +254,18 @@ def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(backoffice_ctx)
     add_routes(app)
     add_agents_routes(app)
+    add_calls_routes(app)
     add_live_routes(app)
     setup_notify(app, settings)
+    add_operator_routes(app)
+    add_agency_routes(app)
+    add_lookup_routes(app)
+    add_admin_routes(app)
+    add_wallboard_routes(app)
+    setup_pages(
+        app,
+        secure_cookie=settings.session_cookie_secure,
+        session_ttl=timedelta(hours=settings.token_ttl_hours),
+    )
+    add_openapi_routes(app)  # last: it documents every route registered before it
     return app

@@ -10,12 +10,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from agents.staffing import StaffingPolicy
 from db.apikeys import ApiKeyNameTaken, PostgresApiKeyRepository
 from db.pool import open_database
 from db.province import load_province
 from db.reports import PostgresReportRepository
 from db.scenario import ScenarioAlreadyLoaded, load_scenario
 from hotline.settings import Settings
+from ivr.menu import load_menu
 from tickets.agencies import load_province as read_province_file
 from tickets.errors import DomainError
 from tickets.model import Line
@@ -84,7 +86,11 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
                 print("hotline: --to is before --from", file=sys.stderr)
                 return 2
             lines = (Line(args.line),) if args.line else (Line.CITIZEN, Line.MEDICAL)
-            report = await PostgresReportRepository(pool).report(args.start, args.end, lines)
+            # Queue → line from the menu file, the Erlang C targets from the settings.
+            staffing = StaffingPolicy.from_config(settings, load_menu(settings.menu_file).lines)
+            report = await PostgresReportRepository(pool).report(
+                args.start, args.end, lines, staffing
+            )
             lang = Lang(args.lang)
             print(format_table(report, lang), end="")
             if args.csv:

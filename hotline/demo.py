@@ -18,14 +18,16 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import SecretStr
 
+from db.province import PostgresProvinceRepository
 from db.users import PostgresUserRepository
-from hotline.app import MENU, agents_ctx, build_app
+from hotline.app import MENU, SETTINGS, agents_ctx, build_app
 from hotline.auth import AuthService
 from hotline.settings import Settings
 from hotline.web.agents import AGENTS
 from hotline.web.http import POOL
 from switchboard import Clock, Softphone, Switchboard
 from switchboard.traffic import TrafficProfile
+from tickets.agencies import load_province as read_province_file
 from tickets.model import Role
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ SOUNDS = Path(__file__).resolve().parent.parent / "asterisk_conf" / "sounds"
 BACKEND_READ = {"system", "call", "agent", "dtmf", "reporting"}
 BACKEND_WRITE = {"system", "call", "agent", "originate", "reporting"}
 BOARD = web.AppKey("switchboard", Switchboard)
+DEMO_AGENCY = "UBND-Q-HC"  # a district committee of the demo province
 
 
 @dataclass(frozen=True)
@@ -88,16 +91,25 @@ def build_demo_app(settings: Settings, options: DemoOptions) -> web.Application:
 
 
 async def _people(app: web.Application, board: Switchboard, options: DemoOptions) -> None:
+    """The demo province (agencies, localities, routing: loaded if missing), the console
+    logins, the operators on their softphones, and the citizens who call."""
+    added = await PostgresProvinceRepository(app[POOL]).load(read_province_file(None))
+    logger.info("demo: province reference data loaded (%s)", added)
     auth = AuthService(PostgresUserRepository(app[POOL]), token_ttl=timedelta(hours=12))
     service = app[AGENTS]
-    lines = [f"demo: supervisor login  demo / {await _demo_user(auth, 'demo', Role.SUPERVISOR)}"]
+    lines = [
+        f"demo: supervisor login  demo / {await _demo_user(auth, 'demo', Role.SUPERVISOR)}",
+        f"demo: administrator login  admin / {await _demo_user(auth, 'admin', Role.ADMIN)}",
+        f"demo: agency login ({DEMO_AGENCY})  ubnd / "
+        f"{await _demo_user(auth, 'ubnd', Role.AGENCY, DEMO_AGENCY)}",
+    ]
     for n in range(options.operators):
         extension = f"op{101 + n}"
         board.add_softphone(
             Softphone(extension, ring_delay=(2.0, 6.0), talk_time=(25.0, 120.0), name=extension)
         )
         password = await _demo_user(auth, extension, Role.OPERATOR)
-        user = await auth.authenticate(await auth.login(extension, password) or "")
+        user = await auth.authenticate((await auth.login(extension, password)).token or "")
         assert user is not None
         await service.login(user, extension, None)
         lines.append(f"demo: operator {extension} on PJSIP/{extension}  {extension} / {password}")
@@ -106,6 +118,12 @@ async def _people(app: web.Application, board: Switchboard, options: DemoOptions
     for line in lines:
         logger.info("%s", line)
     logger.info(
+        "demo: consoles on http://%s/login (operator, wallboard, agency inbox, administration);"
+        " citizens look up a ticket on http://%s/lookup",
+        app[SETTINGS].http_bind,
+        app[SETTINGS].http_bind,
+    )
+    logger.info(
         "demo: %d operators in %s; citizens call about %.0f times an hour",
         options.operators,
         queues,
@@ -113,9 +131,11 @@ async def _people(app: web.Application, board: Switchboard, options: DemoOptions
     )
 
 
-async def _demo_user(auth: AuthService, username: str, role: Role) -> str:
+async def _demo_user(
+    auth: AuthService, username: str, role: Role, agency_code: str | None = None
+) -> str:
     """A fresh random password for a demo login (created if missing)."""
     password = secrets.token_urlsafe(9)
     if not await auth.set_password(username, password):
-        await auth.add_user(username, password, role)
+        await auth.add_user(username, password, role, agency_code)
     return password

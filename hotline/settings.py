@@ -49,7 +49,12 @@ class Bind:
 
 def parse_bind(value: str) -> Bind:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if (
+        not sep
+        or not host
+        or not (port.isascii() and port.isdigit())
+        or not 0 <= int(port) <= 65535
+    ):
         raise ValueError(f"expected host:port, got {value!r}")
     return Bind(host.strip("[]"), int(port))
 
@@ -86,6 +91,13 @@ class Settings(BaseModel):
     spool_retry_interval: float = Field(default=5.0, gt=0)
     token_ttl_hours: float = Field(default=12.0, gt=0)
     login_attempts_per_minute: int = Field(default=10, gt=0)
+    login_lockout_failures: int = Field(
+        default=5, gt=0, description="wrong passwords in a row that lock an account"
+    )
+    login_lockout_minutes: float = Field(default=15.0, gt=0)
+    session_cookie_secure: bool = Field(
+        default=False, description="mark the console cookie Secure (set it behind HTTPS)"
+    )
     vosk_model: Path | None = Field(
         default=None, description="Vosk model directory; unset ⇒ DTMF-only, no transcripts"
     )

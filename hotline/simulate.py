@@ -37,6 +37,7 @@ from pydantic import SecretStr
 
 from agents.erlang import StaffingTarget, interval_staffing
 from agents.service import AgentsService
+from agents.staffing import line_targets
 from agents.stats import interval_start
 from db.simulation import CallRecord, PostgresSimulationRepository
 from db.users import PostgresUserRepository
@@ -465,7 +466,7 @@ async def _operators(
             )
             found = await users.credentials(extension)
             user = (
-                found[0]
+                found.user
                 if found is not None
                 else await auth.add_user(extension, secrets.token_urlsafe(12), Role.OPERATOR)
             )
@@ -495,10 +496,7 @@ async def run_simulation(
         clock=Clock(scale=options.scale),
         seed=options.seed,
     )
-    targets = {
-        Line.CITIZEN: StaffingTarget(settings.staffing_target_1022, settings.staffing_seconds_1022),
-        Line.MEDICAL: StaffingTarget(settings.staffing_target_115, settings.staffing_seconds_115),
-    }
+    targets = line_targets(settings)
     async with AsyncExitStack() as stack:
         await board.start("127.0.0.1", 0)
         stack.push_async_callback(board.stop)

@@ -6,13 +6,19 @@ under ``[prompts]`` in the menu file, in Vietnamese and English, as 8 kHz mono 1
 channel's language. A studio recording saved under the same name replaces a placeholder; the
 texts to record are the ones in ``ivr/menu.toml``.
 
+With ``--database-url`` (or ``HOTLINE_DATABASE_URL``), the texts an administrator edited in the
+console (table ``prompt_texts``) replace the menu file's; the IVR keeps playing whatever files
+are in place, so an edited text is heard once the files have been made again.
+
 Needs the ``espeak-ng`` and ``sox`` programs; nothing else in the service uses them.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -23,8 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
+import asyncpg
+
+from db.admin import read_overrides as stored_overrides
 from ivr.errors import IvrError, MenuError
-from ivr.menu import MenuFile, load_menu
+from ivr.menu import MenuFile, PromptText, load_menu
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +136,35 @@ def synthesise(
     partial.replace(target)
 
 
+def with_overrides(menu: MenuFile, overrides: Mapping[str, Mapping[str, str]]) -> MenuFile:
+    """The menu with the edited texts (prompt id → language → text) in place of its own; an
+    override of a prompt the menu no longer has is left out (and logged)."""
+    prompts = dict(menu.prompts)
+    for prompt_id, texts in overrides.items():
+        if prompt_id not in prompts:
+            logger.warning("edited text of %r ignored: the menu has no such prompt", prompt_id)
+            continue
+        prompts[prompt_id] = PromptText.model_validate({**prompts[prompt_id].model_dump(), **texts})
+        logger.info("prompt %s: the text edited in the console (%s)", prompt_id, ", ".join(texts))
+    return menu.model_copy(update={"prompts": prompts})
+
+
+async def read_overrides(database_url: str) -> dict[str, dict[str, str]]:
+    """The edited texts stored in the database, prompt id → language → text."""
+    try:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await stored_overrides(conn)
+        finally:
+            await conn.close()
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        raise PromptError(f"cannot read the edited prompt texts from the database: {err}") from err
+    found: dict[str, dict[str, str]] = {}
+    for row in rows:
+        found.setdefault(row.key, {})[row.lang] = row.text
+    return found
+
+
 def generate(
     menu: MenuFile,
     out_dir: Path,
@@ -185,6 +223,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--only", metavar="ID", help="make this one prompt only")
     parser.add_argument(
+        "--database-url",
+        default=os.environ.get("HOTLINE_DATABASE_URL"),
+        help="use the prompt texts edited in the administrator console, stored in this "
+        "database (default: HOTLINE_DATABASE_URL; unset: the menu file's texts only)",
+    )
+    parser.add_argument(
         "--rate",
         type=int,
         default=SPEECH_RATE,
@@ -199,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         tools = find_tools()
         menu = load_menu(args.menu)
+        if args.database_url:
+            menu = with_overrides(menu, asyncio.run(read_overrides(args.database_url)))
         written = generate(menu, args.out, tools, only=args.only, rate=args.rate)
     except (PromptError, MenuError) as err:
         logger.error("%s", err)  # a clear message for the administrator, no traceback

@@ -23,6 +23,16 @@ if ! command -v bearerbox >/dev/null 2>&1 && [ ! -x /usr/sbin/bearerbox ] \
     fi
 fi
 
+# Console tests drive Debian's Chromium headless through Playwright (which never downloads a
+# browser here); Noto fonts draw Vietnamese diacritics in the screenshots.
+if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/noto ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core
+    else
+        echo "scripts/test.sh: Chromium is missing; install it (Debian: apt-get install chromium fonts-noto-core)" >&2
+    fi
+fi
+
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv

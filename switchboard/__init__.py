@@ -12,6 +12,7 @@ from switchboard.board import (
     Switchboard,
     Truth,
 )
+from switchboard.chanspy import SpySession
 from switchboard.clock import Clock
 from switchboard.events import AmiEvent
 from switchboard.fastagi import CallerScript
@@ -32,6 +33,7 @@ __all__ = [
     "QueueConfig",
     "QueueView",
     "Softphone",
+    "SpySession",
     "StaticMember",
     "Switchboard",
     "Truth",

@@ -204,6 +204,7 @@ class AmiSession:
                         break
                 if not data:
                     break
+                logger.debug("AMI session %d received %r", self.number, data)
                 for action in frames.feed(data):
                     await self.server.thawed.wait()
                     if self.closed:

@@ -22,6 +22,7 @@ from switchboard.channels import (
     Channels,
     Redirected,
 )
+from switchboard.chanspy import ChanSpy, SpySession
 from switchboard.clock import Clock
 from switchboard.devices import DEVICE_STATE_NAMES, DEVICE_STATE_TEXT, Devices
 from switchboard.dialplan import CallState, Dialplan, OriginateRequest
@@ -203,6 +204,8 @@ class Switchboard:
             timestamp_events=timestamp_events,
             rng=random.Random(f"{seed}/ami"),
         )
+        self.spies: list[SpySession] = []  # every ChanSpy session, in order (test hook)
+        self._chanspy = ChanSpy(self.channels, self.clock, self.spies)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._running: dict[str, Channel] = {}  # channels running a dialplan
         self._started = False
@@ -439,6 +442,9 @@ class Switchboard:
         phone = self.devices.phone(channel.endpoint)
         talk = draw(phone.rng, phone.talk_time) if phone else 30.0
         deadline = self.clock.now() + talk
+        if application.lower() == "chanspy":
+            await self._chanspy.run(channel, data, deadline)
+            return
         try:
             while self.clock.now() < deadline:
                 await self.channels.wait(channel, deadline - self.clock.now())

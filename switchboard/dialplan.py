@@ -1,10 +1,10 @@
 """The hotline dialplan of ``asterisk_conf/extensions.conf``, priority by priority.
 
 Contexts: ``from-trunk``, ``hotline-1022``, ``emergency-115``, ``hotline-queue``,
-``hotline-fallback``, ``operators`` and ``operators-out``. Every priority publishes ``Newexten``
-(class dialplan) before its application runs, ``Set`` publishes ``VarSet``, ``AGI`` runs a
-``switchboard.fastagi.SimulatedChannel`` against the backend, ``Queue`` runs app_queue.
-A Redirect (AMI) continues at its target; a hang-up ends the channel.
+``hotline-fallback``, ``hotline-transfer``, ``operators`` and ``operators-out``. Every priority
+publishes ``Newexten`` (class dialplan) before its application runs, ``Set`` publishes
+``VarSet``, ``AGI`` runs a ``switchboard.fastagi.SimulatedChannel`` against the backend,
+``Queue`` runs app_queue. A Redirect (AMI) continues at its target; a hang-up ends the channel.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 Jump = tuple[str, str, str]  # context, exten, priority or label
 HOTLINE_QUEUES = ("hotline-1022", "emergency-115")
 LINES = {"1022": ("hotline-1022", "600", "0"), "115": ("emergency-115", "120", "10")}
+TRANSFER_PRIO = {"1022": "5", "115": "20"}  # [hotline-transfer]: ahead of the line's callers
 SAMPLE_RATE = 8000
 
 
@@ -196,6 +197,8 @@ class Dialplan:
             return self._hotline_queue(channel, state)
         if context == "hotline-fallback" and re.fullmatch(r"\d.+", exten):
             return self._fallback(channel, state)
+        if context == "hotline-transfer" and exten in LINES:
+            return self._transfer(channel, exten)
         if context == "operators":
             return self._operators(channel, exten, state)
         if context == "operators-out" and re.fullmatch(r"0\d.+", exten):
@@ -402,6 +405,29 @@ class Dialplan:
                 lambda: f"hotline-queue,{exten},queue",
                 self._goto(("hotline-queue", exten, "queue")),
             ),
+        ]
+
+    def _transfer(self, channel: Channel, line: str) -> list[Step]:
+        """A caller an operator moved to ``line`` (AMI Redirect): the line's queue settings,
+        then straight into its queue (no second greeting, IVR or recording)."""
+        queue, maxwait, _ = LINES[line]
+        var = channel.variables
+        target = ("hotline-queue", line, "queue")
+        return [
+            Step(
+                None,
+                "NoOp",
+                lambda: (
+                    f"Transfer of {channel.uniqueid} to {line}:"
+                    f" ticket={var.get('HOTLINE_TICKET', '')}"
+                ),
+            ),
+            Step(None, "Set", lambda: f"HOTLINE_LINE_QUEUE={queue}", self._set(channel)),
+            Step(None, "Set", lambda: f"HOTLINE_QUEUE={queue}", self._set(channel)),
+            Step(None, "Set", lambda: f"HOTLINE_MAXWAIT={maxwait}", self._set(channel)),
+            Step(None, "Set", lambda: f"QUEUE_PRIO={TRANSFER_PRIO[line]}", self._set(channel)),
+            Step(None, "Set", lambda: "ANSWEREDTIME=", self._set(channel)),
+            Step(None, "Goto", lambda: ",".join(target), self._goto(target)),
         ]
 
     def _operators(self, channel: Channel, exten: str, state: CallState) -> list[Step] | None:

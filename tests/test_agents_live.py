@@ -324,7 +324,7 @@ async def test_given_an_agency_user_when_it_opens_the_event_socket_then_it_gets_
 ) -> None:
     auth = AuthService(PostgresUserRepository(live.service.pool), token_ttl=timedelta(hours=1))
     await auth.add_user("ward7", PASSWORD, Role.AGENCY, "WARD-7")
-    token = await auth.login("ward7", PASSWORD)
+    token = (await auth.login("ward7", PASSWORD)).token
 
     async with live.http.ws_connect(f"/api/v1/events?topics=queues,operators&token={token}") as ws:
         hello = await ws.receive_json()
@@ -333,3 +333,20 @@ async def test_given_an_agency_user_when_it_opens_the_event_socket_then_it_gets_
 
     assert hello["data"]["topics"] == []
     assert (await live.get("lan", "/api/v1/stats/queues"))[0] == 403
+
+
+async def test_given_a_pause_reason_with_line_breaks_when_sent_then_no_ami_action_is_injected(
+    live: Live,
+) -> None:
+    live.board.add_softphone(Softphone("op101"))
+    await live.login("lan", "op101")
+    reason = "Họp\r\nAction: QueueRemove\r\nQueue: hotline-1022\r\nInterface: PJSIP/op101\r\n\r\n"
+
+    status, _ = await live.post("lan", "/api/v1/operators/me/pause", {"reason": reason})
+
+    assert status == 200
+    truth = [m for q in live.board.truth().queues.values() for m in q.members]
+    assert len(truth) == len(live.agents.queues)  # still a member of every queue
+    assert {m.paused for m in truth} == {True}
+    assert all("\n" not in m.paused_reason and "\r" not in m.paused_reason for m in truth)
+    assert live.agents.connected

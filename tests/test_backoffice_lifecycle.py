@@ -401,3 +401,21 @@ async def test_given_the_sweeper_running_when_a_deadline_passes_then_the_ticket_
         code,
     )
     assert kinds == 1
+
+
+async def test_given_a_console_on_the_socket_when_a_ticket_changes_then_it_hears_which_one(
+    service: RunningService, api: Client
+) -> None:
+    code = await call(service, ["2"])
+    headers = await api._headers("sup1")
+
+    async with api.http.ws_connect("/api/v1/events?topics=tickets", headers=headers) as ws:
+        assert (await ws.receive_json())["kind"] == "hello"
+        status, _ = await api.post("op1", f"/api/v1/tickets/{code}/classify", flooding())
+        async with asyncio.timeout(5):
+            event = await ws.receive_json()
+
+    assert status == 200
+    assert (event["topic"], event["kind"]) == ("tickets", "changed")
+    assert (event["data"]["code"], event["data"]["action"]) == (code, "classify")
+    assert event["data"]["status"] == "classified"

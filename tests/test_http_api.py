@@ -111,6 +111,37 @@ async def test_given_an_agency_user_when_they_open_their_agencys_ticket_then_the
     assert (status, body["error_id"]) == (404, "ticket-not-found")
 
 
+async def test_given_a_caller_who_says_a_number_when_an_agency_reads_the_ticket_then_every_number_is_masked(
+    service: RunningService, http: aiohttp.ClientSession, db: asyncpg.Connection
+) -> None:
+    code = await place_call(service)
+    await db.execute(
+        "UPDATE tickets SET agency_code = 'WARD-7', transcript = $2,"
+        " description = 'gọi lại số 0912 345 678' WHERE code = $1",
+        code,
+        "ngập nước trước nhà, số của tôi là 0901234567",
+    )
+    await db.execute(
+        "INSERT INTO ticket_events (ticket_id, at, actor, kind, data)"
+        " SELECT id, now(), 'op1', 'merged_from', '{\"caller_phone\": \"+84901234567\"}'"
+        " FROM tickets WHERE code = $1",
+        code,
+    )
+
+    _, detail = await get(http, f"/api/v1/tickets/{code}", "ward7")
+    _, timeline = await get(http, f"/api/v1/tickets/{code}/timeline", "ward7")
+    _, staff = await get(http, f"/api/v1/tickets/{code}/timeline", "op1")
+
+    for body in (detail, timeline):
+        text = str(body)
+        assert "0901234567" not in text
+        assert "901234567" not in text
+        assert "0912 345 678" not in text
+    assert detail["transcript"] == "ngập nước trước nhà, số của tôi là 090****567"
+    assert detail["description"] == "gọi lại số 091****678"
+    assert "+84901234567" in str(staff)  # staff see what the caller said
+
+
 ROLE_MATRIX = [
     ("/api/v1/tickets?phone=0901234567", None, 401),
     ("/api/v1/tickets?phone=0901234567", "op1", 200),
@@ -164,7 +195,8 @@ async def test_given_repeated_login_attempts_when_over_the_limit_then_they_are_r
         ) as r:
             statuses.append(r.status)
 
-    assert statuses[:10] == [401] * 10
+    # the fifth wrong password locks the account (423); the rate limit still counts every try
+    assert statuses[:10] == [401] * 4 + [423] * 6
     assert statuses[10:] == [429, 429]
 
 

@@ -41,10 +41,12 @@ PASSWORD = "correct horse battery"
 Table = dict[tuple[str, str], tuple[str, str | None]]
 
 
-def hotline(*args: str, url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+def hotline(
+    *args: str, url: str, data_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hotline", *args],
-        env=base_env(data_dir, url),
+        env={**base_env(data_dir, url), **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -76,11 +78,12 @@ def scenario_url(
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-_ROW = re.compile(r"^ {2,}(?P<label>\S.*?) {2,}(?P<value>[\d.,–]+)(?: +(?P<share>[\d.,]+ %))?$")
+_ROW = re.compile(r"^ {2,}(?P<label>\S.*?) {2,}(?P<value>\S.*?)(?: +(?P<share>[\d.,]+ %))?$")
 
 
 def parse_table(text: str) -> Table:
-    """``(section title, label) → (value, share)`` from the printed table."""
+    """``(section title, label) → (value, share)`` from the printed table: titles start at the
+    margin, figures are indented (a value may be text, e.g. ``90 % trong 15 giây``)."""
     table: Table = {}
     section = ""
     for line in text.splitlines():

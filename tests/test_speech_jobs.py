@@ -21,8 +21,9 @@ import psutil
 import pytest
 
 from db.intake import PostgresIntakeRepository
+from db.listen import CHANNEL as EVENTS_CHANNEL
 from db.suggestions import PostgresCorrections
-from db.transcripts import EVENTS_CHANNEL, JOBS_CHANNEL, PostgresTranscriptionJobs
+from db.transcripts import JOBS_CHANNEL, PostgresTranscriptionJobs
 from hotline.tasks import TaskManager
 from speech.pool import ProcessTranscriber
 from speech.service import TranscriptionService

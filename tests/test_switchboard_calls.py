@@ -23,7 +23,14 @@ from switchboard import (
     Switchboard,
 )
 from switchboard.raw_client import Message, RawAmi
-from switchboard.testing import BACKEND_USER, EVENT_KEYS, EVERYTHING_USER, find_in_order, is_event
+from switchboard.testing import (
+    BACKEND_USER,
+    EVENT_KEYS,
+    EVERYTHING_USER,
+    SNAPSHOT_KEYS,
+    find_in_order,
+    is_event,
+)
 
 SCALE = 50.0
 
@@ -793,3 +800,161 @@ async def test_given_a_call_in_conversation_when_the_truth_is_read_then_both_cha
     assert (member.in_call, member.status) == (True, 2)
     assert truth.device_states == {"PJSIP/op101": 2}
     assert board.truth().channels == ()
+
+
+def transfer_context(line: str) -> list[tuple[str, str]]:
+    """(application, data) of each priority of ``[hotline-transfer]`` ``line`` in the
+    extensions.conf an administrator deploys (inline comments removed)."""
+    conf = Path(__file__).resolve().parent.parent / "asterisk_conf" / "extensions.conf"
+    steps: list[tuple[str, str]] = []
+    context = current = ""
+    for raw in conf.read_text().splitlines():
+        text = raw.split(";", 1)[0].strip()
+        if text.startswith("["):
+            context = text.strip("[]")
+            continue
+        keyword, arrow, body = text.partition("=>")
+        if context != "hotline-transfer" or not arrow:
+            continue
+        if keyword.strip() == "exten":
+            current, _, body = body.strip().partition(",")  # exten => 1022,1,App(...)
+        if current != line:
+            continue
+        _, _, call = body.strip().partition(",")  # the priority: 1 or n
+        app, _, data = call.partition("(")
+        steps.append((app.strip(), data.rstrip().removesuffix(")")))
+    return steps
+
+
+@pytest.mark.parametrize(
+    ("line", "queue", "prio"), [("115", "emergency-115", "20"), ("1022", "hotline-1022", "5")]
+)
+async def test_given_a_bridged_1022_caller_when_redirected_to_hotline_transfer_then_the_dialplan_of_extensions_conf_runs_and_the_caller_rejoins(
+    board: Switchboard, ami: RawAmi, line: str, queue: str, prio: str
+) -> None:
+    board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=600.0))
+    board.add_softphone(Softphone("op201", ring_delay=1.0, talk_time=2.0))
+    await log_in(ami, "hotline-1022", "PJSIP/op101")
+    call = await board.place_call("1022")
+    await ami.next_event("AgentConnect")
+    await log_in(ami, queue, "PJSIP/op201")
+
+    reply = await ami.action(
+        "Redirect",
+        ("Channel", call.channel),
+        ("Context", "hotline-transfer"),
+        ("Exten", line),
+        ("Priority", "1"),
+    )
+    await collect(ami, caller_hangup(call.channel))
+    outcome = await call.wait()
+    messages = [Message(e.encode(), tuple(e.fields())) for e in board.events]  # all classes
+
+    assert reply["Message"] == "Redirect successful"
+    ran = [
+        (m["Application"], m["AppData"])
+        for m in messages
+        if m.event == "Newexten" and m.get("Context") == "hotline-transfer"
+    ]
+    values = {"UNIQUEID": call.uniqueid, "HOTLINE_TICKET": "", "EXTEN": line}
+    values["HOTLINE_LINE_QUEUE"] = queue
+    expected = [
+        (app, re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], data))
+        for app, data in transfer_context(line)
+    ]
+    assert ran == expected
+    assert (f"QUEUE_PRIO={prio}") in [data for _, data in ran]
+    find_in_order(
+        messages,
+        [
+            is_event("AgentComplete", Interface="PJSIP/op101", Reason="transfer"),
+            is_event("VarSet", Channel=call.channel, Variable="ANSWEREDTIME", Value=""),
+            is_event("QueueCallerJoin", Channel=call.channel, Queue=queue),
+            is_event("AgentConnect", Interface="PJSIP/op201"),
+        ],
+    )
+    assert outcome.answered_by == "PJSIP/op201"
+
+
+async def test_given_an_operator_in_conversation_when_chanspy_is_originated_with_E_then_start_and_stop_frame_the_spied_call(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=20.0))
+    board.add_softphone(Softphone("op1010", ring_delay=1.0, talk_time=600.0))
+    board.add_softphone(Softphone("sup201", ring_delay=1.0, talk_time=600.0))
+    await log_in(ami, "hotline-1022", "PJSIP/op1010")
+    other = await board.place_call("1022", "0911111111")
+    await ami.next_event("AgentConnect")
+    await log_in(ami, "hotline-1022", "PJSIP/op101")
+    call = await board.place_call("1022", "0901234567")
+    await ami.next_event("AgentConnect")
+
+    reply = await ami.action(
+        "Originate",
+        ("Channel", "PJSIP/sup201"),
+        ("Application", "ChanSpy"),
+        ("Data", "PJSIP/op101-,bqwES"),
+        ("CallerID", "Whisper <op101>"),
+        ("Async", "true"),
+    )
+    messages = await collect(
+        ami, lambda m: m.event == "Hangup" and (m.get("Channel") or "").startswith("PJSIP/sup201-")
+    )
+    outcome = await call.wait()
+    other.hangup()
+    await other.wait()
+
+    assert reply["Message"] == "Originate successfully queued"
+    found = find_in_order(
+        messages,
+        [
+            is_event("Newchannel", Channel="PJSIP/sup201-"),
+            is_event("OriginateResponse", Response="Success", Application="ChanSpy"),
+            is_event("ChanSpyStart", SpyerChannel="PJSIP/sup201-", SpyeeChannel="PJSIP/op101-"),
+            is_event("Hangup", Channel="PJSIP/op101-"),
+            is_event("ChanSpyStop", SpyerChannel="PJSIP/sup201-", SpyeeChannel="PJSIP/op101-"),
+            is_event("Hangup", Channel="PJSIP/sup201-"),
+        ],
+    )
+    spy_keys = [f"{who}{key}" for who in ("Spyer", "Spyee") for key in SNAPSHOT_KEYS]
+    assert found[2].keys() == ["Event", "Privilege", *spy_keys]
+    assert found[2]["Privilege"] == "call,all"
+    assert found[2]["SpyeeChannel"] == found[3]["Channel"]
+    (session,) = board.spies
+    assert (session.mode, session.quiet, session.ended_by) == ("whisper", True, "spyee-hangup")
+    assert outcome.answered_by == "PJSIP/op101"
+    assert not any(
+        (m.get("SpyeeChannel") or "").startswith("PJSIP/op1010-") for m in messages
+    )  # the dash keeps op101's prefix off op1010
+
+
+async def test_given_nobody_to_spy_on_when_chanspy_runs_then_S_ends_it_at_once_and_without_S_it_scans_until_hung_up(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    board.add_softphone(Softphone("sup201", ring_delay=1.0, talk_time=600.0))
+    board.add_softphone(Softphone("sup202", ring_delay=1.0, talk_time=600.0))
+
+    for channel, data in (
+        ("PJSIP/sup201", "PJSIP/op101-,bqES"),
+        ("PJSIP/sup202", "PJSIP/op101-,q"),
+    ):
+        await ami.action(
+            "Originate",
+            ("Channel", channel),
+            ("Application", "ChanSpy"),
+            ("Data", data),
+            ("Async", "true"),
+        )
+    stopped = await collect(
+        ami, lambda m: m.event == "Hangup" and (m.get("Channel") or "").startswith("PJSIP/sup201-")
+    )
+    await board.clock.sleep(30.0)
+    scanning = [c.name for c in board.truth().channels]
+    hangup = await ami.action("Hangup", ("Channel", scanning[0]))
+    gone = await ami.next_event("Hangup")
+
+    assert not any(m.event == "ChanSpyStart" for m in stopped)
+    assert [n.split("-")[0] for n in scanning] == ["PJSIP/sup202"]
+    assert hangup["Message"] == "Channel Hungup"
+    assert gone["Channel"] == scanning[0]
+    assert board.spies == []

@@ -16,6 +16,14 @@ def format_code(line: Line, year: int, number: int) -> str:
     return f"{line.value}-{year % 100:02d}-{number:06d}"
 
 
+def plain_int(text: str) -> int | None:
+    """A whole number ≥ 0 in ASCII digits that fits a bigint (an id, a limit), else ``None``:
+    ``"²"`` passes ``str.isdigit`` but not ``int``."""
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
 def is_ticket_code(text: str) -> bool:
     return CODE_PATTERN.match(text) is not None
 

@@ -30,6 +30,9 @@ class Outcome(StrEnum):
 
 
 SUCCESSFUL_OUTCOMES = frozenset({Outcome.HANDLED, Outcome.TRANSPORTED})
+# Time stamps on a 115 ticket after a facility accepts, in the order they come: the crew took
+# the order (``answered``), the crew reached the patient (``on_scene``).
+MILESTONES = ("answered", "on_scene")
 
 
 class DispatchResult(StrEnum):

@@ -84,3 +84,13 @@ class User:
     username: str
     role: Role
     agency_code: str | None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a login checks: the argon2 hash, a lockout in force, an account switched off."""
+
+    user: User
+    password_hash: str
+    locked_until: datetime | None
+    active: bool

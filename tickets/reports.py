@@ -1,19 +1,25 @@
 """Figures for a period: 1022 requests by category, forwarded and the agencies involved,
 responded on time, satisfactory responses; 115 requests, those sent to the nearest hospital or
 health centre, the success rate (successful outcomes / all 115 requests) and the outcomes of the
-requests sent and not sent; calls answered within 15/20 s and abandoned. The figures come from a
-``ReportRepository`` (SQL over the tickets and calls); this module only defines them and renders
-them (table, CSV rows, labels in Vietnamese or English)."""
+requests sent and not sent; calls answered within 15/20 s and abandoned; per queue the operators
+needed by Erlang C for the line's target (``agents.staffing``: the peak over the period's 15-minute
+intervals and where it falls, the mean over the intervals with calls). The figures come from a
+``ReportRepository`` (SQL over the tickets, calls and queue intervals); this module only defines
+them and renders them (table, CSV rows, labels in Vietnamese or English)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
+from agents.erlang import StaffingTarget
+from agents.staffing import QueueStaffing, StaffingPolicy
+from agents.stats import INTERVAL
+from tickets.codes import HOTLINE_TZ
 from tickets.dispatch import Outcome
 from tickets.model import Category, Line
 
@@ -88,10 +94,17 @@ class Report:
     citizen: CitizenFigures | None
     medical: MedicalFigures | None
     calls: dict[Line, CallFigures] = field(default_factory=dict)
+    staffing: tuple[QueueStaffing, ...] = ()  # the queues of ``lines`` that had intervals
 
 
 class ReportRepository(Protocol):
-    async def report(self, start: date, end: date, lines: tuple[Line, ...]) -> Report: ...
+    async def report(
+        self,
+        start: date,
+        end: date,
+        lines: tuple[Line, ...],
+        staffing: StaffingPolicy | None = None,
+    ) -> Report: ...
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -145,6 +158,13 @@ _LABELS: dict[str, tuple[str, str]] = {
         "Đường dây 115: không chuyển cơ sở y tế, theo kết quả",
         "Line 115: not sent to any facility, by outcome",
     ),
+    "staffing_target": ("Mục tiêu mức phục vụ", "Service level target"),
+    "staffing_received": ("Cuộc gọi vào hàng đợi", "Calls queued"),
+    "staffing_aht": ("Thời gian xử lý trung bình (giây)", "Average handling time (s)"),
+    "staffing_intervals": ("Số khung 15 phút có cuộc gọi", "15-minute intervals with calls"),
+    "staffing_peak": ("Số điện thoại viên cần lúc cao điểm", "Operators needed at the peak"),
+    "staffing_peak_at": ("Khung 15 phút cao điểm", "Peak 15-minute interval"),
+    "staffing_mean": ("Trung bình mỗi khung có cuộc gọi", "Mean per interval with calls"),
     "section": ("Mục", "Section"),
     "figure": ("Chỉ tiêu", "Figure"),
     "value": ("Số lượng", "Value"),
@@ -178,17 +198,45 @@ def format_float(value: float | None, lang: Lang) -> str:
     return text.replace(".", ",") if lang is Lang.VI else text
 
 
+def target_text(target: StaffingTarget, lang: Lang) -> str:
+    """``90 % trong 15 giây`` in Vietnamese, ``90 % within 15 s`` in English."""
+    level = f"{target.level * 100:.1f}".removesuffix(".0")
+    if lang is Lang.VI:
+        return f"{level.replace('.', ',')} % trong {target.seconds} giây"
+    return f"{level} % within {target.seconds} s"
+
+
+def interval_text(start: datetime, lang: Lang) -> str:
+    """A 15-minute interval in hotline time: ``26/11/2026 08:00–08:15`` in Vietnamese,
+    ``2026-11-26 08:00–08:15`` in English."""
+    local = start.astimezone(HOTLINE_TZ)
+    day = local.strftime("%d/%m/%Y" if lang is Lang.VI else "%Y-%m-%d")
+    return f"{day} {local:%H:%M}–{local + INTERVAL:%H:%M}"
+
+
 @dataclass(frozen=True)
 class Row:
-    section: str  # "1022", "115", "calls_1022", "calls_115"
+    """One figure. ``text`` (Vietnamese, English) is what the table and the page show instead of
+    the value, for figures that are not a plain number (a target, an interval)."""
+
+    section: str  # "1022", "115", "calls_1022", "calls_115", "staffing_115_emergency-115"
     key: str
-    value: int | float | None
+    value: int | float | str | None
     share: float | None = None
+    text: tuple[str, str] | None = None
 
     def value_text(self, lang: Lang) -> str:
+        if self.text is not None:
+            return self.text[0] if lang is Lang.VI else self.text[1]
+        if isinstance(self.value, str):
+            return self.value
         if isinstance(self.value, int):
             return format_int(self.value, lang)
         return format_float(self.value, lang)
+
+    def share_text(self, lang: Lang) -> str:
+        """The share as a percentage; empty when there is none or ``text`` already says it."""
+        return "" if self.share is None or self.text else format_ratio(self.share, lang)
 
 
 def rows(report: Report) -> list[Row]:
@@ -237,7 +285,43 @@ def rows(report: Report) -> list[Row]:
         out.append(Row(s, "within_15s", calls.within_15s, ratio(calls.within_15s, calls.queued)))
         out.append(Row(s, "within_20s", calls.within_20s, ratio(calls.within_20s, calls.queued)))
         out.append(Row(s, "abandoned", calls.abandoned, ratio(calls.abandoned, calls.queued)))
+    for line in report.lines:
+        for queue in sorted((q for q in report.staffing if q.line is line), key=lambda q: q.queue):
+            out.extend(_staffing_rows(queue))
     return out
+
+
+def staffing_section(line: Line, queue: str) -> str:
+    return f"staffing_{line.value}_{queue}"
+
+
+def _staffing_rows(queue: QueueStaffing) -> list[Row]:
+    """The target (value: seconds, share: level), calls, handling time, the peak of operators
+    needed and its interval (value: ISO start), the mean over the intervals with calls. The
+    peak is unknown (–) when calls came but no handling time was ever measured."""
+    s = staffing_section(queue.line, queue.queue)
+    at = queue.peak_interval_start
+    known = at is not None or queue.received == 0
+    return [
+        Row(
+            s,
+            "staffing_target",
+            queue.target.seconds,
+            queue.target.level,
+            text=(target_text(queue.target, Lang.VI), target_text(queue.target, Lang.EN)),
+        ),
+        Row(s, "staffing_received", queue.received),
+        Row(s, "staffing_aht", queue.aht_seconds),
+        Row(s, "staffing_intervals", queue.intervals_with_calls),
+        Row(s, "staffing_peak", queue.peak_operators_needed if known else None),
+        Row(
+            s,
+            "staffing_peak_at",
+            None if at is None else at.astimezone(HOTLINE_TZ).isoformat(),
+            text=None if at is None else (interval_text(at, Lang.VI), interval_text(at, Lang.EN)),
+        ),
+        Row(s, "staffing_mean", queue.mean_operators_needed),
+    ]
 
 
 def _medical_rows(medical: MedicalFigures) -> list[Row]:
@@ -265,6 +349,11 @@ def _medical_rows(medical: MedicalFigures) -> list[Row]:
 
 
 def section_title(section: str, lang: Lang) -> str:
+    if section.startswith("staffing_"):
+        line, _, queue = section.removeprefix("staffing_").partition("_")
+        if lang is Lang.VI:
+            return f"Số điện thoại viên cần theo Erlang C: đường dây {line}, hàng đợi {queue}"
+        return f"Operators needed by Erlang C: line {line}, queue {queue}"
     if section.startswith("calls_"):
         line = section.removeprefix("calls_")
         return ("Cuộc gọi " if lang is Lang.VI else "Calls ") + line
@@ -289,7 +378,7 @@ def format_table(report: Report, lang: Lang = Lang.VI) -> str:
             section = row.section
             lines.append("")
             lines.append(section_title(section, lang))
-        share = "" if row.share is None else format_ratio(row.share, lang)
+        share = row.share_text(lang)
         lines.append(
             f"  {label(row.key, lang):<{width}}  {row.value_text(lang):>9}  {share:>8}".rstrip()
         )
@@ -297,7 +386,8 @@ def format_table(report: Report, lang: Lang = Lang.VI) -> str:
 
 
 def to_csv(report: Report, lang: Lang = Lang.VI) -> str:
-    """CSV with machine keys and labels; values unformatted (``0.7698`` not ``77,0 %``)."""
+    """CSV with machine keys and labels; values unformatted (``0.7698`` not ``77,0 %``). A
+    staffing target is value = seconds, share = level; a peak interval is its ISO start."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["from", "to", "section", "key", label("figure", lang), "value", "share"])
@@ -305,7 +395,7 @@ def to_csv(report: Report, lang: Lang = Lang.VI) -> str:
         value = (
             ""
             if row.value is None
-            else (row.value if isinstance(row.value, int) else f"{row.value:.2f}")
+            else (row.value if isinstance(row.value, int | str) else f"{row.value:.2f}")
         )
         share = "" if row.share is None else f"{row.share:.4f}"
         writer.writerow(
@@ -322,20 +412,42 @@ def to_csv(report: Report, lang: Lang = Lang.VI) -> str:
     return buffer.getvalue()
 
 
+def _row_json(row: Row) -> dict[str, object]:
+    out: dict[str, object] = {
+        "section": row.section,
+        "key": row.key,
+        "label_vi": label(row.key, Lang.VI).strip(),
+        "label_en": label(row.key, Lang.EN).strip(),
+        "value": row.value,
+        "share": None if row.share is None else round(row.share, 4),
+    }
+    if row.text is not None:
+        out["text_vi"], out["text_en"] = row.text
+    return out
+
+
+def _staffing_json(queue: QueueStaffing) -> dict[str, object]:
+    at = queue.peak_interval_start
+    mean = queue.mean_operators_needed
+    return {
+        "queue": queue.queue,
+        "line": queue.line.value,
+        "target": queue.target.level,
+        "seconds": queue.target.seconds,
+        "received": queue.received,
+        "aht_seconds": None if queue.aht_seconds is None else round(queue.aht_seconds, 1),
+        "intervals_with_calls": queue.intervals_with_calls,
+        "peak_operators_needed": queue.peak_operators_needed,
+        "peak_interval_start": None if at is None else at.astimezone(HOTLINE_TZ).isoformat(),
+        "mean_operators_needed": None if mean is None else round(mean, 2),
+    }
+
+
 def to_json(report: Report) -> dict[str, object]:
     return {
         "from": report.start.isoformat(),
         "to": report.end.isoformat(),
         "lines": [line.value for line in report.lines],
-        "rows": [
-            {
-                "section": r.section,
-                "key": r.key,
-                "label_vi": label(r.key, Lang.VI).strip(),
-                "label_en": label(r.key, Lang.EN).strip(),
-                "value": r.value,
-                "share": None if r.share is None else round(r.share, 4),
-            }
-            for r in rows(report)
-        ],
+        "rows": [_row_json(r) for r in rows(report)],
+        "staffing": [_staffing_json(q) for q in report.staffing],
     }

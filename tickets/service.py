@@ -17,6 +17,7 @@ from tickets.agencies import Province
 from tickets.calendar import WorkingCalendar
 from tickets.dispatch import (
     DEFAULT_TIMEOUT,
+    MILESTONES,
     SUCCESSFUL_OUTCOMES,
     Attempt,
     DispatchResult,
@@ -556,8 +557,8 @@ class BackofficeService:
 
     async def milestone(self, user: User, ticket_id: int, kind: str) -> TicketState:
         """``answered`` or ``on_scene``: a time stamp on a 115 ticket."""
-        if kind not in ("answered", "on_scene"):
-            raise InvalidRequest("milestone must be answered or on_scene")
+        if kind not in MILESTONES:
+            raise InvalidRequest(f"milestone must be one of {', '.join(MILESTONES)}")
         ticket = await self.ticket(ticket_id, user)
         if ticket.line is not Line.MEDICAL:
             raise InvalidRequest("only 115 tickets have dispatch milestones")

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from aiohttp import web
 
-from agents.erlang import StaffingTarget, interval_staffing
+from agents.erlang import StaffingTarget
 from agents.service import AgentsService
+from agents.staffing import IntervalCounts, StaffingPolicy, plan_staffing
 from agents.stats import INTERVAL, summarise
 from db.agents import PostgresAgentsRepository
 from hotline.web.errors import ApiError
-from hotline.web.http import USER, requires
-from tickets.codes import HOTLINE_TZ
-from tickets.model import Line, Role, User
+from hotline.web.http import USER, json_object, requires
+from hotline.web.openapi import describe
+from tickets.codes import HOTLINE_TZ, plain_int
+from tickets.model import Role, User
 
 AGENTS = web.AppKey("agents", AgentsService)
 AGENTS_REPO = web.AppKey("agents_repository", PostgresAgentsRepository)
@@ -24,23 +25,11 @@ TAKES_CALLS = (Role.OPERATOR, Role.SUPERVISOR)
 OVERSEES = (Role.SUPERVISOR, Role.ADMIN)
 
 
-def _service(request: web.Request) -> AgentsService:
+def agents_service(request: web.Request) -> AgentsService:
     service = request.app.get(AGENTS)
     if service is None:
         raise ApiError(503, "asterisk-unavailable", "no AMI connection is configured")
     return service
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError as err:
-        raise ApiError(400, "invalid-request", "the body must be JSON") from err
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid-request", "the body must be a JSON object")
-    return body
 
 
 def _today_start() -> datetime:
@@ -50,7 +39,7 @@ def _today_start() -> datetime:
 
 @requires(*STAFF)
 async def queues(request: web.Request) -> web.Response:
-    service = _service(request)
+    service = agents_service(request)
     now = datetime.now(UTC)
     rows = await request.app[AGENTS_REPO].queue_intervals(_today_start(), now + timedelta(days=1))
     items = []
@@ -72,7 +61,7 @@ async def queues(request: web.Request) -> web.Response:
 
 @requires(*STAFF)
 async def operators(request: web.Request) -> web.Response:
-    service = _service(request)
+    service = agents_service(request)
     now = datetime.now(UTC)
     views = [service.model.operator_view(i, now) for i in sorted(service.model.operators)]
     return web.json_response({"items": views})
@@ -81,7 +70,7 @@ async def operators(request: web.Request) -> web.Response:
 @requires(*TAKES_CALLS)
 async def me(request: web.Request) -> web.Response:
     user: User = request[USER]
-    session = await _service(request).session(user.id)
+    session = await agents_service(request).session(user.id)
     if session is None:
         return web.json_response({"logged_in": False})
     return web.json_response(
@@ -94,12 +83,23 @@ async def me(request: web.Request) -> web.Response:
     )
 
 
+@describe(
+    body={
+        "type": "object",
+        "properties": {
+            "extension": {"type": "string"},
+            "queues": {"type": "array", "items": {"type": "string"}},
+            "reason": {"type": "string"},
+        },
+    },
+    responses={503: "no AMI connection"},
+)
 @requires(*TAKES_CALLS)
 async def me_action(request: web.Request) -> web.Response:
     user: User = request[USER]
-    service = _service(request)
+    service = agents_service(request)
     action = request.match_info["action"]
-    body = await _body(request)
+    body = await json_object(request)
     if action == "login":
         extension = str(body.get("extension", "")).strip()
         if not extension or not extension.replace("/", "").replace("-", "").isalnum():
@@ -117,9 +117,13 @@ async def me_action(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+@describe(
+    body={"type": "object", "properties": {"reason": {"type": "string"}}},
+    responses={404: "nobody is logged in there"},
+)
 @requires(*OVERSEES)
 async def operator_action(request: web.Request) -> web.Response:
-    service = _service(request)
+    service = agents_service(request)
     interface = request.match_info["interface"]
     session = await request.app[AGENTS_REPO].session_of_interface(interface)
     if session is None:
@@ -128,7 +132,7 @@ async def operator_action(request: web.Request) -> web.Response:
     if action == "logout":
         await service.logout(session.user_id)
     else:
-        reason = str((await _body(request)).get("reason", "Supervisor"))[:80]
+        reason = str((await json_object(request)).get("reason", "Supervisor"))[:80]
         await service.pause(session.user_id, action == "pause", reason)
     return web.json_response({"ok": True})
 
@@ -144,6 +148,12 @@ def _time_param(request: web.Request, name: str, default: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=HOTLINE_TZ)
 
 
+@describe(
+    query={
+        "from": {"type": "string", "format": "date-time"},
+        "to": {"type": "string", "format": "date-time"},
+    }
+)
 @requires(*OVERSEES)
 async def queue_stats(request: web.Request) -> web.Response:
     start = _time_param(request, "from", _today_start())
@@ -168,16 +178,12 @@ async def queue_stats(request: web.Request) -> web.Response:
     )
 
 
-def _staffing_targets(request: web.Request) -> tuple[dict[str, Line], dict[Line, StaffingTarget]]:
+def _staffing_targets(request: web.Request) -> StaffingPolicy:
     """Queue → line from the menu file; per line the target of the settings, or of the query
     (``target`` as a share or a percentage, ``seconds``) for every line at once."""
     from hotline.app import MENU, SETTINGS  # hotline.app imports this module
 
-    settings = request.app[SETTINGS]
-    targets = {
-        Line.CITIZEN: StaffingTarget(settings.staffing_target_1022, settings.staffing_seconds_1022),
-        Line.MEDICAL: StaffingTarget(settings.staffing_target_115, settings.staffing_seconds_115),
-    }
+    policy = StaffingPolicy.from_config(request.app[SETTINGS], request.app[MENU].lines)
     raw_level, raw_seconds = request.query.get("target"), request.query.get("seconds")
     try:
         level = None if raw_level is None else float(raw_level)
@@ -190,89 +196,67 @@ def _staffing_targets(request: web.Request) -> tuple[dict[str, Line], dict[Line,
         raise ApiError(400, "invalid-request", "target: between 0 and 1 (or 0 and 100 %)")
     if seconds is not None and not 0 < seconds <= 3600:
         raise ApiError(400, "invalid-request", "seconds: between 1 and 3600")
-    for line, target in targets.items():
-        targets[line] = StaffingTarget(
+    targets = {
+        line: StaffingTarget(
             target.level if level is None else level,
             target.seconds if seconds is None else seconds,
         )
-    queue_lines = {flow.queue: line for line, flow in request.app[MENU].lines.items()}
-    return queue_lines, targets
+        for line, target in policy.targets.items()
+    }
+    return StaffingPolicy(policy.queue_lines, targets)
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _aht(talk_seconds: int, completed: int) -> float | None:
-    return talk_seconds / completed if completed else None
-
-
 @requires(*OVERSEES)
 async def staffing(request: web.Request) -> web.Response:
     """Erlang C per queue and 15-minute interval: measured arrivals (callers who joined the
     queue) and handling time (talk time of completed calls; the period's when an interval has
-    none) ⇒ operators needed for the line's target."""
+    none) ⇒ operators needed for the line's target (``agents.staffing.plan_staffing``)."""
     start = _time_param(request, "from", _today_start())
     end = _time_param(request, "to", datetime.now(UTC) + timedelta(minutes=15))
     if end <= start or end - start > timedelta(days=366):
         raise ApiError(400, "invalid-request", "from < to, at most a year apart")
-    queue_lines, targets = _staffing_targets(request)
+    policy = _staffing_targets(request)
     rows = await request.app[AGENTS_REPO].queue_intervals(start, end)
-    period_aht = {
-        q: _aht(
-            sum(int(r["talk_seconds_sum"]) for r in rows if r["queue"] == q),
-            sum(int(r["completed"]) for r in rows if r["queue"] == q),
-        )
-        for q in {r["queue"] for r in rows}
+    plan = plan_staffing((IntervalCounts.from_row(r) for r in rows), policy)
+    intervals = [
+        {
+            "queue": i.queue,
+            "line": i.line.value,
+            "interval_start": i.interval_start.isoformat(),
+            "received": i.received,
+            "aht_seconds": _rounded(i.aht_seconds, 1),
+            "aht_from": i.aht_from,
+            "intensity_erlangs": _rounded(i.intensity_erlangs, 3),
+            "operators_needed": i.operators_needed,
+            "service_level": _rounded(i.service_level, 4),
+            "asa_seconds": _rounded(i.asa_seconds, 1),
+            "occupancy": _rounded(i.occupancy, 4),
+        }
+        for i in plan.intervals
+    ]
+    queues = {
+        q.queue: {
+            "line": q.line.value,
+            "target": q.target.level,
+            "seconds": q.target.seconds,
+            "received": q.received,
+            "aht_seconds": _rounded(q.aht_seconds, 1),
+            "peak_operators_needed": q.peak_operators_needed,
+        }
+        for q in plan.queues
     }
-    intervals: list[dict[str, Any]] = []
-    queues: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        queue = row["queue"]
-        line = queue_lines.get(queue, Line.CITIZEN)
-        target = targets[line]
-        own = _aht(int(row["talk_seconds_sum"]), int(row["completed"]))
-        aht = own if own is not None else period_aht[queue]
-        try:
-            answer = interval_staffing(int(row["received"]), aht, target, INTERVAL.total_seconds())
-        except ValueError:  # beyond any real call centre (more than 100,000 operators)
-            answer = None
-        intervals.append(
-            {
-                "queue": queue,
-                "line": line.value,
-                "interval_start": row["interval_start"].isoformat(),
-                "received": int(row["received"]),
-                "aht_seconds": _rounded(aht, 1),
-                "aht_from": "interval" if own is not None else "period" if aht else None,
-                "intensity_erlangs": None if answer is None else round(answer.intensity, 3),
-                "operators_needed": None if answer is None else answer.agents,
-                "service_level": None if answer is None else round(answer.service_level, 4),
-                "asa_seconds": None if answer is None else round(answer.asa_seconds, 1),
-                "occupancy": None if answer is None else round(answer.occupancy, 4),
-            }
-        )
-        summary = queues.setdefault(
-            queue,
-            {
-                "line": line.value,
-                "target": target.level,
-                "seconds": target.seconds,
-                "received": 0,
-                "aht_seconds": _rounded(period_aht[queue], 1),
-                "peak_operators_needed": 0,
-            },
-        )
-        summary["received"] += int(row["received"])
-        if answer is not None:
-            summary["peak_operators_needed"] = max(summary["peak_operators_needed"], answer.agents)
     return web.json_response(
         {
             "from": start.isoformat(),
             "to": end.isoformat(),
             "interval_minutes": int(INTERVAL.total_seconds() // 60),
             "targets": {
-                line.value: {"target": t.level, "seconds": t.seconds} for line, t in targets.items()
+                line.value: {"target": t.level, "seconds": t.seconds}
+                for line, t in policy.targets.items()
             },
             "queues": queues,
             "intervals": intervals,
@@ -286,20 +270,25 @@ async def callbacks(request: web.Request) -> web.Response:
     return web.json_response({"items": [c.to_json() for c in items]})
 
 
+@describe(
+    body={"type": "object", "properties": {"reached": {"type": "boolean"}}},
+    responses={404: "no such callback"},
+)
 @requires(*TAKES_CALLS)
 async def callback_action(request: web.Request) -> web.Response:
-    service = _service(request)
+    service = agents_service(request)
     user: User = request[USER]
     ident = request.match_info["callback"]
-    if not ident.isdigit() or len(ident) > 18:
+    number = plain_int(ident)
+    if number is None:
         raise ApiError(404, "callback-not-found", f"no callback {ident}")
     if request.match_info["action"] == "call":
-        callback = await service.call_back(int(ident), user)
+        callback = await service.call_back(number, user)
     else:
-        reached = (await _body(request)).get("reached")
+        reached = (await json_object(request)).get("reached")
         if not isinstance(reached, bool):
             raise ApiError(400, "invalid-request", 'expected {"reached": true|false}')
-        callback = await service.callback_result(int(ident), reached, user)
+        callback = await service.callback_result(number, reached, user)
     return web.json_response(callback.to_json())
 
 

@@ -19,14 +19,15 @@ from db.province import PostgresProvinceRepository
 from db.reports import PostgresReportRepository
 from hotline.tasks import TaskManager
 from hotline.web.errors import ApiError
-from hotline.web.http import POOL, USER, requires
+from hotline.web.http import MAX_PAGE, POOL, USER, int_param, json_object, requires
+from hotline.web.openapi import describe
 from tickets.agencies import AGENCY_KINDS, Agency, Holiday, RoutingRule
 from tickets.dispatch import Attempt, Outcome, Point
 from tickets.errors import InvalidRequest
 from tickets.lifecycle import Closure
 from tickets.model import Category, Line, Role, User
-from tickets.phone import mask_phone
-from tickets.reports import Lang, Report, format_ratio, label, period_text, rows, section_title
+from tickets.phone import mask_phone, mask_phones
+from tickets.reports import Lang, Report, label, period_text, rows, section_title
 from tickets.reports import to_json as report_json
 from tickets.routing import Router
 from tickets.service import BackofficeService, TicketState
@@ -50,18 +51,6 @@ async def _ticket_id(request: web.Request) -> int:
     if ticket_id is None:
         raise ApiError(404, "ticket-not-found", f"no ticket {ident}")
     return ticket_id
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError as err:
-        raise InvalidRequest("the body must be JSON") from err
-    if not isinstance(body, dict):
-        raise InvalidRequest("the body must be a JSON object")
-    return body
 
 
 def _text(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
@@ -118,9 +107,24 @@ def _reply(ticket: TicketState, request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- lifecycle
 
 
+@describe(
+    body={
+        "type": "object",
+        "required": ["category"],
+        "properties": {
+            "category": {"type": "string"},
+            "subcategory": {"type": "string"},
+            "locality": {"type": "string"},
+            "description": {"type": "string"},
+            "location": {"type": "string"},
+            "lat": {"type": "number"},
+            "long": {"type": "number"},
+        },
+    }
+)
 @requires(*STAFF)
 async def classify(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     category = _enum(Category, _text(body, "category"), "category")
     lat, long = body.get("lat"), body.get("long")
     point = None
@@ -145,9 +149,10 @@ async def classify(request: web.Request) -> web.Response:
     return _reply(ticket, request)
 
 
+@describe(body={"type": "object", "properties": {"agency": {"type": "string"}}})
 @requires(*STAFF)
 async def forward(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     ticket = await _service(request).forward(
         request[USER], await _ticket_id(request), _text(body, "agency", required=False)
     )
@@ -160,36 +165,54 @@ async def accept(request: web.Request) -> web.Response:
     return _reply(ticket, request)
 
 
+@describe(
+    body={
+        "type": "object",
+        "required": ["response"],
+        "properties": {"response": {"type": "string"}},
+    }
+)
 @requires(*AGENCY_SIDE)
 async def respond(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     response = _text(body, "response")
     assert response is not None
     ticket = await _service(request).respond(request[USER], await _ticket_id(request), response)
     return _reply(ticket, request)
 
 
+@describe(body={"type": "object", "properties": {"closure": {"type": "string"}}})
 @requires(*STAFF)
 async def close(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     raw = _text(body, "closure", required=False)
     closure = None if raw is None else _enum(Closure, raw, "closure")
     ticket = await _service(request).close(request[USER], await _ticket_id(request), closure)
     return _reply(ticket, request)
 
 
+@describe(
+    body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}
+)
 @requires(*STAFF)
 async def reopen(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     reason = _text(body, "reason")
     assert reason is not None
     ticket = await _service(request).reopen(request[USER], await _ticket_id(request), reason)
     return _reply(ticket, request)
 
 
+@describe(
+    body={
+        "type": "object",
+        "required": ["agency", "reason"],
+        "properties": {"agency": {"type": "string"}, "reason": {"type": "string"}},
+    }
+)
 @requires(*MANAGERS)
 async def reassign(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     agency, reason = _text(body, "agency"), _text(body, "reason")
     assert agency is not None
     assert reason is not None
@@ -204,6 +227,8 @@ async def timeline(request: web.Request) -> web.Response:
     ticket_id = await _ticket_id(request)
     await _service(request).ticket(ticket_id, request[USER])  # agency users: own tickets only
     events = await PostgresBackofficeStore(request.app[POOL]).timeline(ticket_id)
+    if request[USER].role is Role.AGENCY:  # event data may quote the caller's number
+        events = mask_phones(events)
     return web.json_response({"events": events})
 
 
@@ -213,9 +238,10 @@ async def duplicates(request: web.Request) -> web.Response:
     return web.json_response({"candidates": [asdict(s) for s in found]})
 
 
+@describe(body={"type": "object", "required": ["into"], "properties": {"into": {"type": "string"}}})
 @requires(*STAFF)
 async def merge(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     into = body.get("into")
     if not isinstance(into, int):
         raise InvalidRequest("into must be a ticket id")
@@ -244,9 +270,16 @@ async def dispatch(request: web.Request) -> web.Response:
     return web.json_response({"pending": attempt_json(attempt)}, status=201)
 
 
+@describe(
+    body={
+        "type": "object",
+        "required": ["accepted"],
+        "properties": {"accepted": {"type": "boolean"}, "reason": {"type": "string"}},
+    }
+)
 @requires(*STAFF)
 async def dispatch_answer(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     accepted = body.get("accepted")
     if not isinstance(accepted, bool):
         raise InvalidRequest("accepted must be true or false")
@@ -263,18 +296,22 @@ async def dispatch_timeouts(request: web.Request) -> web.Response:
     return web.json_response({"timed_out": moved})
 
 
+@describe(body={"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}}})
 @requires(*STAFF)
 async def milestone(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     kind = _text(body, "kind")
     assert kind is not None
     ticket = await _service(request).milestone(request[USER], await _ticket_id(request), kind)
     return _reply(ticket, request)
 
 
+@describe(
+    body={"type": "object", "required": ["outcome"], "properties": {"outcome": {"type": "string"}}}
+)
 @requires(*STAFF)
 async def complete(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     outcome = _enum(Outcome, _text(body, "outcome"), "outcome")
     ticket = await _service(request).complete(request[USER], await _ticket_id(request), outcome)
     return _reply(ticket, request)
@@ -312,6 +349,14 @@ async def list_categories(request: web.Request) -> web.Response:
     )
 
 
+@describe(
+    query={
+        "category": {"type": "string"},
+        "subcategory": {"type": "string"},
+        "locality": {"type": "string"},
+    },
+    required_query=("category",),
+)
 @requires(*STAFF)
 async def route_preview(request: web.Request) -> web.Response:
     province = await _province_repo(request).province()
@@ -327,9 +372,22 @@ async def route_preview(request: web.Request) -> web.Response:
     return web.json_response({"agency": decision.agency_code, "fallback": decision.fallback})
 
 
+@describe(
+    body={
+        "type": "object",
+        "required": ["kind", "name_vi", "name_en"],
+        "properties": {
+            "kind": {"type": "string"},
+            "name_vi": {"type": "string"},
+            "name_en": {"type": "string"},
+            "locality": {"type": "string"},
+            "active": {"type": "boolean"},
+        },
+    }
+)
 @requires(Role.ADMIN)
 async def put_agency(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     code = request.match_info["code"]
     province = await _province_repo(request).province()
     locality = _text(body, "locality", required=False)
@@ -350,9 +408,21 @@ async def put_agency(request: web.Request) -> web.Response:
     return web.json_response(asdict(agency))
 
 
+@describe(
+    body={
+        "type": "object",
+        "required": ["category", "agency"],
+        "properties": {
+            "category": {"type": "string"},
+            "subcategory": {"type": "string"},
+            "locality": {"type": "string"},
+            "agency": {"type": "string"},
+        },
+    }
+)
 @requires(Role.ADMIN)
 async def put_rule(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     province = await _province_repo(request).province()
     category = _enum(Category, _text(body, "category"), "category")
     subcategory = _text(body, "subcategory", required=False)
@@ -370,9 +440,16 @@ async def put_rule(request: web.Request) -> web.Response:
     return web.json_response({**asdict(rule), "category": category.value})
 
 
+@describe(
+    body={
+        "type": "object",
+        "required": ["name_vi", "name_en"],
+        "properties": {"name_vi": {"type": "string"}, "name_en": {"type": "string"}},
+    }
+)
 @requires(Role.ADMIN)
 async def put_holiday(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     try:
         day = date.fromisoformat(request.match_info["day"])
     except ValueError as err:
@@ -385,9 +462,16 @@ async def put_holiday(request: web.Request) -> web.Response:
     return web.json_response({"day": day.isoformat(), "name_vi": name_vi, "name_en": name_en})
 
 
+@describe(
+    body={
+        "type": "object",
+        "required": ["deadline_days"],
+        "properties": {"deadline_days": {"type": "integer"}},
+    }
+)
 @requires(Role.ADMIN)
 async def put_deadline(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     category = _enum(Category, request.match_info["code"], "category")
     days = body.get("deadline_days")
     if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 1):
@@ -396,10 +480,22 @@ async def put_deadline(request: web.Request) -> web.Response:
     return web.json_response({"category": category.value, "deadline_days": days})
 
 
+@describe(
+    query={
+        "entity": {"type": "string"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+        "offset": {"type": "integer", "minimum": 0},
+    }
+)
 @requires(Role.ADMIN)
 async def audit_trail(request: web.Request) -> web.Response:
-    items = await _province_repo(request).audit_trail(request.query.get("entity"))
-    return web.json_response({"items": items})
+    """The administrators' changes, newest first."""
+    limit = int_param(request, "limit", 50, 1, MAX_PAGE)
+    offset = int_param(request, "offset", 0, 0, 10_000_000)
+    items = await _province_repo(request).audit_trail(
+        request.query.get("entity"), limit=limit, offset=offset
+    )
+    return web.json_response({"items": items, "limit": limit, "offset": offset})
 
 
 # ---------------------------------------------------------------- reports
@@ -418,11 +514,20 @@ def _period(request: web.Request) -> tuple[date, date, tuple[Line, ...]]:
     return start, end, lines
 
 
+async def _report(request: web.Request, start: date, end: date, lines: tuple[Line, ...]) -> Report:
+    """The report with its staffing section: queue → line from the menu file, the Erlang C
+    targets from the settings."""
+    from agents.staffing import StaffingPolicy
+    from hotline.app import MENU, SETTINGS  # hotline.app imports this module
+
+    staffing = StaffingPolicy.from_config(request.app[SETTINGS], request.app[MENU].lines)
+    return await PostgresReportRepository(request.app[POOL]).report(start, end, lines, staffing)
+
+
 @requires(*MANAGERS)
 async def report_api(request: web.Request) -> web.Response:
     start, end, lines = _period(request)
-    report = await PostgresReportRepository(request.app[POOL]).report(start, end, lines)
-    return web.json_response(report_json(report))
+    return web.json_response(report_json(await _report(request, start, end, lines)))
 
 
 _PAGE_CSS = (
@@ -454,7 +559,7 @@ def report_page(report: Report, lang: Lang) -> str:
             section = row.section
             title = html.escape(section_title(section, lang))
             out.append(f'<tr class="h"><th colspan="3">{title}</th></tr>')
-        share = "" if row.share is None else format_ratio(row.share, lang)
+        share = row.share_text(lang)
         text = html.escape(label(row.key, lang).strip())
         out.append(
             f'<tr data-key="{row.section}.{row.key}"><td>{text}</td>'
@@ -469,7 +574,7 @@ def report_page(report: Report, lang: Lang) -> str:
 async def report_html(request: web.Request) -> web.Response:
     start, end, lines = _period(request)
     lang = _enum(Lang, request.query.get("lang", Lang.VI.value), "lang")
-    report = await PostgresReportRepository(request.app[POOL]).report(start, end, lines)
+    report = await _report(request, start, end, lines)
     return web.Response(text=report_page(report, lang), content_type="text/html", charset="utf-8")
 
 

@@ -27,6 +27,9 @@ def error_body(status: int, error_id: str, message: str) -> web.Response:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        if "\x00" in request.path or any("\x00" in v for v in request.query.values()):
+            # PostgreSQL text cannot hold NUL: refuse it here rather than fail in a query
+            raise ApiError(400, "invalid-request", "the address holds a NUL character")
         return await handler(request)
     except ApiError as err:
         return error_body(err.status, err.error_id, err.message)

@@ -7,15 +7,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_request import FileField
+from multidict import MultiDictProxy
 
 from db.pool import Pool, ping
 from db.tickets import PostgresTicketRepository
-from hotline.auth import AuthService
+from hotline.auth import AuthService, LoginStatus, TokenKind, csrf_matches, csrf_token
 from hotline.web.errors import ApiError
+from hotline.web.openapi import ROLES_ATTRIBUTE, describe
 from hotline.web.ratelimit import RateLimiter
 from ivr.server import FastAgiServer
+from tickets.codes import plain_int
 from tickets.model import Role, Ticket, User
-from tickets.phone import mask_phone, national_phone, normalize_phone
+from tickets.phone import mask_phone, mask_phones, national_phone, normalize_phone
 
 AUTH = web.AppKey("auth", AuthService)
 TICKETS = web.AppKey("tickets", PostgresTicketRepository)
@@ -32,34 +36,86 @@ MAX_PAGE = 200
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+SESSION_COOKIE = "hotline_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def session_token(request: web.Request) -> str | None:
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+async def identify(request: web.Request) -> User | None:
+    """The caller: a bearer token (API clients), else a browser session cookie. A session may
+    write only with its CSRF token in the ``X-CSRF-Token`` header."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "unauthenticated", "expected: Authorization: Bearer <token>")
+        return await request.app[AUTH].authenticate(token.strip())
+    session = session_token(request)
+    if session is None:
+        return None
+    user = await request.app[AUTH].authenticate(session, TokenKind.SESSION)
+    presented = request.headers.get(CSRF_HEADER, "")
+    if (
+        user is not None
+        and request.method not in SAFE_METHODS
+        and not csrf_matches(session, presented)
+    ):
+        raise ApiError(403, "csrf-token-invalid", "this form is stale; reload the page")
+    return user
+
+
 def requires(*roles: Role) -> Callable[[RouteHandler], RouteHandler]:
-    """Bearer-token authentication plus an explicit role check for one route."""
+    """Authentication (bearer token or session cookie) plus an explicit role check."""
     allowed = frozenset(roles)
 
     def decorate(handler: RouteHandler) -> RouteHandler:
         @functools.wraps(handler)
         async def wrapper(request: web.Request) -> web.StreamResponse:
-            header = request.headers.get("Authorization", "")
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                raise ApiError(401, "unauthenticated", "a bearer token is required")
-            user = await request.app[AUTH].authenticate(token.strip())
+            user = await identify(request)
             if user is None:
-                raise ApiError(401, "unauthenticated", "the token is invalid or has expired")
+                raise ApiError(401, "unauthenticated", "log in, or send a valid bearer token")
             if user.role not in allowed:
                 raise ApiError(403, "forbidden", f"the {user.role.value} role may not do this")
             request[USER] = user
             return await handler(request)
 
+        setattr(wrapper, ROLES_ATTRIBUTE, allowed)
         return wrapper
 
     return decorate
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | FileField]:
+    """The form of a POST; a malformed body (a multipart type without its boundary, bytes that
+    are not the declared encoding) is the client's error, not ours."""
+    try:
+        return await request.post()
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ApiError(400, "invalid-request", f"the form cannot be read: {err}") from err
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The JSON object a write carries (``{}`` without a body); anything else is a 400."""
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError as err:
+        raise ApiError(400, "invalid-request", "the body must be JSON") from err
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid-request", "the body must be a JSON object")
+    return body
 
 
 def _client(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
+@describe(responses={503: "the database or the FastAGI server is down"})
 async def healthz(request: web.Request) -> web.Response:
     if not request.app[PUBLIC_LIMIT].allow(_client(request)):
         raise ApiError(429, "rate-limited", "too many requests")
@@ -73,6 +129,18 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if database and agi else 503)
 
 
+@describe(
+    body={
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+    },
+    responses={
+        401: "wrong user name or password",
+        423: "locked after repeated failures",
+        429: "too many attempts",
+    },
+)
 async def login(request: web.Request) -> web.Response:
     try:
         body = await request.json()
@@ -82,10 +150,28 @@ async def login(request: web.Request) -> web.Response:
     limiter = request.app[LOGIN_LIMIT]
     if not (limiter.allow(_client(request)) and limiter.allow(f"user:{username}")):
         raise ApiError(429, "rate-limited", "too many login attempts; wait a minute")
-    token = await request.app[AUTH].login(username, password)
-    if token is None:
+    result = await request.app[AUTH].login(username, password)
+    if result.status is LoginStatus.LOCKED:
+        until = result.locked_until.isoformat() if result.locked_until else "later"
+        raise ApiError(423, "account-locked", f"too many failed logins; locked until {until}")
+    if result.token is None:
         raise ApiError(401, "invalid-credentials", "wrong user name or password")
-    return web.json_response({"token": token})
+    return web.json_response({"token": result.token})
+
+
+@requires(*ALL_ROLES)
+async def whoami(request: web.Request) -> web.Response:
+    """Who this token or session is; a browser session also gets its CSRF token."""
+    user: User = request[USER]
+    session = session_token(request) if "Authorization" not in request.headers else None
+    return web.json_response(
+        {
+            "username": user.username,
+            "role": user.role.value,
+            "agency_code": user.agency_code,
+            "csrf": csrf_token(session) if session else None,
+        }
+    )
 
 
 def ticket_json(ticket: Ticket, viewer: User, *, detail: bool) -> dict[str, Any]:
@@ -111,7 +197,7 @@ def ticket_json(ticket: Ticket, viewer: User, *, detail: bool) -> dict[str, Any]
         },
     }
     if detail:
-        body |= {
+        details: dict[str, Any] = {
             "description": ticket.description,
             "description_recording": ticket.description_recording,
             "location": ticket.location,
@@ -123,26 +209,36 @@ def ticket_json(ticket: Ticket, viewer: User, *, detail: bool) -> dict[str, Any]
                 for e in ticket.events
             ],
         }
+        body |= details if full else mask_phones(details)
     return body
 
 
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    number = plain_int(raw)
+    if number is None or not low <= number <= high:
         raise ApiError(400, "invalid-request", f"{name} must be an integer in [{low}, {high}]")
-    return int(raw)
+    return number
 
 
+@describe(
+    query={
+        "phone": {"type": "string"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+        "offset": {"type": "integer", "minimum": 0},
+    },
+    required_query=("phone",),
+)
 @requires(*STAFF)
 async def list_tickets(request: web.Request) -> web.Response:
     raw = request.query.get("phone", "")
     phone = normalize_phone(raw)
     if phone is None:
         raise ApiError(400, "invalid-phone", f"not a phone number: {raw!r}")
-    limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
-    offset = _int_param(request, "offset", 0, 0, 10_000_000)
+    limit = int_param(request, "limit", 50, 1, MAX_PAGE)
+    offset = int_param(request, "offset", 0, 0, 10_000_000)
     tickets = await request.app[TICKETS].list_by_phone(phone, limit=limit, offset=offset)
     viewer: User = request[USER]
     return web.json_response(
@@ -154,15 +250,13 @@ async def list_tickets(request: web.Request) -> web.Response:
     )
 
 
+@describe(responses={404: "no such ticket (or not this agency's)"})
 @requires(*ALL_ROLES)
 async def get_ticket(request: web.Request) -> web.Response:
     ident = request.match_info["ticket"]
     repository = request.app[TICKETS]
-    ticket = await (
-        repository.get(int(ident))
-        if ident.isdigit() and len(ident) < 19
-        else repository.get_by_code(ident)
-    )
+    number = plain_int(ident)
+    ticket = await (repository.get(number) if number is not None else repository.get_by_code(ident))
     viewer: User = request[USER]
     if ticket is None or (viewer.role is Role.AGENCY and ticket.agency_code != viewer.agency_code):
         raise ApiError(404, "ticket-not-found", f"no ticket {ident}")
@@ -172,6 +266,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/v1/auth/login", login)
+    app.router.add_get("/api/v1/auth/session", whoami)
     app.router.add_get("/api/v1/tickets", list_tickets)
     app.router.add_get("/api/v1/tickets/{ticket}", get_ticket)
     from hotline.web import backoffice, open311  # imported here: both import this module

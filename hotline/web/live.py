@@ -9,12 +9,14 @@ import asyncio
 import contextlib
 import json
 import logging
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
 from hotline.events import EventBus, Subscription
 from hotline.web.errors import ApiError
-from hotline.web.http import AUTH
+from hotline.web.http import AUTH, identify, session_token
+from hotline.web.openapi import describe
 from tickets.model import Role, User
 
 logger = logging.getLogger(__name__)
@@ -50,15 +52,34 @@ ALLOWED = {
 
 
 async def _user(request: web.Request) -> User:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else request.query.get("token", "")
-    user = await request.app[AUTH].authenticate(token) if token else None
+    token = request.query.get("token", "")
+    if token and "Authorization" not in request.headers:
+        user = await request.app[AUTH].authenticate(token)
+    else:
+        if session_token(request) and "Authorization" not in request.headers:
+            _same_origin(request)
+        user = await identify(request)
     if user is None:
-        raise ApiError(401, "unauthenticated", "a valid bearer token is required")
+        raise ApiError(401, "unauthenticated", "log in, or send a valid bearer token")
     return user
 
 
+def _same_origin(request: web.Request) -> None:
+    """A browser sends its cookies with a WebSocket opened by any site: only our own pages
+    (same Origin) may use the session cookie."""
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        raise ApiError(403, "cross-origin", "this socket is for the service's own pages")
+
+
+@describe(
+    query={"topics": {"type": "string"}, "token": {"type": "string"}},
+    responses={
+        101: "WebSocket: {topic, kind, data} events",
+        401: "not logged in",
+        403: "another site",
+    },
+)
 async def events(request: web.Request) -> web.WebSocketResponse:
     user = await _user(request)
     allowed = ALLOWED[user.role]
@@ -98,6 +119,8 @@ async def events(request: web.Request) -> web.WebSocketResponse:
                 )
                 continue
             subscription.topics = topics & allowed
+    except ConnectionError:  # the page went away (navigated, closed) while we wrote to it
+        logger.info("events: %s's socket closed by the browser", user.username)
     finally:
         request.app[SOCKETS].discard(ws)
         request.app[BUS].unsubscribe(subscription)

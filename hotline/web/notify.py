@@ -19,11 +19,13 @@ from hotline.settings import Settings, SettingsError
 from hotline.tasks import TaskManager
 from hotline.web.errors import ApiError
 from hotline.web.http import POOL
+from hotline.web.openapi import describe
 from notify.brandname import BrandnameSmsGateway
 from notify.kannel import KannelSmsGateway, check_dlr_signature
 from notify.policy import QuietHours, RetryPolicy
 from notify.service import NotifyService, SmsGateway
 from notify.zalo import ZaloZnsGateway, check_webhook
+from tickets.codes import plain_int
 from tickets.lifecycle import Closure
 from tickets.model import Role, User
 from tickets.phone import normalize_phone
@@ -126,10 +128,15 @@ def _raw_query(request: web.Request) -> dict[str, bytes]:
     return values
 
 
+@describe(
+    query={"id": {"type": "string"}, "sig": {"type": "string"}, "status": {"type": "string"}},
+    produces="text/plain",
+    responses={401: "not signed by us"},
+)
 async def kannel_dlr(request: web.Request) -> web.Response:
     query = request.query
     ident, sig, status = query.get("id", ""), query.get("sig", ""), query.get("status", "")
-    if not ident.isdigit() or not status.isdigit():
+    if plain_int(ident) is None or plain_int(status) is None:
         raise ApiError(400, "bad-delivery-report", "id and status are required")
     if not check_dlr_signature(_secret(request.app[NOTIFY_SETTINGS]), int(ident), sig):
         raise ApiError(401, "bad-signature", "the delivery report is not signed by us")
@@ -138,10 +145,14 @@ async def kannel_dlr(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
+@describe(
+    query={"id": {"type": "string"}, "sig": {"type": "string"}, "status": {"type": "string"}},
+    responses={401: "not signed by us"},
+)
 async def brandname_dlr(request: web.Request) -> web.Response:
     query = request.query
     ident, sig, status = query.get("id", ""), query.get("sig", ""), query.get("status", "")
-    if not ident.isdigit() or status not in ("delivered", "failed"):
+    if plain_int(ident) is None or status not in ("delivered", "failed"):
         raise ApiError(400, "bad-delivery-report", "id and status (delivered|failed) required")
     if not check_dlr_signature(_secret(request.app[NOTIFY_SETTINGS]), int(ident), sig):
         raise ApiError(401, "bad-signature", "the delivery report is not signed by us")
@@ -149,6 +160,16 @@ async def brandname_dlr(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+@describe(
+    query={
+        "secret": {"type": "string"},
+        "from": {"type": "string"},
+        "text": {"type": "string"},
+        "charset": {"type": "string"},
+    },
+    produces="text/plain",
+    responses={401: "unknown sender"},
+)
 async def kannel_mo(request: web.Request) -> web.Response:
     query = _raw_query(request)
     secret = _secret(request.app[NOTIFY_SETTINGS]).encode()
@@ -166,6 +187,7 @@ async def kannel_mo(request: web.Request) -> web.Response:
     return web.Response(text="")
 
 
+@describe(body={"type": "object"}, responses={401: "bad signature"})
 async def zalo_webhook(request: web.Request) -> web.Response:
     """ZNS delivery (``user_received_message`` with ``delivery_time``); other OA events are
     acknowledged and ignored. A bad signature changes nothing."""

@@ -17,7 +17,8 @@ from db.apikeys import PostgresApiKeyRepository
 from db.open311 import CLOSED_STATUSES, NewRequest, PostgresOpen311Repository, PublicRequest
 from db.province import PostgresProvinceRepository
 from hotline.web.errors import ApiError
-from hotline.web.http import POOL, PUBLIC_LIMIT
+from hotline.web.http import POOL, PUBLIC_LIMIT, read_form
+from hotline.web.openapi import describe
 from tickets.agencies import Province
 from tickets.codes import HOTLINE_TZ, is_ticket_code
 from tickets.errors import DomainError
@@ -114,7 +115,9 @@ def _services(province: Province) -> list[dict[str, Any]]:
     names = {c.code: c for c in province.categories}
     out = []
     for category in PLAIN_SERVICES:
-        info = names[category]
+        info = names.get(category)
+        if info is None:  # a province whose reference data lacks it offers no such service
+            continue
         out.append(
             {
                 "service_code": category.value,
@@ -126,7 +129,8 @@ def _services(province: Province) -> list[dict[str, Any]]:
                 "group": info.name_vi,
             }
         )
-    field_group = names[Category.FIELD_REPORT].name_vi
+    field = names.get(Category.FIELD_REPORT)
+    field_group = field.name_vi if field else Category.FIELD_REPORT.value
     for sub in province.subcategories:
         if sub.category is Category.FIELD_REPORT:
             out.append(
@@ -243,6 +247,15 @@ def _moment(text: str, name: str) -> datetime:
     return moment
 
 
+@describe(
+    query={
+        "service_request_id": {"type": "string"},
+        "service_code": {"type": "string"},
+        "start_date": {"type": "string", "format": "date-time"},
+        "end_date": {"type": "string", "format": "date-time"},
+        "status": {"type": "string"},
+    }
+)
 @open311
 async def list_requests(request: web.Request) -> web.Response:
     repository = PostgresOpen311Repository(request.app[POOL])
@@ -316,9 +329,29 @@ def _float(form: Any, name: str) -> float | None:
         raise Open311Error(400, f"{name} must be a number") from err
 
 
+@describe(
+    body={
+        "type": "object",
+        "required": ["api_key", "service_code"],
+        "properties": {
+            "api_key": {"type": "string"},
+            "service_code": {"type": "string"},
+            "lat": {"type": "number"},
+            "long": {"type": "number"},
+            "address_string": {"type": "string"},
+            "address_id": {"type": "string"},
+            "description": {"type": "string"},
+            "phone": {"type": "string"},
+            "first_name": {"type": "string"},
+            "last_name": {"type": "string"},
+        },
+    },
+    body_type="application/x-www-form-urlencoded",
+    responses={403: "invalid api_key"},
+)
 @open311
 async def create_request(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     key = str(form.get("api_key", ""))
     client = await PostgresApiKeyRepository(request.app[POOL]).owner(key) if key else None
     if client is None:

@@ -96,7 +96,7 @@ async def live_hotline(
             tokens = {}
             for name, role in users.items():
                 await auth.add_user(name, PASSWORD, role)
-                token = await auth.login(name, PASSWORD)
+                token = (await auth.login(name, PASSWORD)).token
                 assert token is not None
                 tokens[name] = token
             async with aiohttp.ClientSession(base_url=service.http_url) as http:

@@ -1,0 +1,137 @@
+"""Live calls over HTTP: a supervisor listens to, whispers to or barges into an operator's call;
+an operator moves a caller between 1022 and 115; the console's player fetches a ticket's
+recordings. Each route states its roles; the work is done by ``agents.service.AgentsService``
+and ``tickets.service.BackofficeService``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from agents.service import SpyMode
+from db.backoffice import PostgresBackofficeStore
+from hotline.web.agents import agents_service
+from hotline.web.errors import ApiError
+from hotline.web.http import POOL, TICKETS, USER, json_object, requires
+from hotline.web.openapi import describe
+from tickets.codes import plain_int
+from tickets.model import Line, Role, User
+from tickets.service import BackofficeService
+
+logger = logging.getLogger(__name__)
+
+STAFF = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
+OVERSEES = (Role.SUPERVISOR, Role.ADMIN)
+RECORDING_KINDS = ("description", "location")
+
+
+@describe(
+    body={
+        "type": "object",
+        "required": ["mode", "extension"],
+        "properties": {
+            "mode": {"type": "string", "enum": [m.value for m in SpyMode]},
+            "extension": {"type": "string", "description": "the supervisor's softphone"},
+        },
+    },
+    responses={409: "the operator is not on a call", 503: "no AMI connection"},
+)
+@requires(*OVERSEES)
+async def spy(request: web.Request) -> web.Response:
+    """Ring the supervisor's softphone; once answered, it joins the operator's call."""
+    service = agents_service(request)
+    body = await json_object(request)
+    try:
+        mode = SpyMode(str(body.get("mode", "")))
+    except ValueError as err:
+        raise ApiError(400, "invalid-request", "mode: listen, whisper or barge") from err
+    extension = str(body.get("extension", "")).strip()
+    if not extension or not extension.replace("/", "").replace("-", "").isalnum():
+        raise ApiError(400, "invalid-request", "extension: the supervisor's softphone, e.g. 201")
+    interface = request.match_info["interface"]
+    try:
+        result = await service.spy(request[USER], interface, mode, extension)
+    except ValueError as err:
+        raise ApiError(400, "invalid-request", str(err)) from err
+    return web.json_response(result)
+
+
+@describe(
+    body={
+        "type": "object",
+        "required": ["line"],
+        "properties": {"line": {"type": "string", "enum": [line.value for line in Line]}},
+    },
+    responses={
+        404: "no such call",
+        409: "the caller is gone, already on that line, or the ticket cannot move",
+        503: "no AMI connection",
+    },
+)
+@requires(*STAFF)
+async def transfer(request: web.Request) -> web.Response:
+    """Move the caller to the other line's queue; the ticket follows (back-office transfer)."""
+    service = agents_service(request)
+    body = await json_object(request)
+    try:
+        line = Line(str(body.get("line", "")))
+    except ValueError as err:
+        raise ApiError(400, "invalid-request", 'line: "1022" or "115"') from err
+    tickets = BackofficeService(PostgresBackofficeStore(request.app[POOL]))
+    user: User = request[USER]
+    result = await service.transfer(user, request.match_info["uniqueid"], line, tickets)
+    return web.json_response(result)
+
+
+def _inside(root: Path, stored: str) -> Path | None:
+    """The recording file, only when it really lies under ``root`` (symlinks and ``..``
+    resolved) and exists; a relative path is relative to ``root``."""
+    base = root.resolve()
+    raw = Path(stored)
+    path = (raw if raw.is_absolute() else base / raw).resolve()
+    if not path.is_relative_to(base):
+        logger.warning("recording path outside the recordings directory refused: %r", stored)
+        return None
+    return path if path.is_file() else None
+
+
+@describe(
+    responses={404: "no such ticket or recording"},
+    produces="audio/wav",
+)
+@requires(*STAFF)
+async def recording(request: web.Request) -> web.StreamResponse:
+    from hotline.app import SETTINGS  # hotline.app imports this module
+
+    ident, kind = request.match_info["ticket"], request.match_info["kind"]
+    repository = request.app[TICKETS]
+    number = plain_int(ident)
+    ticket = await (repository.get(number) if number is not None else repository.get_by_code(ident))
+    if ticket is None:
+        raise ApiError(404, "ticket-not-found", f"no ticket {ident}")
+    stored = ticket.description_recording if kind == "description" else ticket.location_recording
+    path = None
+    if stored:
+        path = await asyncio.to_thread(_inside, request.app[SETTINGS].recordings, stored)
+    if path is None:
+        raise ApiError(404, "recording-not-found", f"ticket {ticket.code} has no {kind} recording")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "audio/wav",
+            "Content-Disposition": f'inline; filename="{ticket.code}-{kind}.wav"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/operators/{interface:.+}/spy", spy)
+    app.router.add_post("/api/v1/calls/{uniqueid}/transfer", transfer)
+    app.router.add_get(
+        "/api/v1/tickets/{ticket}/recordings/{kind:" + "|".join(RECORDING_KINDS) + "}",
+        recording,
+    )

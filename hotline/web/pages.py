@@ -1,0 +1,322 @@
+"""The consoles' HTML: one shell template per page (Jinja2, autoescaped), browser sessions
+(HttpOnly cookie, SameSite=Strict, CSRF token), the login and logout forms, the language switch
+and the security headers. Each page states the roles it admits, like the API routes; its data
+comes from the API, called by the page's own script with the session cookie."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from hotline.auth import LoginStatus, TokenKind, csrf_matches, csrf_token
+from hotline.web.http import (
+    AUTH,
+    LOGIN_LIMIT,
+    SESSION_COOKIE,
+    USER,
+    read_form,
+    session_token,
+)
+from hotline.web.i18n import DEFAULT_LANG, Lang, page_texts, text
+from hotline.web.openapi import PAGE_ATTRIBUTE, ROLES_ATTRIBUTE, describe
+from tickets.model import Role, User
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).with_name("static")
+LANG_COOKIE = "hotline_lang"
+LOGIN_CSRF_COOKIE = "hotline_login_csrf"
+LANG_KEY = web.RequestKey("lang", Lang)
+COOKIE_SETTINGS = web.AppKey("cookie_settings", dict[str, Any])
+
+HOME = {
+    Role.OPERATOR: "/operator",
+    Role.SUPERVISOR: "/wallboard",
+    Role.AGENCY: "/agency",
+    Role.ADMIN: "/admin",
+}
+NAV: dict[Role, tuple[tuple[str, str], ...]] = {
+    Role.OPERATOR: (("/operator", "common.nav_operator"),),
+    Role.SUPERVISOR: (
+        ("/wallboard", "common.nav_wallboard"),
+        ("/operator", "common.nav_operator"),
+        ("/reports", "common.nav_reports"),
+    ),
+    Role.AGENCY: (("/agency", "common.nav_agency"),),
+    Role.ADMIN: (
+        ("/admin", "common.nav_admin"),
+        ("/wallboard", "common.nav_wallboard"),
+        ("/reports", "common.nav_reports"),
+    ),
+}
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "media-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    )
+)
+
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("hotline.web", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+PageHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def request_lang(request: web.Request) -> Lang:
+    """``?lang=`` (remembered in a cookie), else the cookie, else Vietnamese."""
+    for raw in (request.query.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if raw is not None and raw in {lang.value for lang in Lang}:
+            return Lang(raw)
+    return DEFAULT_LANG
+
+
+def render(
+    request: web.Request,
+    template: str,
+    *,
+    page: str,
+    title_key: str,
+    user: User | None = None,
+    status: int = 200,
+    data: dict[str, Any] | None = None,
+    **context: Any,
+) -> web.Response:
+    """A page: its template inside the shell, with the data its script reads (texts of its
+    language, the CSRF token of the session, the user) in a JSON block, never inline code."""
+    lang = request[LANG_KEY]
+    session = session_token(request)
+    csrf = csrf_token(session) if session and user else ""
+    page_data = {
+        "lang": lang.value,
+        "page": page,
+        "csrf": csrf,
+        "user": None
+        if user is None
+        else {"username": user.username, "role": user.role.value, "agency": user.agency_code},
+        "texts": page_texts(lang, page),
+        **(data or {}),
+    }
+    body = _templates.get_template(template).render(
+        t=lambda key, **values: text(key, lang).format(**values) if values else text(key, lang),
+        lang=lang.value,
+        other_lang=(Lang.EN if lang is Lang.VI else Lang.VI).value,
+        page=page,
+        title=text(title_key, lang),
+        user=user,
+        nav=NAV.get(user.role, ()) if user else (),
+        path=request.path,
+        csrf=csrf,
+        page_data=json.dumps(page_data, ensure_ascii=False).replace("</", "<\\/"),
+        static=lambda name: str(request.app.router["static"].url_for(filename=name)),
+        **context,
+    )
+    response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+    if "lang" in request.query:
+        response.set_cookie(
+            LANG_COOKIE, lang.value, max_age=365 * 86400, samesite="Lax", httponly=True
+        )
+    return response
+
+
+def page(*roles: Role) -> Callable[[PageHandler], PageHandler]:
+    """A console page for ``roles``: without a session the browser goes to the login form
+    (and comes back after it); a session of another role gets a 403 page."""
+    allowed = frozenset(roles)
+
+    def decorate(handler: PageHandler) -> PageHandler:
+        @functools.wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            session = session_token(request)
+            user = (
+                await request.app[AUTH].authenticate(session, TokenKind.SESSION)
+                if session
+                else None
+            )
+            if user is None:
+                target = request.path_qs
+                raise web.HTTPSeeOther(f"/login?next={quote(target, safe='')}")
+            if user.role not in allowed:
+                return render(
+                    request,
+                    "message.html",
+                    page="common",
+                    title_key="common.forbidden_title",
+                    user=user,
+                    status=403,
+                    message_key="common.forbidden_text",
+                )
+            request[USER] = user
+            return await handler(request)
+
+        setattr(wrapper, ROLES_ATTRIBUTE, allowed)
+        setattr(wrapper, PAGE_ATTRIBUTE, True)
+        return wrapper
+
+    return decorate
+
+
+def _safe_next(raw: str | None, user: User) -> str:
+    """Only a path of this site (``/x``, never ``//host`` or ``/\\host``) is followed."""
+    if raw and raw.startswith("/") and not raw.startswith(("//", "/\\")):
+        return raw
+    return HOME[user.role]
+
+
+def _login_form(
+    request: web.Request, *, status: int = 200, error: str | None = None
+) -> web.Response:
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "login.html",
+        page="common",
+        title_key="common.login_title",
+        status=status,
+        form_csrf=token,
+        error=error,
+        next_path=request.query.get("next", ""),
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login", max_age=3600
+    )
+    return response
+
+
+@describe(
+    query={"next": {"type": "string"}, "lang": {"type": "string", "enum": ["vi", "en"]}},
+    produces="text/html",
+    tag="pages",
+)
+async def login_page(request: web.Request) -> web.StreamResponse:
+    return _login_form(request)
+
+
+@describe(
+    body={
+        "type": "object",
+        "required": ["username", "password", "csrf_token"],
+        "properties": {
+            "username": {"type": "string"},
+            "password": {"type": "string"},
+            "csrf_token": {"type": "string"},
+            "next": {"type": "string"},
+        },
+    },
+    body_type="application/x-www-form-urlencoded",
+    produces="text/html",
+    responses={
+        303: "logged in: on to the console",
+        401: "wrong user name or password",
+        403: "stale form",
+        423: "locked",
+        429: "too many attempts",
+    },
+    tag="pages",
+)
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await read_form(request)
+    lang = request[LANG_KEY]
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    presented = str(form.get("csrf_token", ""))
+    if not expected or not hmac.compare_digest(expected, presented):
+        return _login_form(request, status=403, error=text("common.login_stale", lang))
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    limiter = request.app[LOGIN_LIMIT]
+    client = request.remote or "unknown"
+    if not (limiter.allow(client) and limiter.allow(f"user:{username}")):
+        return _login_form(request, status=429, error=text("common.login_rate_limited", lang))
+    result = await request.app[AUTH].login(username, password, TokenKind.SESSION)
+    if result.status is LoginStatus.LOCKED:
+        until = result.locked_until.astimezone().strftime("%H:%M") if result.locked_until else ""
+        return _login_form(
+            request, status=423, error=text("common.login_locked", lang).format(until=until)
+        )
+    if result.token is None:
+        logger.info("console login refused for %r from %s", username, client)
+        return _login_form(request, status=401, error=text("common.login_failed", lang))
+    user = await request.app[AUTH].authenticate(result.token, TokenKind.SESSION)
+    assert user is not None
+    logger.info("console login: %s (%s) from %s", user.username, user.role.value, client)
+    response = _see_other(_safe_next(str(form.get("next", "")) or None, user))
+    response.set_cookie(SESSION_COOKIE, result.token, **request.app[COOKIE_SETTINGS])
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@describe(
+    body={"type": "object", "properties": {"csrf_token": {"type": "string"}}},
+    body_type="application/x-www-form-urlencoded",
+    responses={303: "to the login form"},
+    tag="pages",
+)
+async def logout_submit(request: web.Request) -> web.StreamResponse:
+    session = session_token(request)
+    form = await read_form(request)
+    if session and csrf_matches(session, str(form.get("csrf_token", ""))):
+        await request.app[AUTH].logout(session)
+    response = _see_other("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+@describe(responses={303: "to the console of the role, or the login form"}, tag="pages")
+async def home(request: web.Request) -> web.StreamResponse:
+    session = session_token(request)
+    user = await request.app[AUTH].authenticate(session, TokenKind.SESSION) if session else None
+    raise web.HTTPSeeOther(HOME[user.role] if user else "/login")
+
+
+@web.middleware
+async def page_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The language of the request, and the headers that keep pages from being framed,
+    sniffed or made to run scripts from anywhere but this site."""
+    request[LANG_KEY] = request_lang(request)
+    response = await handler(request)
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def setup_pages(app: web.Application, *, secure_cookie: bool, session_ttl: timedelta) -> None:
+    app[COOKIE_SETTINGS] = {
+        "httponly": True,
+        "samesite": "Strict",
+        "secure": secure_cookie,
+        "path": "/",
+        "max_age": int(session_ttl.total_seconds()),
+    }
+    app.router.add_get("/", home)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login_submit)
+    app.router.add_post("/logout", logout_submit)
+    app.router.add_static("/static", STATIC_DIR, append_version=True, name="static")

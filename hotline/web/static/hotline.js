@@ -1,0 +1,224 @@
+/* Shared by every console page: texts, API calls with the session's CSRF token, the live
+   socket that says when it is offline and reloads the page's state after reconnecting, small
+   DOM and formatting helpers, and SVG charts (no library, nothing fetched from elsewhere). */
+(function () {
+  "use strict";
+
+  const data = JSON.parse(document.getElementById("page-data").textContent);
+  const locale = data.lang === "vi" ? "vi-VN" : "en-GB";
+
+  function t(key, values) {
+    let s = Object.prototype.hasOwnProperty.call(data.texts, key) ? data.texts[key] : key;
+    for (const [name, value] of Object.entries(values || {})) {
+      s = s.split("{" + name + "}").join(String(value));
+    }
+    return s;
+  }
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.message) || "HTTP " + status);
+      this.status = status;
+      this.errorId = body && body.error_id;
+    }
+  }
+
+  async function api(method, path, body) {
+    const headers = { Accept: "application/json" };
+    let payload;
+    if (body instanceof FormData) {
+      payload = body;
+    } else if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    if (method !== "GET") headers["X-CSRF-Token"] = data.csrf;
+    const response = await fetch(path, { method, headers, body: payload, credentials: "same-origin" });
+    if (response.status === 401 && data.user) {
+      location.assign("/login?next=" + encodeURIComponent(location.pathname));
+    }
+    const type = response.headers.get("Content-Type") || "";
+    const json = type.includes("json") ? await response.json() : null;
+    if (!response.ok) throw new ApiError(response.status, json);
+    return json;
+  }
+
+  /* The banner under the top bar: hidden while connected, red while offline, green for a
+     moment after a reconnection. */
+  function showStatus(state) {
+    const banner = document.getElementById("live-status");
+    document.body.classList.toggle("offline", state === "offline");
+    banner.dataset.state = state;
+    if (state === "online") {
+      banner.hidden = true;
+      return;
+    }
+    banner.textContent = t(state === "offline" ? "common.live_offline" : "common.live_reconnected");
+    banner.hidden = false;
+    if (state === "reconnected") {
+      setTimeout(function () {
+        if (banner.dataset.state === "reconnected") banner.hidden = true;
+      }, 4000);
+    }
+  }
+
+  /* live(topics, {onEvent, onOffline, onReload}): onReload runs after every (re)connection,
+     so the page replaces whatever it showed from before the gap. */
+  function live(topics, handlers) {
+    let delay = 1000;
+    let connectedBefore = false;
+    const connection = { socket: null, connected: false };
+    function connect() {
+      const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      const socket = new WebSocket(scheme + location.host + "/api/v1/events?topics=" + topics.join(","));
+      connection.socket = socket;
+      socket.onopen = function () {
+        delay = 1000;
+        connection.connected = true;
+        showStatus(connectedBefore ? "reconnected" : "online");
+        connectedBefore = true;
+        if (handlers.onReload) handlers.onReload();
+      };
+      socket.onmessage = function (message) {
+        let event;
+        try {
+          event = JSON.parse(message.data);
+        } catch (err) {
+          return;
+        }
+        if (event.kind === "resync" && handlers.onReload) handlers.onReload();
+        if (handlers.onEvent) handlers.onEvent(event);
+      };
+      socket.onclose = function () {
+        if (connection.connected || !connectedBefore) showStatus("offline");
+        connection.connected = false;
+        if (handlers.onOffline) handlers.onOffline();
+        setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 10000);
+      };
+    }
+    connect();
+    return connection;
+  }
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "class") node.className = value;
+      else if (name === "text") node.textContent = value;
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else node.setAttribute(name, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function clear(node, ...children) {
+    node.replaceChildren(...children.flat().filter(function (c) { return c !== null && c !== undefined; }));
+  }
+
+  const fmt = {
+    time(iso) {
+      return iso ? new Date(iso).toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" }) : t("common.none");
+    },
+    dateTime(iso) {
+      return iso
+        ? new Date(iso).toLocaleString(locale, { day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit" })
+        : t("common.none");
+    },
+    duration(seconds) {
+      if (seconds === null || seconds === undefined) return t("common.none");
+      const s = Math.max(0, Math.round(seconds));
+      const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+      const mm = String(m).padStart(h ? 2 : 1, "0") + ":" + String(r).padStart(2, "0");
+      return h ? h + ":" + mm : mm;
+    },
+    number(value) {
+      return value === null || value === undefined ? t("common.none") : Number(value).toLocaleString(locale);
+    },
+    percent(share) {
+      return share === null || share === undefined
+        ? t("common.none")
+        : (share * 100).toLocaleString(locale, { maximumFractionDigits: 1 }) + " %";
+    },
+  };
+
+  const SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
+    for (const child of children.flat()) if (child) node.append(child);
+    return node;
+  }
+
+  /* bars(labels, series[{name, values, cls}], {height, max, target}): grouped bars, with an
+     optional dashed target line; returns an <svg> that scales to its container. */
+  function bars(labels, series, options) {
+    const opts = options || {};
+    const width = Math.max(320, labels.length * (series.length * 10 + 8) + 48);
+    const height = opts.height || 180;
+    const top = 10, bottom = 28, left = 40;
+    const values = series.flatMap(function (s) { return s.values; }).filter(function (v) { return v !== null; });
+    const max = opts.max || Math.max(1, ...values);
+    const plot = height - top - bottom;
+    const y = function (v) { return top + plot - (v / max) * plot; };
+    const group = (width - left - 8) / Math.max(1, labels.length);
+    const barWidth = Math.max(2, (group - 4) / series.length);
+    const root = svg("svg", { viewBox: "0 0 " + width + " " + height, class: "chart", role: "img" });
+    for (const tick of [0, 0.5, 1]) {
+      const v = max * tick;
+      root.append(svg("line", { x1: left, x2: width - 8, y1: y(v), y2: y(v), class: "grid" }));
+      const label = svg("text", { x: left - 4, y: y(v) + 4, class: "axis", "text-anchor": "end" });
+      label.textContent = opts.percent ? Math.round(v * 100) + "%" : Math.round(v);
+      root.append(label);
+    }
+    labels.forEach(function (name, i) {
+      series.forEach(function (s, j) {
+        const v = s.values[i];
+        if (v === null || v === undefined) return;
+        const rect = svg("rect", {
+          x: left + i * group + 2 + j * barWidth, y: y(v), width: barWidth - 1,
+          height: Math.max(0, top + plot - y(v)), class: "bar " + (s.cls || "s" + j),
+        });
+        const tip = svg("title");
+        tip.textContent = name + " · " + s.name + ": " + (opts.percent ? fmt.percent(v) : fmt.number(v));
+        rect.append(tip);
+        root.append(rect);
+      });
+      if (labels.length <= 24 || i % Math.ceil(labels.length / 24) === 0) {
+        const text = svg("text", { x: left + i * group + group / 2, y: height - 10, class: "axis", "text-anchor": "middle" });
+        text.textContent = name;
+        root.append(text);
+      }
+    });
+    if (opts.target !== undefined) {
+      root.append(svg("line", { x1: left, x2: width - 8, y1: y(opts.target), y2: y(opts.target), class: "target" }));
+    }
+    return root;
+  }
+
+  function legend(series) {
+    return el("ul", { class: "legend" }, series.map(function (s, j) {
+      return el("li", {}, el("span", { class: "swatch " + (s.cls || "s" + j) }), s.name);
+    }));
+  }
+
+  function notify(message, kind) {
+    const box = document.getElementById("toast") || document.body.appendChild(el("div", { id: "toast", role: "status" }));
+    box.textContent = message;
+    box.className = "toast " + (kind || "info");
+    box.hidden = false;
+    clearTimeout(notify.timer);
+    notify.timer = setTimeout(function () { box.hidden = true; }, 5000);
+  }
+
+  function failed(err) {
+    notify(t("common.error_generic", { message: err.message }), "error");
+  }
+
+  window.Hotline = { data, t, api, ApiError, live, el, clear, fmt, charts: { bars, legend }, notify, failed };
+})();

@@ -1,0 +1,199 @@
+"""Every route called as every role and as nobody: the table below is the intended access,
+written by hand; a route missing from it fails the test, so no endpoint goes unchecked.
+
+``PUBLIC``: anyone (rate limits aside); ``SIGNED``: a gateway's callback or a client's request
+with its own key, refused without its signature or key whoever calls; otherwise the roles admitted. API routes are called with each role's
+bearer token, pages with each role's session cookie."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from db.users import PostgresUserRepository
+from hotline.auth import AuthService, TokenKind
+from tests.support.live import Live, live_hotline
+from tickets.model import Role
+
+PUBLIC = "public"
+SIGNED = "signed"
+OP, SUP, ADM, AGY = Role.OPERATOR.value, Role.SUPERVISOR.value, Role.ADMIN.value, Role.AGENCY.value
+STAFF = frozenset({OP, SUP, ADM})
+EVERYONE = frozenset({OP, SUP, ADM, AGY})
+MANAGERS = frozenset({SUP, ADM})
+TAKES_CALLS = frozenset({OP, SUP})
+AGENCY_SIDE = frozenset({AGY, SUP, ADM})
+ADMIN = frozenset({ADM})
+
+EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
+    ("GET", "/"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/api/v1/openapi.json"): PUBLIC,
+    ("POST", "/api/v1/auth/login"): PUBLIC,
+    ("GET", "/api/v1/auth/session"): EVERYONE,
+    ("GET", "/api/v1/events"): EVERYONE,
+    ("GET", "/api/v1/tickets"): STAFF,
+    ("GET", "/api/v1/tickets/{ticket}"): EVERYONE,
+    ("POST", "/api/v1/tickets/{ticket}/classify"): STAFF,
+    ("POST", "/api/v1/tickets/{ticket}/forward"): STAFF,
+    ("POST", "/api/v1/tickets/{ticket}/accept"): AGENCY_SIDE,
+    ("POST", "/api/v1/tickets/{ticket}/respond"): AGENCY_SIDE,
+    ("POST", "/api/v1/tickets/{ticket}/close"): STAFF,
+    ("POST", "/api/v1/tickets/{ticket}/reopen"): STAFF,
+    ("POST", "/api/v1/tickets/{ticket}/reassign"): MANAGERS,
+    ("POST", "/api/v1/tickets/{ticket}/merge"): STAFF,
+    ("POST", "/api/v1/tickets/{ticket}/transfer"): STAFF,
+    ("POST", "/api/v1/tickets/{ticket}/dispatch"): STAFF,
+    ("GET", "/api/v1/tickets/{ticket}/dispatch"): STAFF,
+    ("POST", "/api/v1/tickets/{ticket}/dispatch/answer"): STAFF,
+    ("POST", "/api/v1/tickets/{ticket}/milestones"): STAFF,
+    ("POST", "/api/v1/tickets/{ticket}/complete"): STAFF,
+    ("GET", "/api/v1/tickets/{ticket}/timeline"): EVERYONE,
+    ("GET", "/api/v1/tickets/{ticket}/duplicates"): STAFF,
+    ("POST", "/api/v1/backoffice/escalations"): MANAGERS,
+    ("POST", "/api/v1/backoffice/dispatch-timeouts"): MANAGERS,
+    ("GET", "/api/v1/agencies"): EVERYONE,
+    ("PUT", "/api/v1/agencies/{code}"): ADMIN,
+    ("GET", "/api/v1/localities"): EVERYONE,
+    ("GET", "/api/v1/categories"): EVERYONE,
+    ("PUT", "/api/v1/categories/{code}/deadline"): ADMIN,
+    ("GET", "/api/v1/routing"): STAFF,
+    ("PUT", "/api/v1/routing-rules"): ADMIN,
+    ("PUT", "/api/v1/holidays/{day}"): ADMIN,
+    ("GET", "/api/v1/audit"): ADMIN,
+    ("GET", "/api/v1/reports"): MANAGERS,
+    ("GET", "/reports"): MANAGERS,
+    ("GET", "/api/v1/queues"): STAFF,
+    ("GET", "/api/v1/operators"): STAFF,
+    ("GET", "/api/v1/operators/me"): TAKES_CALLS,
+    ("POST", "/api/v1/operators/me/{action}"): TAKES_CALLS,
+    ("POST", "/api/v1/operators/{interface}/{action}"): MANAGERS,
+    ("GET", "/api/v1/stats/queues"): MANAGERS,
+    ("GET", "/api/v1/stats/staffing"): MANAGERS,
+    ("GET", "/api/v1/callbacks"): STAFF,
+    ("POST", "/api/v1/operators/{interface}/spy"): MANAGERS,
+    ("POST", "/api/v1/calls/{uniqueid}/transfer"): STAFF,
+    ("GET", "/api/v1/tickets/{ticket}/recordings/{kind}"): STAFF,
+    ("POST", "/api/v1/callbacks/{callback}/{action}"): TAKES_CALLS,
+    ("GET", "/operator"): TAKES_CALLS,
+    ("GET", "/api/v1/operators/me/call"): TAKES_CALLS,
+    ("GET", "/agency"): AGENCY_SIDE,
+    ("GET", "/api/v1/agency/tickets"): AGENCY_SIDE,
+    ("POST", "/api/v1/tickets/{ticket}/attachments"): AGENCY_SIDE,
+    ("GET", "/api/v1/tickets/{ticket}/attachments"): AGENCY_SIDE,
+    ("GET", "/api/v1/tickets/{ticket}/attachments/{attachment}"): AGENCY_SIDE,
+    ("POST", "/api/v1/tickets/{ticket}/reassign-request"): frozenset({AGY}),
+    ("GET", "/lookup"): PUBLIC,
+    ("POST", "/lookup"): PUBLIC,
+    ("GET", "/api/v1/public/lookup"): PUBLIC,
+    ("GET", "/wallboard"): MANAGERS,
+    ("GET", "/api/v1/stats/categories"): MANAGERS,
+    ("GET", "/api/v1/stats/logged-in"): MANAGERS,
+    ("GET", "/admin"): ADMIN,
+    ("GET", "/api/v1/users"): ADMIN,
+    ("POST", "/api/v1/users"): ADMIN,
+    ("PATCH", "/api/v1/users/{username}"): ADMIN,
+    ("GET", "/api/v1/prompts"): ADMIN,
+    ("PUT", "/api/v1/prompts/{key}"): ADMIN,
+    ("GET", "/open311/v2/services.{fmt}"): PUBLIC,
+    ("GET", "/open311/v2/services/{code}.{fmt}"): PUBLIC,
+    ("GET", "/open311/v2/requests.{fmt}"): PUBLIC,
+    ("POST", "/open311/v2/requests.{fmt}"): SIGNED,  # the api_key of a registered client
+    ("GET", "/open311/v2/requests/{id}.{fmt}"): PUBLIC,
+}
+PAGES = frozenset({"/", "/login", "/logout"})
+ROLES = (OP, SUP, ADM, AGY)
+
+
+@pytest.fixture
+async def live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
+    users = {"m_op": Role.OPERATOR, "m_sup": Role.SUPERVISOR, "m_admin": Role.ADMIN}
+    async with live_hotline(database_url, tmp_path, seed=5, users=users) as running:
+        yield running
+
+
+def _concrete(path: str, schema: dict[str, dict[str, object]]) -> str:
+    """ADM path to call: each parameter's first allowed value, or a harmless word."""
+
+    def value(match: re.Match[str]) -> str:
+        enum = schema.get(match.group(1), {}).get("enum")
+        return str(enum[0]) if isinstance(enum, list) else "x1"
+
+    return re.sub(r"\{(\w+)\}", value, path)
+
+
+async def _credentials(live: Live) -> dict[str, tuple[str, str]]:
+    """Per role: a bearer token and a session token."""
+    auth = AuthService(PostgresUserRepository(live.service.pool), token_ttl=timedelta(hours=1))
+    await auth.add_user("m_agency", "agency-password", Role.AGENCY, "UBND-P1")
+    names = {OP: "m_op", SUP: "m_sup", ADM: "m_admin"}
+    out = {}
+    for role in ROLES:
+        name, password = (
+            ("m_agency", "agency-password") if role == AGY else (names[role], "operator-password")
+        )
+        bearer = (await auth.login(name, password)).token
+        session = (await auth.login(name, password, TokenKind.SESSION)).token
+        assert bearer is not None
+        assert session is not None
+        out[role] = (bearer, session)
+    return out
+
+
+async def test_given_every_route_when_called_as_every_role_then_access_matches_the_table(
+    live: Live,
+) -> None:
+    async with live.http.get("/api/v1/openapi.json") as reply:
+        document = await reply.json()
+    routes = {
+        (method.upper(), path): op
+        for path, ops in document["paths"].items()
+        for method, op in ops.items()
+    }
+    assert sorted(set(routes) - set(EXPECTED)) == [], "routes missing from the table"
+    assert sorted(set(EXPECTED) - set(routes)) == [], "table rows without a route"
+    credentials = await _credentials(live)
+    wrong: list[str] = []
+    async with aiohttp.ClientSession(base_url=live.service.http_url) as http:
+        for (method, template), op in sorted(routes.items()):
+            expected = EXPECTED[(method, template)]
+            schema = {p["name"]: p["schema"] for p in op.get("parameters", [])}
+            path = _concrete(template, schema)
+            page = template in PAGES or op.get("tags") == ["pages"]
+            callers: list[tuple[str, dict[str, str]]] = [("anonymous", {})]
+            for role in ROLES:
+                bearer, session = credentials[role]
+                callers.append(
+                    (
+                        role,
+                        {"Cookie": f"hotline_session={session}"}
+                        if page
+                        else {"Authorization": f"Bearer {bearer}"},
+                    )
+                )
+            for who, headers in callers:
+                async with http.request(
+                    method, path, headers=headers, json={}, allow_redirects=False
+                ) as answer:
+                    status = answer.status
+                if expected == PUBLIC:
+                    ok = status not in (401, 403) or (method, template) == ("POST", "/login")
+                elif expected == SIGNED:
+                    ok = status in (401, 403)
+                elif who == "anonymous":
+                    ok = status in ((303,) if page else (401,))
+                elif who in expected:
+                    ok = status not in (401, 403)
+                else:
+                    ok = status == 403
+                if not ok:
+                    wrong.append(f"{method} {path} as {who}: {status} (expected {expected})")
+    assert wrong == []

@@ -1,0 +1,239 @@
+"""Browser sessions for the consoles: the login form (its own CSRF token), the HttpOnly
+SameSite cookie, the CSRF token every write with that cookie needs, lockout after repeated
+failures, logout, the socket's same-origin rule, the security headers, and the language."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import pytest
+
+from tests.support.browser import (
+    PASSWORD,
+    add_user,
+    chromium,
+    log_in,
+    new_page,
+    screenshot,
+    script_errors,
+)
+from tests.support.service import RunningService
+from tickets.model import Role
+
+REPORT = "/reports?from=2026-01-01&to=2026-01-31"
+
+
+async def _form_login(
+    http: aiohttp.ClientSession, username: str, password: str = PASSWORD, *, next_path: str = ""
+) -> aiohttp.ClientResponse:
+    async with http.get("/login") as form:
+        html = await form.text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token is not None
+    return await http.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": token.group(1),
+            "next": next_path,
+        },
+        allow_redirects=False,
+    )
+
+
+def _session(service: RunningService) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        base_url=service.http_url, cookie_jar=aiohttp.CookieJar(unsafe=True)
+    )
+
+
+async def _csrf(http: aiohttp.ClientSession) -> str:
+    async with http.get("/api/v1/auth/session") as me:
+        assert me.status == 200
+        token: str = (await me.json())["csrf"]
+    return token
+
+
+async def test_given_the_login_form_when_submitted_then_an_httponly_samesite_session_cookie_is_set(
+    service: RunningService,
+) -> None:
+    await add_user(service, "sup", Role.SUPERVISOR)
+    async with _session(service) as http:
+        reply = await _form_login(http, "sup", next_path=REPORT)
+        assert reply.status == 303
+        assert reply.headers["Location"] == REPORT
+        cookie = next(
+            h for h in reply.headers.getall("Set-Cookie") if h.startswith("hotline_session=")
+        )
+        assert "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
+        assert "Path=/" in cookie
+        async with http.get(REPORT) as report:
+            assert report.status == 200
+            assert "Báo cáo" in await report.text()
+
+
+async def test_given_a_login_post_without_the_forms_token_when_submitted_then_it_is_refused(
+    service: RunningService,
+) -> None:
+    await add_user(service, "sup", Role.SUPERVISOR)
+    async with _session(service) as http:
+        reply = await http.post(
+            "/login",
+            data={"username": "sup", "password": PASSWORD, "csrf_token": "forged"},
+            allow_redirects=False,
+        )
+        assert reply.status == 403
+        assert "hotline_session" not in reply.cookies
+
+
+async def test_given_a_session_cookie_when_it_writes_without_the_csrf_token_then_403(
+    service: RunningService,
+) -> None:
+    await add_user(service, "op", Role.OPERATOR)
+    async with _session(service) as http:
+        assert (await _form_login(http, "op")).status == 303
+        async with http.get("/api/v1/callbacks") as read:
+            assert read.status == 200  # reads need no token
+        async with http.post("/api/v1/tickets/1022-0000-0000/classify", json={}) as write:
+            assert write.status == 403
+            assert (await write.json())["error_id"] == "csrf-token-invalid"
+        async with http.post(
+            "/api/v1/tickets/1022-0000-0000/classify",
+            json={},
+            headers={"X-CSRF-Token": "0" * 64},
+        ) as forged:
+            assert forged.status == 403
+
+
+async def test_given_a_sessions_csrf_token_when_it_writes_then_it_passes_authentication(
+    service: RunningService,
+) -> None:
+    await add_user(service, "sup", Role.SUPERVISOR)
+    async with _session(service) as http:
+        assert (await _form_login(http, "sup")).status == 303
+        async with http.post(
+            "/api/v1/tickets/1022-0000-0000/classify",
+            json={"category": "field_report"},
+            headers={"X-CSRF-Token": await _csrf(http)},
+        ) as write:
+            assert write.status == 404  # past authentication: the ticket does not exist
+            assert (await write.json())["error_id"] == "ticket-not-found"
+
+
+async def test_given_five_wrong_passwords_when_the_right_one_follows_then_the_account_is_locked(
+    service: RunningService,
+) -> None:
+    await add_user(service, "lan", Role.OPERATOR)
+    async with aiohttp.ClientSession(base_url=service.http_url) as http:
+        statuses = []
+        for _ in range(5):
+            async with http.post(
+                "/api/v1/auth/login", json={"username": "lan", "password": "sai-mật-khẩu"}
+            ) as reply:
+                statuses.append(reply.status)
+        assert statuses == [401, 401, 401, 401, 423]
+        async with http.post(
+            "/api/v1/auth/login", json={"username": "lan", "password": PASSWORD}
+        ) as locked:
+            assert locked.status == 423
+            assert (await locked.json())["error_id"] == "account-locked"
+        await service.pool.execute(
+            "UPDATE users SET locked_until = now() - interval '1 second' WHERE username = 'lan'"
+        )
+        async with http.post(
+            "/api/v1/auth/login", json={"username": "lan", "password": PASSWORD}
+        ) as again:
+            assert again.status == 200
+
+
+async def test_given_a_switched_off_account_when_it_logs_in_or_uses_a_token_then_it_is_refused(
+    service: RunningService,
+) -> None:
+    await add_user(service, "minh", Role.OPERATOR)
+    async with aiohttp.ClientSession(base_url=service.http_url) as http:
+        async with http.post(
+            "/api/v1/auth/login", json={"username": "minh", "password": PASSWORD}
+        ) as reply:
+            token = (await reply.json())["token"]
+        await service.pool.execute("UPDATE users SET active = false WHERE username = 'minh'")
+        async with http.get(
+            "/api/v1/callbacks", headers={"Authorization": f"Bearer {token}"}
+        ) as used:
+            assert used.status == 401
+        async with http.post(
+            "/api/v1/auth/login", json={"username": "minh", "password": PASSWORD}
+        ) as again:
+            assert again.status == 401
+
+
+async def test_given_a_logged_out_session_when_its_cookie_is_replayed_then_it_no_longer_works(
+    service: RunningService,
+) -> None:
+    await add_user(service, "sup", Role.SUPERVISOR)
+    async with _session(service) as http:
+        reply = await _form_login(http, "sup")
+        cookie = reply.cookies["hotline_session"].value
+        async with http.get(REPORT) as before:
+            assert before.status == 200
+        async with http.post("/logout", data={"csrf_token": await _csrf(http)}) as out:
+            assert out.status == 200  # followed to the login form
+            assert str(out.url).endswith("/login")
+    async with aiohttp.ClientSession(
+        base_url=service.http_url, cookies={"hotline_session": cookie}
+    ) as replay:
+        async with replay.get("/api/v1/callbacks") as refused:
+            assert refused.status == 401
+
+
+async def test_given_a_session_cookie_when_another_site_opens_the_socket_then_it_is_refused(
+    service: RunningService,
+) -> None:
+    await add_user(service, "sup", Role.SUPERVISOR)
+    async with _session(service) as http:
+        await _form_login(http, "sup")
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect("/api/v1/events", origin="https://evil.example")
+        assert refused.value.status == 403
+        async with http.ws_connect("/api/v1/events", origin=service.http_url) as ws:
+            hello = await ws.receive_json()
+        assert hello["data"]["user"] == "sup"
+
+
+async def test_given_a_page_when_served_then_it_carries_the_security_headers(
+    service: RunningService,
+) -> None:
+    async with _session(service) as http:
+        async with http.get("/login") as page:
+            assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
+            assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+            assert page.headers["X-Content-Type-Options"] == "nosniff"
+        async with http.get("/operator", allow_redirects=False) as anonymous:
+            assert anonymous.status == 303
+            location = urlsplit(anonymous.headers["Location"])
+            assert (location.path, parse_qs(location.query)) == ("/login", {"next": ["/operator"]})
+
+
+async def test_given_a_browser_when_it_logs_in_in_vietnamese_and_switches_to_english_then_texts_follow(
+    service: RunningService,
+) -> None:
+    await add_user(service, "sup", Role.SUPERVISOR)
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await page.goto(f"{service.http_url}/login")
+        assert await page.inner_text("h1") == "Đăng nhập hệ thống tổng đài"
+        await screenshot(page, "login-vi")
+        await page.click("[data-testid=lang-switch]")
+        await page.wait_for_url("**lang=en")
+        assert await page.inner_text("h1") == "Log in to the hotline"
+        await page.fill("input[name=username]", "sup")
+        await page.fill("input[name=password]", "wrong-password")
+        await page.click("button[type=submit]")
+        assert await page.inner_text("[role=alert]") == "Wrong user name or password."
+        await page.goto(f"{service.http_url}/login?lang=vi")
+        await log_in(page, service.http_url, "sup", path=REPORT)
+        assert "Báo cáo" in await page.inner_text("h1")
+        assert script_errors(page) == []
