@@ -71,9 +71,15 @@ async def eventually(
 
 @asynccontextmanager
 async def live_hotline(
-    database_url: str, tmp_path: Path, *, seed: int, users: Mapping[str, Role]
+    database_url: str,
+    tmp_path: Path,
+    *,
+    seed: int,
+    users: Mapping[str, Role],
+    settings: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Live]:
-    """Emulator and service started, AMI logged in, one bearer token per user."""
+    """Emulator and service started, AMI logged in, one bearer token per user; ``settings``
+    are added to the service's."""
     board = Switchboard(
         recordings_dir=tmp_path / "recordings",
         sounds_dir=SOUNDS,
@@ -82,15 +88,16 @@ async def live_hotline(
         seed=seed,
     )
     await board.start()
-    settings = service_settings(
+    service_config = service_settings(
         database_url,
         tmp_path,
         ami_url=f"ami://hotline:secret@127.0.0.1:{board.ami_port}",
         ami_ping_interval=0.5,
         ami_action_timeout=3.0,
+        **(settings or {}),
     )
     try:
-        async with running_service(settings) as service:
+        async with running_service(service_config) as service:
             board.dialplan.agi_port = service.agi_port
             auth = AuthService(PostgresUserRepository(service.pool), token_ttl=timedelta(hours=1))
             tokens = {}
