@@ -16,10 +16,8 @@
   // IVR path details not worth a glance: when, the server's file names, what the panel shows.
   const PATH_HIDDEN = ["at", "step", "file", "caller", "line"];
   // Timeline events with a text of their own (operator.ev_<kind>); others show their kind.
-  const EVENT_TEXTS = ["call_started", "call_recording", "recorded", "to_queue", "classify", "dispatch_requested", "dispatch_accepted", "dispatch_declined",
+  const EVENT_TEXTS = ["call_started", "menu_choice", "call_recording", "recorded", "to_queue", "classify", "dispatch_requested", "dispatch_accepted", "dispatch_declined",
     "dispatch_timed_out", "dispatch_failed", "answered", "on_scene", "completed", "transcript", "transfer"];
-  // While a request is overdue the sweeper moves it on (it publishes no event): ask this often.
-  const OVERDUE_POLL_MS = 5000;
 
   const state = {
     refs: null,          // categories, subcategories, localities, agencies
@@ -34,7 +32,6 @@
     submitted: false,
     dispatch: null,      // GET /api/v1/tickets/{code}/dispatch of a 115 ticket
     timeline: [],        // GET /api/v1/tickets/{code}/timeline events of that ticket
-    polledAt: 0,         // when an overdue request was last re-read
   };
 
   function name(item) {
@@ -165,7 +162,8 @@
       const details = Object.entries(step)
         .filter(function (e) { return !PATH_HIDDEN.includes(e[0]); })
         .map(function (e) { return e[0] + ": " + (typeof e[1] === "object" ? JSON.stringify(e[1]) : e[1]); });
-      return el("li", {}, el("strong", { text: step.step }), details.length ? " " + details.join(", ") : "");
+      const name = EVENT_TEXTS.includes(step.step) ? t("operator.ev_" + step.step) : step.step;
+      return el("li", {}, el("strong", { text: name }), details.length ? " " + details.join(", ") : "");
     }));
     renderTranscript();
     $("ticket-card").hidden = !call.code;
@@ -493,10 +491,8 @@
     box.textContent = left > 0 ? t("operator.remaining", { duration: fmt.duration(left) }) : t("operator.dispatch_overdue");
     box.classList.toggle("overdue", left <= 0);
     box.classList.toggle("soon", left > 0 && left <= 30);
-    if (left <= 0 && !offline() && Date.now() - state.polledAt > OVERDUE_POLL_MS) {
-      state.polledAt = Date.now();
-      loadDispatch().catch(H.failed);
-    }
+    // an overdue request is moved on by the back-office sweeper, whose change arrives as a
+    // "tickets" event for this ticket (and reloads the panel)
   }
 
   async function dispatchAction(suffix, body) {
