@@ -124,30 +124,28 @@ async def test_given_a_sessions_csrf_token_when_it_writes_then_it_passes_authent
             assert (await write.json())["error_id"] == "ticket-not-found"
 
 
+async def _api_login(
+    http: aiohttp.ClientSession, username: str, password: str = PASSWORD
+) -> tuple[int, dict[str, str]]:
+    async with http.post(
+        "/api/v1/auth/login", json={"username": username, "password": password}
+    ) as reply:
+        return reply.status, await reply.json()
+
+
 async def test_given_five_wrong_passwords_when_the_right_one_follows_then_the_account_is_locked(
     service: RunningService,
 ) -> None:
     await add_user(service, "lan", Role.OPERATOR)
     async with aiohttp.ClientSession(base_url=service.http_url) as http:
-        statuses = []
-        for _ in range(5):
-            async with http.post(
-                "/api/v1/auth/login", json={"username": "lan", "password": "sai-mật-khẩu"}
-            ) as reply:
-                statuses.append(reply.status)
+        statuses = [(await _api_login(http, "lan", "sai-mật-khẩu"))[0] for _ in range(5)]
         assert statuses == [401, 401, 401, 401, 423]
-        async with http.post(
-            "/api/v1/auth/login", json={"username": "lan", "password": PASSWORD}
-        ) as locked:
-            assert locked.status == 423
-            assert (await locked.json())["error_id"] == "account-locked"
+        status, body = await _api_login(http, "lan")
+        assert (status, body["error_id"]) == (423, "account-locked")
         await service.pool.execute(
             "UPDATE users SET locked_until = now() - interval '1 second' WHERE username = 'lan'"
         )
-        async with http.post(
-            "/api/v1/auth/login", json={"username": "lan", "password": PASSWORD}
-        ) as again:
-            assert again.status == 200
+        assert (await _api_login(http, "lan"))[0] == 200
 
 
 async def test_given_a_switched_off_account_when_it_logs_in_or_uses_a_token_then_it_is_refused(
@@ -155,19 +153,13 @@ async def test_given_a_switched_off_account_when_it_logs_in_or_uses_a_token_then
 ) -> None:
     await add_user(service, "minh", Role.OPERATOR)
     async with aiohttp.ClientSession(base_url=service.http_url) as http:
-        async with http.post(
-            "/api/v1/auth/login", json={"username": "minh", "password": PASSWORD}
-        ) as reply:
-            token = (await reply.json())["token"]
+        _, body = await _api_login(http, "minh")
         await service.pool.execute("UPDATE users SET active = false WHERE username = 'minh'")
         async with http.get(
-            "/api/v1/callbacks", headers={"Authorization": f"Bearer {token}"}
+            "/api/v1/callbacks", headers={"Authorization": f"Bearer {body['token']}"}
         ) as used:
             assert used.status == 401
-        async with http.post(
-            "/api/v1/auth/login", json={"username": "minh", "password": PASSWORD}
-        ) as again:
-            assert again.status == 401
+        assert (await _api_login(http, "minh"))[0] == 401
 
 
 async def test_given_a_logged_out_session_when_its_cookie_is_replayed_then_it_no_longer_works(
