@@ -350,3 +350,17 @@ async def test_given_a_pause_reason_with_line_breaks_when_sent_then_no_ami_actio
     assert {m.paused for m in truth} == {True}
     assert all("\n" not in m.paused_reason and "\r" not in m.paused_reason for m in truth)
     assert live.agents.connected
+
+
+async def test_given_queues_that_are_not_names_when_an_operator_logs_in_then_400_and_no_queue_add(
+    live: Live,
+) -> None:
+    """Found by schemathesis: a list of objects as ``queues`` reached the service and gave 500."""
+    live.board.add_softphone(Softphone("op101"))
+
+    for queues in ([{"": {}}], "hotline-1022", [1]):
+        status, body = await live.post(
+            "lan", "/api/v1/operators/me/login", {"extension": "op101", "queues": queues}
+        )
+        assert (status, body["error_id"]) == (400, "invalid-request")
+    assert not any(e.name == "QueueMemberAdded" for e in live.board.events)

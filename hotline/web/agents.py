@@ -105,8 +105,12 @@ async def me_action(request: web.Request) -> web.Response:
         if not extension or not extension.replace("/", "").replace("-", "").isalnum():
             raise ApiError(400, "invalid-request", "extension: the softphone, e.g. op101")
         wanted = body.get("queues")
+        if wanted is not None and not (
+            isinstance(wanted, list) and all(isinstance(q, str) for q in wanted)
+        ):
+            raise ApiError(400, "invalid-request", "queues: a list of queue names")
         try:
-            session = await service.login(user, extension, list(wanted) if wanted else None)
+            session = await service.login(user, extension, wanted or None)
         except ValueError as err:
             raise ApiError(400, "invalid-request", str(err)) from err
         return web.json_response({"interface": session.interface, "queues": session.queues})
