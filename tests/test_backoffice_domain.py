@@ -30,11 +30,7 @@ PROVINCE = load_province()
 
 
 def router(province: Province = PROVINCE) -> Router:
-    return Router(
-        province.rules,
-        {loc.code: loc.parent_code for loc in province.localities},
-        province.coordinator,
-    )
+    return Router.of(province)
 
 
 def test_given_tet_2020_when_a_three_day_deadline_starts_the_day_before_then_holidays_and_weekends_are_skipped() -> (

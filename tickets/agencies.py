@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tickets.calendar import WorkingCalendar
 from tickets.errors import ProvinceDataError
 from tickets.model import Category
 
@@ -110,6 +111,20 @@ class Province:
             if locality.code == code:
                 return locality
         raise ProvinceDataError(f"unknown locality {code!r}")
+
+    def deadline_days(self, category: Category, subcategory: str | None) -> int | None:
+        """Working days an agency has to answer: the subcategory's, else the category's;
+        ``None`` when neither sets one."""
+        for sub in self.subcategories:
+            if sub.code == subcategory and sub.deadline_days:
+                return sub.deadline_days
+        for info in self.categories:
+            if info.code is category:
+                return info.deadline_days
+        return None
+
+    def calendar(self) -> WorkingCalendar:
+        return WorkingCalendar.of(h.day for h in self.holidays)
 
 
 DEFAULT_PROVINCE = "demo_province.toml"

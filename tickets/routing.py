@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from tickets.agencies import RoutingRule
+from tickets.agencies import Province, RoutingRule
 from tickets.model import Category
 
 
@@ -35,6 +35,12 @@ class Router:
         self._rules = {(r.category, r.subcategory, r.locality_code): r for r in rules}
         self._parents = dict(parents)
         self._coordinator = coordinator
+
+    @classmethod
+    def of(cls, province: Province) -> Router:
+        """The province's rules, locality tree and coordinator."""
+        parents = {loc.code: loc.parent_code for loc in province.localities}
+        return cls(province.rules, parents, province.coordinator)
 
     def lineage(self, locality: str | None) -> list[str | None]:
         """``locality``, its ancestors, then ``None`` (rules for anywhere)."""

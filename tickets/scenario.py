@@ -2,8 +2,10 @@
 
 Everything is drawn from ``random.Random(seed)``; the counts of the mix hold by construction
 (the categories, closures and 115 fates are shuffled lists of exact length), while the rest
-(times, waits, localities, on-time responses) varies with the seed. Routing goes through
-``tickets.routing`` and 115 dispatch through ``tickets.dispatch``, as for live tickets. The
+(times, waits, localities, on-time responses) varies with the seed. Every status change goes
+through ``tickets.lifecycle.next_status`` with the role that takes it, routing through
+``tickets.routing``, deadlines through the province's working calendar, and 115 dispatch asks
+facilities in the order ``tickets.dispatch.next_facility`` gives, as for live tickets. The
 report never reads this module: it counts what was loaded into the database.
 """
 
@@ -16,12 +18,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from tickets.agencies import Province
-from tickets.calendar import WorkingCalendar
+from tickets.agencies import Facility, Province
 from tickets.codes import HOTLINE_TZ
-from tickets.dispatch import DEFAULT_TIMEOUT, Outcome, Point, rank_facilities
-from tickets.lifecycle import Closure
-from tickets.model import Category, Line, TicketStatus
+from tickets.dispatch import (
+    DEFAULT_TIMEOUT,
+    Attempt,
+    DispatchResult,
+    Outcome,
+    Point,
+    next_facility,
+)
+from tickets.lifecycle import Action, Closure, next_status
+from tickets.model import Category, Line, Role, TicketStatus
 from tickets.routing import Router
 
 START = date(2019, 11, 15)
@@ -263,20 +271,19 @@ class _Builder:
         self.rng = random.Random(seed)  # noqa: S311 (a replayable simulation, not a secret)
         self.province = province
         self.mix = mix
-        self.calendar = WorkingCalendar.of(h.day for h in province.holidays)
-        self.router = Router(
-            province.rules,
-            {loc.code: loc.parent_code for loc in province.localities},
-            province.coordinator,
-        )
+        self.calendar = province.calendar()
+        self.router = Router.of(province)
         self.days = _days()
         self.scenario = Scenario(seed)
         self.localities = list(province.localities)
         self.places = [loc for loc in province.localities if loc.kind != "province"]
-        self.deadlines = {c.code: c.deadline_days for c in province.categories}
-        self.sub_deadlines = {s.code: s.deadline_days for s in province.subcategories}
 
     # ---------------------------------------------------------------- helpers
+    @staticmethod
+    def step(ticket: ScenarioTicket, action: Action, role: Role) -> None:
+        """The ticket's next status, as the back office would set it (refused likewise)."""
+        ticket.status = next_status(ticket.status, action, role)
+
     def moment(self, first_hour: int, last_hour: int) -> datetime:
         day = self.rng.choice(self.days)
         seconds = self.rng.randrange(first_hour * 3600, last_hour * 3600)
@@ -397,13 +404,14 @@ class _Builder:
             operator = user_of(call.answered_by)
             classified = call.answered_at + timedelta(seconds=rng.randint(20, 120))
             ticket.classified_at = classified
+            self.step(ticket, Action.CLASSIFY, Role.OPERATOR)
             self.event(ticket, classified, operator, "classified", category=category.value)
             if category is Category.FIELD_REPORT:
                 sub, locality = next(pairs)
                 self.field_report(ticket, call, operator, sub, locality, closures.pop())
             else:
                 ticket.locality = rng.choice(self.places).code
-                ticket.status = TicketStatus.CLOSED
+                self.step(ticket, Action.CLOSE, Role.OPERATOR)
                 ticket.closed_at = call.ended_at
                 ticket.response = "Tổng đài viên đã hướng dẫn, trả lời trực tiếp"
                 self.event(ticket, call.ended_at, operator, "closed", answered_on_call=True)
@@ -439,8 +447,9 @@ class _Builder:
         decision = self.router.route(Category.FIELD_REPORT, sub, locality)
         agency = decision.agency_code
         forwarded = call.ended_at + timedelta(minutes=rng.randint(5, 120))
-        days = self.sub_deadlines.get(sub) or self.deadlines[Category.FIELD_REPORT] or 3
+        days = self.province.deadline_days(Category.FIELD_REPORT, sub) or 3
         deadline = self.calendar.deadline(forwarded, days)
+        self.step(ticket, Action.FORWARD, Role.OPERATOR)
         ticket.agency_code = agency
         ticket.forwarded_at = forwarded
         ticket.deadline_at = deadline
@@ -450,6 +459,7 @@ class _Builder:
         accepted = forwarded + timedelta(minutes=rng.randint(10, 600))
         if accepted >= deadline:
             accepted = forwarded + (deadline - forwarded) / 4
+        self.step(ticket, Action.ACCEPT, Role.AGENCY)
         ticket.accepted_at = accepted
         self.event(ticket, accepted, agency, "accepted")
         if rng.random() < self.mix.on_time_share:
@@ -459,16 +469,46 @@ class _Builder:
             ticket.escalated_at = escalated
             self.event(ticket, escalated, "system", "escalated", deadline=deadline.isoformat())
             responded = deadline + timedelta(hours=rng.uniform(2, 120))
+        self.step(ticket, Action.RESPOND, Role.AGENCY)
         ticket.responded_at = responded
         ticket.response = _RESPONSE
         self.event(ticket, responded, agency, "responded", response=_RESPONSE)
         closed = responded + timedelta(hours=rng.uniform(4, 72))
         ticket.closed_at = closed
         ticket.closure = closure.value
-        ticket.status = TicketStatus.CLOSED
+        self.step(ticket, Action.CLOSE, Role.OPERATOR)
         self.event(ticket, closed, operator, "closed", closure=closure.value)
 
     # ---------------------------------------------------------------- 115
+    def ask(
+        self,
+        ticket: ScenarioTicket,
+        attempts: list[Attempt],
+        facility: Facility,
+        sent: datetime,
+        operator: str,
+        answered: datetime,
+        result: DispatchResult,
+    ) -> None:
+        """One dispatch request to ``facility`` and its answer."""
+        attempt = Attempt(len(attempts) + 1, facility.code, sent, sent + DEFAULT_TIMEOUT, result)
+        attempts.append(attempt)
+        self.scenario.dispatches.append(
+            ScenarioDispatch(
+                ticket.key,
+                attempt.seq,
+                facility.code,
+                sent,
+                attempt.due_at,
+                answered,
+                result.value,
+                "no_vehicle" if result is DispatchResult.DECLINED else None,
+            )
+        )
+        self.event(
+            ticket, sent, operator, "dispatch_requested", facility=facility.code, seq=attempt.seq
+        )
+
     def medical(self) -> None:
         rng = self.rng
         fates = [f for f, n in self.mix.medical.items() for _ in range(n)]
@@ -490,6 +530,7 @@ class _Builder:
                 ticket.lat, ticket.long = self.point_near(loc.code)
             ticket.answered_at = call.answered_at
             ticket.classified_at = call.answered_at
+            self.step(ticket, Action.CLASSIFY, Role.OPERATOR)
             self.event(ticket, call.answered_at, operator, "answered")
             if sent:
                 end = self.dispatch(ticket, call.answered_at, operator, fate)
@@ -497,7 +538,7 @@ class _Builder:
                 end = call.ended_at
                 ticket.response = _PHONE_RESPONSE[fate]
             ticket.outcome = None if outcome is None else outcome.value
-            ticket.status = TicketStatus.CLOSED
+            self.step(ticket, Action.CLOSE, Role.OPERATOR)
             ticket.closed_at = end
             ticket.updated_at = end
             self.event(ticket, end, operator, "closed", outcome=ticket.outcome, reason=fate.value)
@@ -505,63 +546,37 @@ class _Builder:
     def dispatch(
         self, ticket: ScenarioTicket, answered: datetime, operator: str, fate: Fate
     ) -> datetime:
-        """Ask the nearest facilities in turn, as ``tickets.dispatch`` does; every request
-        sent to a facility has at least one dispatch request."""
+        """Ask facilities in the order ``tickets.dispatch.next_facility`` gives (nearest
+        available not asked yet); every request sent to a facility has at least one dispatch
+        request."""
         rng = self.rng
         assert ticket.lat is not None
         assert ticket.long is not None
-        ranked = rank_facilities(self.province.facilities, Point(ticket.lat, ticket.long))
-        if fate is Fate.NO_VEHICLE:
-            refusals = min(len(ranked), 3)
-        else:
-            refusals = 1 if rng.random() < 0.15 else 0
+        where = Point(ticket.lat, ticket.long)
+        attempts: list[Attempt] = []
+        refusals = 3 if fate is Fate.NO_VEHICLE else 1 if rng.random() < 0.15 else 0
         sent = answered + timedelta(seconds=rng.randint(40, 180))
         ticket.dispatched_at = sent
-        seq = 0
-        for facility in ranked[:refusals]:
-            seq += 1
+        while len(attempts) < refusals:
+            facility = next_facility(self.province.facilities, where, attempts)
+            if facility is None:
+                break
             timed_out = rng.random() < 0.3
             reply = sent + (
                 DEFAULT_TIMEOUT if timed_out else timedelta(seconds=rng.randint(10, 60))
             )
-            result = "timed_out" if timed_out else "declined"
-            self.scenario.dispatches.append(
-                ScenarioDispatch(
-                    ticket.key,
-                    seq,
-                    facility.code,
-                    sent,
-                    sent + DEFAULT_TIMEOUT,
-                    reply,
-                    result,
-                    None if timed_out else "no_vehicle",
-                )
-            )
-            self.event(
-                ticket, sent, operator, "dispatch_requested", facility=facility.code, seq=seq
-            )
+            result = DispatchResult.TIMED_OUT if timed_out else DispatchResult.DECLINED
+            self.ask(ticket, attempts, facility, sent, operator, reply, result)
             self.event(
                 ticket, reply, "system" if timed_out else facility.code, f"dispatch_{result}"
             )
             sent = reply
         if fate is Fate.NO_VEHICLE:
             return sent + timedelta(seconds=rng.randint(30, 120))
-        facility = ranked[refusals]
-        seq += 1
+        facility = next_facility(self.province.facilities, where, attempts)
+        assert facility is not None, "the province has too few facilities for its scenario"
         accepted = sent + timedelta(seconds=rng.randint(10, 60))
-        self.scenario.dispatches.append(
-            ScenarioDispatch(
-                ticket.key,
-                seq,
-                facility.code,
-                sent,
-                sent + DEFAULT_TIMEOUT,
-                accepted,
-                "accepted",
-                None,
-            )
-        )
-        self.event(ticket, sent, operator, "dispatch_requested", facility=facility.code, seq=seq)
+        self.ask(ticket, attempts, facility, sent, operator, accepted, DispatchResult.ACCEPTED)
         self.event(ticket, accepted, facility.code, "dispatch_accepted")
         ticket.facility_code = facility.code
         ticket.accepted_at = accepted

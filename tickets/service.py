@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from tickets.agencies import Province
-from tickets.calendar import WorkingCalendar
 from tickets.dispatch import (
     DEFAULT_TIMEOUT,
     MILESTONES,
@@ -160,23 +159,6 @@ class BackofficeService:
         change = Change(action.value, user.username, self._clock(), target, columns or {}, data)
         return await self._store.apply(ticket, change)
 
-    @staticmethod
-    def _deadline_days(
-        province: Province, category: Category, subcategory: str | None
-    ) -> int | None:
-        for sub in province.subcategories:
-            if sub.code == subcategory and sub.deadline_days:
-                return sub.deadline_days
-        for info in province.categories:
-            if info.code is category:
-                return info.deadline_days
-        return None
-
-    @staticmethod
-    def _router(province: Province) -> Router:
-        parents = {loc.code: loc.parent_code for loc in province.localities}
-        return Router(province.rules, parents, province.coordinator)
-
     # ---------------------------------------------------------------- lifecycle
     async def classify(
         self,
@@ -238,7 +220,7 @@ class BackofficeService:
         target = next_status(ticket.status, Action.FORWARD, user.role)
         rule: str | None
         if agency is None:
-            decision = self._router(province).route(
+            decision = Router.of(province).route(
                 ticket.category, ticket.subcategory, ticket.locality
             )
             agency = decision.agency_code
@@ -249,11 +231,10 @@ class BackofficeService:
             raise AgencyNotFound(f"no active agency {agency!r}")
         now = self._clock()
         columns: dict[str, Any] = {"agency_code": agency, "forwarded_at": now}
-        days = self._deadline_days(province, ticket.category, ticket.subcategory)
+        days = province.deadline_days(ticket.category, ticket.subcategory)
         deadline = None
         if days is not None:
-            calendar = WorkingCalendar.of(h.day for h in province.holidays)
-            deadline = calendar.deadline(now, days)
+            deadline = province.calendar().deadline(now, days)
             columns["deadline_at"] = deadline
         data = {
             "agency": agency,
@@ -310,10 +291,9 @@ class BackofficeService:
             "escalated_at": None,
             "forwarded_at": now,
         }
-        days = self._deadline_days(province, ticket.category, ticket.subcategory)
+        days = province.deadline_days(ticket.category, ticket.subcategory)
         if days is not None:
-            calendar = WorkingCalendar.of(h.day for h in province.holidays)
-            columns["deadline_at"] = calendar.deadline(now, days)
+            columns["deadline_at"] = province.calendar().deadline(now, days)
         change = Change(
             Action.REOPEN.value, user.username, now, target, columns, {"reason": reason}
         )
@@ -432,7 +412,7 @@ class BackofficeService:
         if ticket.lat is not None and ticket.long is not None:
             return Point(ticket.lat, ticket.long)
         province = await self._store.province()
-        lineage = self._router(province).lineage(ticket.locality)
+        lineage = Router.of(province).lineage(ticket.locality)
         by_code = {loc.code: loc for loc in province.localities}
         for code in lineage:
             loc = by_code.get(code) if code else None
