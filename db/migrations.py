@@ -1,12 +1,21 @@
 """Numbered SQL migrations (``migrations/NNNN_name.sql``), each applied in its own transaction
-and recorded in ``schema_migrations``; an advisory lock keeps two instances from racing."""
+and recorded in ``schema_migrations``; an advisory lock (held by the session for the whole run)
+keeps two instances from racing.
+
+A migration whose first line is ``-- hotline: no-transaction`` runs outside a transaction, for
+what PostgreSQL refuses inside one (``CREATE INDEX CONCURRENTLY`` on a large table, so that
+calls keep being stored while the index builds). Such a file holds one statement, sent on its
+own, and must be safe to run again (``IF NOT EXISTS``): if the process dies after the statement
+and before the version is recorded, the next start runs it again."""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -18,6 +27,7 @@ logger = logging.getLogger(__name__)
 Connection = asyncpg.Connection | PoolConnectionProxy
 MIGRATION_LOCK = 0x686F746C  # "hotl"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+NO_TRANSACTION = "-- hotline: no-transaction"
 
 
 @dataclass(frozen=True)
@@ -26,10 +36,15 @@ class Migration:
     name: str
     sql: str
 
+    @property
+    def transactional(self) -> bool:
+        return self.sql.lstrip().partition("\n")[0].strip() != NO_TRANSACTION
 
-def known_migrations() -> list[Migration]:
+
+def known_migrations(directory: Traversable | None = None) -> list[Migration]:
+    """The migrations of ``directory`` (default: this package's), numbered 1..n."""
     found = []
-    for entry in resources.files("db").joinpath("migrations").iterdir():
+    for entry in (directory or resources.files("db").joinpath("migrations")).iterdir():
         match = _NAME.match(entry.name)
         if match:
             sql = entry.read_text(encoding="utf-8")
@@ -58,9 +73,12 @@ async def current_version(conn: Connection) -> int:
     return int(version)
 
 
-async def migrate(conn: Connection) -> list[Migration]:
-    """Apply what is pending; refuse a database that is newer than this code."""
-    migrations = known_migrations()
+async def migrate(
+    conn: Connection, migrations: Sequence[Migration] | None = None
+) -> list[Migration]:
+    """Apply what is pending of ``migrations`` (default: :func:`known_migrations`); refuse a
+    database that is newer than this code."""
+    migrations = migrations or known_migrations()
     latest = migrations[-1].version
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
@@ -72,18 +90,31 @@ async def migrate(conn: Connection) -> list[Migration]:
             )
         applied = []
         for migration in migrations[version:]:
-            async with conn.transaction():
-                await conn.execute(migration.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            if migration.transactional:
+                async with conn.transaction():
+                    await conn.execute(migration.sql)
+                    await _record(conn, migration)
+            else:
+                logger.info(
+                    "migration %04d_%s runs outside a transaction",
                     migration.version,
                     migration.name,
                 )
+                await conn.execute(migration.sql)
+                await _record(conn, migration)
             logger.info("applied migration %04d_%s", migration.version, migration.name)
             applied.append(migration)
         return applied
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+
+async def _record(conn: Connection, migration: Migration) -> None:
+    await conn.execute(
+        "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+        migration.version,
+        migration.name,
+    )
 
 
 async def check_schema(conn: Connection) -> None:
