@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from agents.model import (
     CallAbandoned,
@@ -13,8 +13,6 @@ from agents.model import (
     Outcome,
     RingNoAnswer,
 )
-
-INTERVAL = timedelta(minutes=15)
 
 
 def interval_start(at: datetime) -> datetime:

@@ -55,10 +55,10 @@ from aiohttp import web
 
 from bench.machine import cpu_model, nproc, with_database
 from db.pool import embedded_postgres
-from hotline.app import build_app
+from hotline.app import POOL, build_app
+from hotline.keys import AGI
 from hotline.logs import configure_logging
 from hotline.settings import Settings
-from hotline.web.http import AGI, POOL
 from switchboard.fastagi import COMMANDS, AgiOutcome, CallerScript, SimulatedChannel, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent

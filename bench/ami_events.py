@@ -41,11 +41,10 @@ from panoramisk import Manager
 
 from db.pool import embedded_postgres
 from db.users import PostgresUserRepository
-from hotline.app import build_app
+from hotline.app import POOL, build_app
 from hotline.auth import AuthService
+from hotline.keys import AGENTS
 from hotline.settings import Settings
-from hotline.web.agents import AGENTS
-from hotline.web.http import POOL
 from tickets.model import Role
 
 QUEUE = "hotline-1022"

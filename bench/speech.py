@@ -61,7 +61,7 @@ from db.intake import PostgresIntakeRepository
 from db.migrations import migrate
 from db.pool import embedded_postgres
 from db.transcripts import PostgresTranscriptionJobs
-from hotline.tasks import TaskManager
+from runtime.tasks import TaskManager
 from speech.engine import CHUNK_FRAMES
 from speech.model import open_model
 from speech.pool import ProcessTranscriber

@@ -1,5 +1,5 @@
 """Prompt texts the administrator edited in the console (``prompt_texts``): they override the
-menu file's texts when ``python -m ivr.prompts`` makes the sound files again. Each change is
+menu file's texts when ``python -m hotline.prompts`` makes the sound files again. Each change is
 audited in the same transaction (``admin_audit``, entity ``prompt``)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from datetime import datetime
 
 import asyncpg
 
+from db.errors import DatabaseUnavailable
 from db.migrations import Connection
 from db.province import audit
 
@@ -31,6 +32,18 @@ async def read_overrides(conn: Connection) -> list[PromptOverride]:
         PromptOverride(r["key"], r["lang"], r["text"], r["updated_by"], r["updated_at"])
         for r in rows
     ]
+
+
+async def overrides_at(database_url: str) -> list[PromptOverride]:
+    """The edited texts, over one connection of its own (``python -m hotline.prompts``)."""
+    try:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await read_overrides(conn)
+        finally:
+            await conn.close()
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        raise DatabaseUnavailable(str(err)) from err
 
 
 class PostgresPromptTexts:

@@ -12,6 +12,8 @@ from typing import Any
 
 import asyncpg
 
+from db.migrations import check_schema, migrate
+
 logger = logging.getLogger(__name__)
 
 Pool = asyncpg.Pool
@@ -42,11 +44,17 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> Poo
     return pool
 
 
-async def ping(pool: Pool, wait: float) -> bool:
-    try:
-        return bool(await pool.fetchval("SELECT true", timeout=wait))
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-        return False
+class DatabaseProbe:
+    """Whether the database answers (``/healthz``), without handing the pool to a handler."""
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    async def ping(self, wait: float) -> bool:
+        try:
+            return bool(await self._pool.fetchval("SELECT true", timeout=wait))
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
 
 
 @asynccontextmanager
@@ -54,8 +62,6 @@ async def open_database(
     url: str | None, pgdata: Path, *, migrate_schema: bool
 ) -> AsyncIterator[Pool]:
     """The pool for ``url`` (embedded PostgreSQL when ``None``), schema migrated or checked."""
-    from db.migrations import check_schema, migrate
-
     async with AsyncExitStack() as stack:
         dsn = url if url is not None else await stack.enter_async_context(embedded_postgres(pgdata))
         pool = await create_pool(dsn)

@@ -1,6 +1,6 @@
 """The report's SQL: every figure of ``tickets.reports.Report`` counted over tickets and calls
 in a period of local (hotline time zone) days; the staffing section from the queue intervals of
-``db.agents`` through ``agents.staffing.plan_staffing``."""
+``db.agents`` through ``tickets.staffing.plan_staffing``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from datetime import date, datetime, time, timedelta
 
 import asyncpg
 
-from agents.staffing import IntervalCounts, QueueStaffing, StaffingPolicy, plan_staffing
 from db.agents import PostgresAgentsRepository
 from tickets.codes import HOTLINE_TZ
 from tickets.dispatch import SUCCESSFUL_OUTCOMES, Outcome
 from tickets.model import Category, Line
 from tickets.reports import CallFigures, CitizenFigures, MedicalFigures, Report
+from tickets.staffing import IntervalCounts, QueueStaffing, StaffingPolicy, plan_staffing
 
 # Requests are the tickets of the period that are not a merged duplicate nor handed over to the
 # other line (those are counted once, on the ticket that carries on).

@@ -9,8 +9,8 @@ from datetime import date, datetime
 
 import asyncpg
 
-from agents.stats import INTERVAL
 from tickets.codes import HOTLINE_TZ
+from tickets.staffing import INTERVAL
 
 # Tickets that are requests: a merged duplicate or one handed over to the other line is counted
 # once, on the ticket that carries on (as in the reports). The range on (line, created_at) is what

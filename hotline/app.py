@@ -1,8 +1,10 @@
-"""Composition root: builds every service from the settings and owns their lifetimes.
+"""Composition root: builds every service once from the settings and owns their lifetimes.
 
-Each resource is one ``cleanup_ctx`` entry (database, IVR); aiohttp runs them in order at
-startup and backwards at shutdown, so on SIGTERM the FastAGI server stops taking calls and lets
-running ones finish before the database goes away.
+Each resource is one ``cleanup_ctx`` entry (database and the services built on it, live events,
+speech, IVR, AMI, the back-office sweeper, the outbox); aiohttp runs them in order at startup
+and backwards at shutdown, so on SIGTERM the FastAGI server stops taking calls and lets running
+ones finish before the database goes away. Handlers get the services under the typed keys of
+``hotline.keys``; only this module (and the commands built on it) sees the pool.
 """
 
 from __future__ import annotations
@@ -16,60 +18,134 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from agents.ami import AmiConnection, AmiItem, AmiUrl
 from agents.model import LiveModel
 from agents.service import AgentsService
-from agents.staffing import queue_lines
 from agents.stats import ServiceLevels
+from db.admin import PostgresPromptTexts
+from db.agency import PostgresAgencyRepository
 from db.agents import PostgresAgentsRepository
+from db.apikeys import PostgresApiKeyRepository
+from db.backoffice import PostgresBackofficeStore
 from db.intake import PostgresIntakeRepository
 from db.listen import listen
-from db.pool import open_database
+from db.open311 import PostgresOpen311Repository
+from db.pool import DatabaseProbe, Pool, open_database
+from db.province import PostgresProvinceRepository
+from db.reports import PostgresReportRepository
+from db.stats import PostgresStatsRepository
 from db.suggestions import PostgresCorrections
 from db.tickets import PostgresTicketRepository
 from db.transcripts import PostgresTranscriptionJobs
 from db.users import PostgresUserRepository
 from hotline.auth import AuthService, Lockout
 from hotline.events import EventBus
+from hotline.keys import (
+    AGENCY,
+    AGENTS,
+    AGENTS_REPO,
+    AGI,
+    API_KEYS,
+    ATTACHMENTS,
+    AUTH,
+    BACKOFFICE,
+    BACKOFFICE_STORE,
+    BUS,
+    DATABASE,
+    MENU,
+    NOTIFY,
+    OPEN311,
+    PROMPTS,
+    PROVINCE,
+    REPORTS,
+    SETTINGS,
+    STAFFING,
+    STATS,
+    TICKETS,
+    USERS,
+)
+from hotline.notifications import CITIZEN_SMS, check_notify_settings, notify_service
 from hotline.settings import Settings
-from hotline.tasks import TaskManager
 from hotline.web.admin import add_routes as add_admin_routes
 from hotline.web.agency import add_routes as add_agency_routes
-from hotline.web.agents import AGENTS, AGENTS_REPO
 from hotline.web.agents import add_routes as add_agents_routes
-from hotline.web.backoffice import backoffice_ctx
+from hotline.web.backoffice import add_routes as add_backoffice_routes
 from hotline.web.calls import add_routes as add_calls_routes
 from hotline.web.errors import error_middleware
-from hotline.web.http import AGI, AUTH, LOGIN_LIMIT, POOL, PUBLIC_LIMIT, TICKETS, add_routes
-from hotline.web.live import BUS
+from hotline.web.http import LOGIN_LIMIT, PUBLIC_LIMIT
+from hotline.web.http import add_routes as add_api_routes
 from hotline.web.live import add_routes as add_live_routes
 from hotline.web.lookup import add_routes as add_lookup_routes
-from hotline.web.notify import setup_notify
+from hotline.web.notify import add_routes as add_notify_routes
+from hotline.web.open311 import add_routes as add_open311_routes
 from hotline.web.openapi import add_routes as add_openapi_routes
 from hotline.web.operator import add_routes as add_operator_routes
 from hotline.web.pages import page_middleware, setup_pages
 from hotline.web.ratelimit import RateLimiter
+from hotline.web.reference import add_routes as add_reference_routes
+from hotline.web.reports import add_routes as add_report_routes
 from hotline.web.wallboard import add_routes as add_wallboard_routes
 from ivr.agi import hotline_route
-from ivr.menu import MenuFile, load_menu
+from ivr.menu import load_menu
 from ivr.recorder import IntakeRecorder
 from ivr.server import FastAgiServer
 from ivr.service import IvrService
 from ivr.spool import IntakeSpool
+from runtime.tasks import TaskManager
 from speech.grammar import GrammarRecognizer
 from speech.model import open_model
 from speech.pool import ProcessTranscriber
 from speech.service import TranscriptionService
 from speech.suggest import Suggester, load_rules
+from tickets.attachments import AttachmentService
+from tickets.lifecycle import Closure
+from tickets.service import BackofficeService
+from tickets.staffing import StaffingPolicy, queue_lines
 
 logger = logging.getLogger(__name__)
 
-SETTINGS = web.AppKey("settings", Settings)
-MENU = web.AppKey("menu", MenuFile)
+# Only for the composition root, and the commands and tests built on it: never for a handler.
+POOL = web.AppKey("pool", Pool)
 RECORDER = web.AppKey("recorder", IntakeRecorder)
 SPEECH = web.AppKey("speech", GrammarRecognizer)
+
+
+def backoffice_service(settings: Settings, store: PostgresBackofficeStore) -> BackofficeService:
+    """The one back-office service of the process (handlers, sweeper, SMS survey answers)."""
+    return BackofficeService(
+        store,
+        dispatch_timeout=timedelta(seconds=settings.dispatch_timeout),
+        duplicate_window=timedelta(hours=settings.duplicate_window_hours),
+    )
+
+
+def provide_services(app: web.Application, pool: Pool) -> None:
+    """Every service and repository the handlers use, built once on the open pool."""
+    settings = app[SETTINGS]
+    app[DATABASE] = DatabaseProbe(pool)
+    app[USERS] = users = PostgresUserRepository(pool)
+    app[AUTH] = AuthService(
+        users,
+        token_ttl=timedelta(hours=settings.token_ttl_hours),
+        lockout=Lockout(
+            settings.login_lockout_failures, timedelta(minutes=settings.login_lockout_minutes)
+        ),
+    )
+    app[TICKETS] = PostgresTicketRepository(pool)
+    app[BACKOFFICE_STORE] = store = PostgresBackofficeStore(pool)
+    app[BACKOFFICE] = backoffice = backoffice_service(settings, store)
+    app[AGENCY] = agency = PostgresAgencyRepository(pool)
+    app[ATTACHMENTS] = AttachmentService(backoffice, agency)
+    app[PROVINCE] = PostgresProvinceRepository(pool)
+    app[REPORTS] = PostgresReportRepository(pool)
+    app[STATS] = PostgresStatsRepository(pool)
+    app[PROMPTS] = PostgresPromptTexts(pool)
+    app[OPEN311] = PostgresOpen311Repository(pool)
+    app[API_KEYS] = PostgresApiKeyRepository(pool)
+    app[AGENTS_REPO] = PostgresAgentsRepository(pool)
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -79,14 +155,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         url, settings.pgdata, migrate_schema=settings.migrate_on_start
     ) as pool:
         app[POOL] = pool
-        app[TICKETS] = PostgresTicketRepository(pool)
-        app[AUTH] = AuthService(
-            PostgresUserRepository(pool),
-            token_ttl=timedelta(hours=settings.token_ttl_hours),
-            lockout=Lockout(
-                settings.login_lockout_failures, timedelta(minutes=settings.login_lockout_minutes)
-            ),
-        )
+        provide_services(app, pool)
         yield
 
 
@@ -204,7 +273,6 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[AGENTS_REPO] = repository = PostgresAgentsRepository(app[POOL])
     if settings.ami_url is None:
         logger.warning("HOTLINE_AMI_URL is not set: queues and operators are not watched")
         yield
@@ -219,7 +287,7 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
     lines_of_queues = queue_lines(app[MENU].lines)
     service = AgentsService(
         control=ami,
-        repository=repository,
+        repository=app[AGENTS_REPO],
         model=LiveModel(lines_of_queues),
         publisher=app[BUS],
         intake=app[RECORDER],
@@ -238,25 +306,67 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
         await tasks.close()
 
 
+async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The back office's sweeper (escalation of overdue tickets, 115 dispatch timeouts)."""
+    stop = asyncio.Event()
+    tasks = TaskManager()
+    tasks.start(app[BACKOFFICE].run_sweeper(stop), name="backoffice-sweeper")
+    try:
+        yield
+    finally:
+        stop.set()
+        await tasks.close()
+
+
+async def notify_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The outbox worker: citizens' messages out, their survey answers close tickets."""
+    backoffice = app[BACKOFFICE]
+
+    async def close_ticket(ticket_id: int, closure: Closure) -> None:
+        await backoffice.close(CITIZEN_SMS, ticket_id, closure)
+
+    async with aiohttp.ClientSession() as session:
+        service = await notify_service(session, app[SETTINGS], app[POOL], close_ticket)
+        app[NOTIFY] = service
+        stop = asyncio.Event()
+        tasks = TaskManager()
+        tasks.start(service.run(stop), name="notify-outbox")
+        try:
+            yield
+        finally:
+            stop.set()
+            await tasks.close()
+
+
 def build_app(settings: Settings) -> web.Application:
-    """Everything that can be checked without connecting is checked here (menu file)."""
+    """Everything that can be checked without connecting is checked here (menu file, the
+    gateway's settings)."""
     app = web.Application(middlewares=[error_middleware, page_middleware])
     app[SETTINGS] = settings
-    app[MENU] = load_menu(settings.menu_file)
+    app[MENU] = menu = load_menu(settings.menu_file)
+    app[STAFFING] = StaffingPolicy.from_config(settings, menu.lines)
     app[LOGIN_LIMIT] = RateLimiter(settings.login_attempts_per_minute)
     app[PUBLIC_LIMIT] = RateLimiter(120)
     app[BUS] = EventBus()
+    notify = check_notify_settings(settings)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(live_ctx)
     app.cleanup_ctx.append(speech_ctx)
     app.cleanup_ctx.append(ivr_ctx)
     app.cleanup_ctx.append(agents_ctx)
-    app.cleanup_ctx.append(backoffice_ctx)
-    add_routes(app)
+    app.cleanup_ctx.append(sweeper_ctx)
+    if notify:
+        app.cleanup_ctx.append(notify_ctx)
+    add_api_routes(app)
+    add_backoffice_routes(app)
+    add_reference_routes(app)
+    add_report_routes(app)
+    add_open311_routes(app)
     add_agents_routes(app)
     add_calls_routes(app)
     add_live_routes(app)
-    setup_notify(app, settings)
+    if notify:
+        add_notify_routes(app, zalo=settings.zalo_app_id is not None)
     add_operator_routes(app)
     add_agency_routes(app)
     add_lookup_routes(app)

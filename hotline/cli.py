@@ -19,10 +19,11 @@ from db.users import PostgresUserRepository, UsernameTaken
 from hotline import cli_backoffice
 from hotline.app import build_app
 from hotline.auth import AuthService, InvalidUser
-from hotline.demo import DemoOptions, build_demo_app
+from hotline.emulated.demo import DemoOptions, build_demo_app
+from hotline.emulated.plan import SCENARIOS, SimulationOptions
+from hotline.emulated.simulate import simulate
 from hotline.logs import configure_logging
 from hotline.settings import Settings, SettingsError, load_settings
-from hotline.simulate import SCENARIOS, SimulationOptions, simulate
 from ivr.errors import MenuError
 from speech import cli as speech_cli
 from speech.errors import SpeechError

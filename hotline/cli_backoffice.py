@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from agents.staffing import StaffingPolicy
 from db.apikeys import ApiKeyNameTaken, PostgresApiKeyRepository
 from db.pool import open_database
 from db.province import load_province
@@ -23,6 +22,7 @@ from tickets.errors import DomainError
 from tickets.model import Line
 from tickets.reports import Lang, format_table, to_csv
 from tickets.scenario import DEFAULT_SEED, END, START, generate
+from tickets.staffing import StaffingPolicy
 
 COMMANDS = frozenset({"report", "scenario", "province", "apikey"})
 

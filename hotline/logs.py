@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar
 
-call_id: ContextVar[str] = ContextVar("call_id", default="-")
+from runtime.logcontext import call_id
 
 
 class CallContextFilter(logging.Filter):

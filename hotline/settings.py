@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from agents.ami import AmiUrl
+from tickets.dispatch import DEFAULT_TIMEOUT as DISPATCH_TIMEOUT
+from tickets.duplicates import DEFAULT_WINDOW as DUPLICATE_WINDOW
 
 ENV_PREFIX = "HOTLINE_"
 SECRET_KEYS = frozenset(
@@ -80,6 +82,16 @@ class Settings(BaseModel):
     staffing_seconds_1022: int = Field(default=20, gt=0, description="answered within, seconds")
     staffing_target_115: float = Field(default=0.9, gt=0, lt=1, description="Erlang C target")
     staffing_seconds_115: int = Field(default=15, gt=0, description="answered within, seconds")
+    dispatch_timeout: float = Field(
+        default=DISPATCH_TIMEOUT.total_seconds(),
+        gt=0,
+        description="seconds a facility has to answer a 115 dispatch request",
+    )
+    duplicate_window_hours: float = Field(
+        default=DUPLICATE_WINDOW.total_seconds() / 3600,
+        gt=0,
+        description="tickets this close in time are offered as possible duplicates",
+    )
     agi_bind: str = "127.0.0.1:4573"
     http_bind: str = "127.0.0.1:8080"
     menu_file: Path = DEFAULT_MENU

@@ -1,39 +1,29 @@
 """Placeholder prompt audio: every prompt text of the menu file, spoken by espeak-ng.
 
-``python -m ivr.prompts`` writes ``<out>/<language>/hotline/<prompt id>.wav`` for every prompt
-under ``[prompts]`` in the menu file, in Vietnamese and English, as 8 kHz mono 16-bit PCM WAV
+:func:`generate` writes ``<out>/<language>/hotline/<prompt id>.wav`` for every prompt under
+``[prompts]`` in the menu file, in Vietnamese and English, as 8 kHz mono 16-bit PCM WAV
 (Asterisk's ``wav`` format). Asterisk plays ``hotline/<prompt id>`` from the folder of the
 channel's language. A studio recording saved under the same name replaces a placeholder; the
-texts to record are the ones in ``ivr/menu.toml``.
-
-With ``--database-url`` (or ``HOTLINE_DATABASE_URL``), the texts an administrator edited in the
-console (table ``prompt_texts``) replace the menu file's; the IVR keeps playing whatever files
-are in place, so an edited text is heard once the files have been made again.
+texts to record are the ones in ``ivr/menu.toml`` (or edited in the console:
+:func:`with_overrides`). The command is ``python -m hotline.prompts``.
 
 Needs the ``espeak-ng`` and ``sox`` programs; nothing else in the service uses them.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import logging
-import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-import asyncpg
-
-from db.admin import read_overrides as stored_overrides
-from ivr.errors import IvrError, MenuError
-from ivr.menu import MenuFile, PromptText, load_menu
+from ivr.errors import IvrError
+from ivr.menu import MenuFile, PromptText
 
 logger = logging.getLogger(__name__)
 
@@ -149,22 +139,6 @@ def with_overrides(menu: MenuFile, overrides: Mapping[str, Mapping[str, str]]) -
     return menu.model_copy(update={"prompts": prompts})
 
 
-async def read_overrides(database_url: str) -> dict[str, dict[str, str]]:
-    """The edited texts stored in the database, prompt id → language → text."""
-    try:
-        conn = await asyncpg.connect(database_url)
-        try:
-            rows = await stored_overrides(conn)
-        finally:
-            await conn.close()
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-        raise PromptError(f"cannot read the edited prompt texts from the database: {err}") from err
-    found: dict[str, dict[str, str]] = {}
-    for row in rows:
-        found.setdefault(row.key, {})[row.lang] = row.text
-    return found
-
-
 def generate(
     menu: MenuFile,
     out_dir: Path,
@@ -201,57 +175,3 @@ def _run(argv: Sequence[str]) -> None:
         ) from err
     except OSError as err:
         raise PromptError(f"cannot run {argv[0]}: {err}") from err
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m ivr.prompts",
-        description="Make placeholder prompt audio (espeak-ng + sox) from the menu file's texts.",
-    )
-    parser.add_argument(
-        "--menu",
-        type=Path,
-        default=DEFAULT_MENU,
-        help="menu file with the [prompts] texts (default: the packaged ivr/menu.toml)",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=DEFAULT_OUT,
-        help="sounds folder; files go to OUT/<vi|en>/hotline/<id>.wav "
-        "(default: asterisk_conf/sounds, relative to the current directory)",
-    )
-    parser.add_argument("--only", metavar="ID", help="make this one prompt only")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("HOTLINE_DATABASE_URL"),
-        help="use the prompt texts edited in the administrator console, stored in this "
-        "database (default: HOTLINE_DATABASE_URL; unset: the menu file's texts only)",
-    )
-    parser.add_argument(
-        "--rate",
-        type=int,
-        default=SPEECH_RATE,
-        help=f"speaking rate in words per minute (default: {SPEECH_RATE})",
-    )
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        tools = find_tools()
-        menu = load_menu(args.menu)
-        if args.database_url:
-            menu = with_overrides(menu, asyncio.run(read_overrides(args.database_url)))
-        written = generate(menu, args.out, tools, only=args.only, rate=args.rate)
-    except (PromptError, MenuError) as err:
-        logger.error("%s", err)  # a clear message for the administrator, no traceback
-        return 1
-    logger.info("%d prompt files under %s", len(written), args.out)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

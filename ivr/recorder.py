@@ -11,8 +11,8 @@ import logging
 import time
 from collections import OrderedDict
 
-from db.errors import DatabaseError, DatabaseUnavailable
 from ivr.spool import IntakeSpool
+from tickets.errors import StorageError, StorageUnavailable
 from tickets.intake import CallIntake, IntakeRepository
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class IntakeRecorder:
         """One save bounded by ``timeout``; ``None`` (logged, counted) when it failed."""
         try:
             code = await asyncio.wait_for(self._repository.save(intake), self._timeout)
-        except DatabaseUnavailable as err:
+        except StorageUnavailable as err:
             self._mark_down(str(err))
         except TimeoutError:
             self._mark_slow(intake.uniqueid)
@@ -77,7 +77,7 @@ class IntakeRecorder:
             )
             if self._timeouts >= MAX_TIMEOUTS:
                 self._mark_down(f"{self._timeouts} calls in a row took over {self._timeout} s")
-        except DatabaseError:
+        except StorageError:
             logger.exception("the database refused call %s; spooling it", intake.uniqueid)
         else:
             self._timeouts = 0
@@ -134,10 +134,10 @@ class IntakeRecorder:
                 continue
             try:
                 code = await asyncio.wait_for(self._repository.save(intake), self._timeout)
-            except (DatabaseUnavailable, TimeoutError) as err:
+            except (StorageUnavailable, TimeoutError) as err:
                 logger.info("spool replay paused, database unavailable (%s)", err or "timed out")
                 return stored
-            except DatabaseError:
+            except StorageError:
                 logger.exception("the database refused spooled call %s; kept", intake.uniqueid)
                 continue
             self._spool.remove(path, intake.version)

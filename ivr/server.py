@@ -8,8 +8,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-from hotline.logs import call_id
 from ivr.session import AgiProtocolError, AgiSession, parse_env
+from runtime.logcontext import call_id
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,10 @@ import pytest
 
 from db.province import load_province
 from db.users import AccountChange, LastAdmin, PostgresUserRepository
-from hotline.web.http import AUTH
+from hotline.keys import AUTH
+from hotline.prompts import read_overrides
 from ivr.menu import load_menu
-from ivr.prompts import DEFAULT_MENU, read_overrides, with_overrides
+from ivr.prompts import DEFAULT_MENU, with_overrides
 from tests.support.browser import (
     PASSWORD,
     add_user,

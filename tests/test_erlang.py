@@ -13,7 +13,11 @@ import aiohttp
 import asyncpg
 import pytest
 
-from agents.erlang import (
+from db.users import PostgresUserRepository
+from hotline.auth import AuthService
+from tests.support.service import RunningService
+from tickets.codes import HOTLINE_TZ
+from tickets.erlang import (
     agents_needed,
     average_speed_of_answer,
     erlang_b,
@@ -22,10 +26,6 @@ from agents.erlang import (
     service_level,
     traffic_intensity,
 )
-from db.users import PostgresUserRepository
-from hotline.auth import AuthService
-from tests.support.service import RunningService
-from tickets.codes import HOTLINE_TZ
 from tickets.model import Role
 
 

@@ -17,8 +17,7 @@ from aiohttp import web
 
 from db.backoffice import PostgresBackofficeStore
 from db.province import load_province
-from hotline.app import build_app
-from hotline.web.http import POOL
+from hotline.app import POOL, build_app
 from tests.support.kannel import PASSWORD, SHORT_CODE, USERNAME, Kannel, MtMessage, free_port
 from tests.support.service import service_settings
 from tests.support.zalo import APP_ID, APP_SECRET, FIRST_REFRESH_TOKEN, OA_SECRET, FakeZalo

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr import prompts
+from hotline import prompts
 from ivr.menu import load_menu
 from ivr.prompts import DEFAULT_MENU, LANGUAGES, Language, prompt_path, spell_digits
 
@@ -62,7 +62,7 @@ def test_given_packaged_menu_when_prompt_is_played_then_committed_wav_is_8khz_mo
     prompt_id: str, language: Language
 ) -> None:
     path = prompt_path(SOUNDS, language, prompt_id)
-    assert path.is_file(), f"missing {path}; run `python -m ivr.prompts` and commit the result"
+    assert path.is_file(), f"missing {path}; run `python -m hotline.prompts` and commit the result"
     with wave.open(str(path), "rb") as wav:
         assert wav.getframerate() == 8000
         assert wav.getnchannels() == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from hotline.simulate import (
+from hotline.emulated.plan import (
     DAILY_PROFILE,
     SCENARIOS,
     SimulationOptions,

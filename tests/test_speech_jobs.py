@@ -24,7 +24,7 @@ from db.intake import PostgresIntakeRepository
 from db.listen import CHANNEL as EVENTS_CHANNEL
 from db.suggestions import PostgresCorrections
 from db.transcripts import JOBS_CHANNEL, PostgresTranscriptionJobs
-from hotline.tasks import TaskManager
+from runtime.tasks import TaskManager
 from speech.pool import ProcessTranscriber
 from speech.service import TranscriptionService
 from speech.suggest import Suggester, load_rules

@@ -25,8 +25,6 @@ import aiohttp
 import asyncpg
 import pytest
 
-from agents.erlang import StaffingTarget
-from agents.staffing import IntervalCounts, StaffingPolicy, plan_staffing
 from db.pool import create_pool
 from db.reports import PostgresReportRepository
 from db.users import PostgresUserRepository
@@ -35,8 +33,10 @@ from tests.support.service import RunningService
 from tests.test_erlang import exact_level, insert_interval
 from tests.test_reports import hotline, parse_table
 from tickets.codes import HOTLINE_TZ
+from tickets.erlang import StaffingTarget
 from tickets.model import Line, Role
 from tickets.reports import Lang, format_table, to_csv
+from tickets.staffing import IntervalCounts, StaffingPolicy, plan_staffing
 
 DAY = date(2026, 3, 2)
 EIGHT = datetime(2026, 3, 2, 8, 0, tzinfo=HOTLINE_TZ)

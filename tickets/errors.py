@@ -4,6 +4,19 @@ answers with (translated in one place: ``hotline.web.errors.error_middleware``).
 from __future__ import annotations
 
 
+class StorageError(Exception):
+    """The storage behind a port refused or failed an operation; ``db.errors.DatabaseError``
+    is the one real kind. Services catch this, never the database layer's own errors."""
+
+    error_id = "storage-error"
+
+
+class StorageUnavailable(StorageError):
+    """The storage cannot be reached or the connection broke; worth retrying later."""
+
+    error_id = "storage-unavailable"
+
+
 class DomainError(Exception):
     error_id = "domain-error"
     status = 400

@@ -85,5 +85,7 @@ class CallIntake:
 
 class IntakeRepository(Protocol):
     async def save(self, intake: CallIntake) -> str:
-        """Store the snapshot (call, ticket, timeline) and return the ticket's code."""
+        """Store the snapshot (call, ticket, timeline) and return the ticket's code; raises
+        ``StorageUnavailable`` when the store cannot be reached, ``StorageError`` when it
+        refuses the snapshot."""
         ...

@@ -2,7 +2,7 @@
 responded on time, satisfactory responses; 115 requests, those sent to the nearest hospital or
 health centre, the success rate (successful outcomes / all 115 requests) and the outcomes of the
 requests sent and not sent; calls answered within 15/20 s and abandoned; per queue the operators
-needed by Erlang C for the line's target (``agents.staffing``: the peak over the period's 15-minute
+needed by Erlang C for the line's target (``tickets.staffing``: the peak over the period's 15-minute
 intervals and where it falls, the mean over the intervals with calls). The figures come from a
 ``ReportRepository`` (SQL over the tickets, calls and queue intervals); this module only defines
 them and renders them (table, CSV rows, labels in Vietnamese or English)."""
@@ -16,12 +16,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from agents.erlang import StaffingTarget
-from agents.staffing import QueueStaffing, StaffingPolicy
-from agents.stats import INTERVAL
 from tickets.codes import HOTLINE_TZ
 from tickets.dispatch import Outcome
+from tickets.erlang import StaffingTarget
 from tickets.model import Category, Line
+from tickets.staffing import INTERVAL, QueueStaffing, StaffingPolicy
 
 CITIZEN_CATEGORIES = (Category.ADMIN_PROCEDURE, Category.FIELD_REPORT, Category.INFORMATION)
 NO_OUTCOME = "no_outcome"  # row key of the tickets without an outcome code

@@ -9,12 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
-from db.admin import PostgresPromptTexts
-from db.province import PostgresProvinceRepository
-from db.users import AccountChange, PostgresUserRepository, UserAccount, UserNotFound
+from db.users import AccountChange, UserAccount, UserNotFound
 from hotline.auth import InvalidUser
+from hotline.keys import AUTH, MENU, PROMPTS, PROVINCE, SETTINGS, USERS
 from hotline.web.errors import ApiError
-from hotline.web.http import AUTH, MAX_PAGE, POOL, USER, int_param, json_object, requires
+from hotline.web.http import MAX_PAGE, USER, int_param, json_object, requires
 from hotline.web.openapi import describe
 from hotline.web.pages import page, render
 from ivr.menu import MenuFile
@@ -46,16 +45,6 @@ CHANGE_SCHEMA: dict[str, Any] = {
         "password": {"type": "string", "maxLength": MAX_PASSWORD},
     },
 }
-
-
-def _menu(request: web.Request) -> MenuFile:
-    from hotline.app import MENU  # hotline.app imports this module
-
-    return request.app[MENU]
-
-
-def _users(request: web.Request) -> PostgresUserRepository:
-    return PostgresUserRepository(request.app[POOL])
 
 
 def _no_nul(value: str, name: str) -> str:
@@ -91,10 +80,7 @@ async def _agency(request: web.Request, role: Role, code: Any) -> str | None:
         raise ApiError(400, "agency-required", "an agency account needs its agency_code")
     if role is not Role.AGENCY and agency_code is not None:
         raise ApiError(400, "invalid-request", "only an agency account has an agency_code")
-    if (
-        code is not None
-        and await PostgresProvinceRepository(request.app[POOL]).agency(code) is None
-    ):
+    if code is not None and await request.app[PROVINCE].agency(code) is None:
         raise ApiError(400, "invalid-request", f"unknown agency {code!r}")
     return code
 
@@ -128,10 +114,8 @@ def account_json(account: UserAccount) -> dict[str, Any]:
 @page(Role.ADMIN)
 async def admin_console(request: web.Request) -> web.Response:
     """The administrator console (HTML)."""
-    from hotline.app import SETTINGS  # hotline.app imports this module
-
     settings = request.app[SETTINGS]
-    lines = _menu(request).lines
+    lines = request.app[MENU].lines
     return render(
         request,
         "admin.html",
@@ -173,7 +157,7 @@ async def list_users(request: web.Request) -> web.Response:
     """User accounts by name: role, agency, switched on or off, locked."""
     limit = int_param(request, "limit", 50, 1, MAX_PAGE)
     offset = int_param(request, "offset", 0, 0, 10_000_000)
-    accounts, total = await _users(request).accounts(limit=limit, offset=offset)
+    accounts, total = await request.app[USERS].accounts(limit=limit, offset=offset)
     return web.json_response(
         {
             "items": [account_json(a) for a in accounts],
@@ -198,7 +182,7 @@ async def create_user(request: web.Request) -> web.Response:
     role = _role(body.get("role"))
     agency_code = await _agency(request, role, body.get("agency_code"))
     password_hash = _hash(request, _string(body, "password", MAX_PASSWORD))
-    account = await _users(request).create_account(
+    account = await request.app[USERS].create_account(
         request[USER].username, username, password_hash, role, agency_code
     )
     return web.json_response(account_json(account), status=201)
@@ -217,7 +201,7 @@ async def change_user(request: web.Request) -> web.Response:
     known = {"role", "agency_code", "active", "password"}
     if not body or not set(body) <= known:
         raise ApiError(400, "invalid-request", f"expected some of {sorted(known)}")
-    current = await _users(request).account(username)
+    current = await request.app[USERS].account(username)
     if current is None:
         raise UserNotFound(f"no user {username!r}")
     role = _role(body["role"]) if "role" in body else current.role
@@ -238,7 +222,7 @@ async def change_user(request: web.Request) -> web.Response:
         _hash(request, _string(body, "password", MAX_PASSWORD)) if "password" in body else None
     )
     change = AccountChange(role, agency_code, active, password_hash)
-    account = await _users(request).change_account(actor, username, change)
+    account = await request.app[USERS].change_account(actor, username, change)
     return web.json_response(account_json(account))
 
 
@@ -270,7 +254,7 @@ def _prompt_items(menu: MenuFile, edited: dict[str, dict[str, Any]]) -> list[dic
 
 async def _edited(request: web.Request) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    for o in await PostgresPromptTexts(request.app[POOL]).overrides():
+    for o in await request.app[PROMPTS].overrides():
         found.setdefault(o.key, {})[o.lang] = {
             "text": o.text,
             "by": o.updated_by,
@@ -291,7 +275,7 @@ async def list_prompts(request: web.Request) -> web.Response:
     sound file Asterisk plays for each."""
     limit = int_param(request, "limit", 50, 1, MAX_PAGE)
     offset = int_param(request, "offset", 0, 0, 10_000_000)
-    items = _prompt_items(_menu(request), await _edited(request))
+    items = _prompt_items(request.app[MENU], await _edited(request))
     return web.json_response(
         {
             "items": items[offset : offset + limit],
@@ -315,9 +299,9 @@ async def list_prompts(request: web.Request) -> web.Response:
 )
 @requires(Role.ADMIN)
 async def put_prompt(request: web.Request) -> web.Response:
-    """Set a prompt's texts; the sound files follow when ``python -m ivr.prompts`` runs again.
+    """Set a prompt's texts; the sound files follow when ``python -m hotline.prompts`` runs again.
     A text equal to the menu file's removes the edit."""
-    menu = _menu(request)
+    menu = request.app[MENU]
     key = request.match_info["key"]
     if key not in menu.prompts:
         raise ApiError(404, "prompt-not-found", f"the menu has no prompt {key!r}")
@@ -327,7 +311,7 @@ async def put_prompt(request: web.Request) -> web.Response:
         "vi": " ".join(menu.prompts[key].vi.split()),
         "en": " ".join(menu.prompts[key].en.split()),
     }
-    await PostgresPromptTexts(request.app[POOL]).save(request[USER].username, key, texts, defaults)
+    await request.app[PROMPTS].save(request[USER].username, key, texts, defaults)
     item = _prompt_items(menu, await _edited(request))
     return web.json_response(next(i for i in item if i["key"] == key))
 

@@ -19,18 +19,16 @@ from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 
-from db.agency import InboxItem, PostgresAgencyRepository
-from db.backoffice import PostgresBackofficeStore
+from db.agency import InboxItem
+from hotline.keys import AGENCY, ATTACHMENTS, BACKOFFICE, BUS, SETTINGS
 from hotline.web.errors import ApiError
-from hotline.web.http import MAX_PAGE, POOL, USER, int_param, json_object, requires
-from hotline.web.live import BUS
+from hotline.web.http import MAX_PAGE, USER, int_param, json_object, requires, ticket_id_of
 from hotline.web.openapi import describe
 from hotline.web.pages import page, render
 from tickets.attachments import (
     MAX_ATTACHMENT_BYTES,
     SNIFF_BYTES,
     Attachment,
-    AttachmentService,
     AttachmentTooLarge,
     UnsupportedAttachment,
     Upload,
@@ -41,7 +39,7 @@ from tickets.codes import plain_int
 from tickets.errors import InvalidRequest, InvalidTransition
 from tickets.model import Role, TicketStatus, User
 from tickets.phone import mask_phone, mask_phones
-from tickets.service import BackofficeService, utc_now
+from tickets.service import utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -64,30 +62,8 @@ MULTIPART_OVERHEAD = 64 * 1024
 STORED_NAME = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _repository(request: web.Request) -> PostgresAgencyRepository:
-    return PostgresAgencyRepository(request.app[POOL])
-
-
-def _tickets(request: web.Request) -> BackofficeService:
-    return BackofficeService(PostgresBackofficeStore(request.app[POOL]))
-
-
-def _attachments(request: web.Request) -> AttachmentService:
-    return AttachmentService(_tickets(request), _repository(request))
-
-
 def _attachments_dir(request: web.Request) -> Path:
-    from hotline.app import SETTINGS  # hotline.app imports this module
-
     return request.app[SETTINGS].data_dir / "attachments"
-
-
-async def _ticket_id(request: web.Request) -> int:
-    ident = request.match_info["ticket"]
-    ticket_id = await PostgresBackofficeStore(request.app[POOL]).ticket_ids_for(ident)
-    if ticket_id is None:
-        raise ApiError(404, "ticket-not-found", f"no ticket {ident}")
-    return ticket_id
 
 
 def _inbox_agency(request: web.Request, user: User) -> str:
@@ -189,7 +165,7 @@ async def inbox(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid-request", f"status: one of {', '.join(STATUS_FILTERS)}")
     limit = int_param(request, "limit", 50, 1, MAX_PAGE)
     offset = int_param(request, "offset", 0, 0, 10_000_000)
-    items, total = await _repository(request).inbox(
+    items, total = await request.app[AGENCY].inbox(
         agency, statuses, utc_now(), limit=limit, offset=offset
     )
     return web.json_response(
@@ -285,8 +261,8 @@ async def _store_part(part: BodyPartReader, directory: Path) -> Upload:
 async def upload_attachment(request: web.Request) -> web.Response:
     """Attach a PDF, JPEG or PNG (at most 10 MB) to a ticket's answer."""
     user: User = request[USER]
-    service = _attachments(request)
-    ticket = await service.check_attachable(user, await _ticket_id(request))
+    service = request.app[ATTACHMENTS]
+    ticket = await service.check_attachable(user, await ticket_id_of(request))
     directory = _attachments_dir(request)
     upload = await _receive(request, directory)
     try:
@@ -309,7 +285,7 @@ async def upload_attachment(request: web.Request) -> web.Response:
 async def list_attachments(request: web.Request) -> web.Response:
     """The files attached to a ticket's answers."""
     ident = request.match_info["ticket"]
-    found = await _attachments(request).list(request[USER], await _ticket_id(request))
+    found = await request.app[ATTACHMENTS].list(request[USER], await ticket_id_of(request))
     return web.json_response({"items": [attachment_json(a, ident) for a in found]})
 
 
@@ -327,7 +303,9 @@ async def download_attachment(request: web.Request) -> web.StreamResponse:
     number = plain_int(request.match_info["attachment"])
     if number is None:
         raise ApiError(404, "attachment-not-found", "no such attachment")
-    attachment = await _attachments(request).get(request[USER], await _ticket_id(request), number)
+    attachment = await request.app[ATTACHMENTS].get(
+        request[USER], await ticket_id_of(request), number
+    )
     root = _attachments_dir(request).resolve()
     path = (root / attachment.stored_name).resolve()
     if (
@@ -374,11 +352,11 @@ async def reassign_request(request: web.Request) -> web.Response:
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
         raise InvalidRequest(f"reason: a non-empty text of at most {MAX_REASON} characters")
     user: User = request[USER]
-    ticket = await _tickets(request).ticket(await _ticket_id(request), user)
+    ticket = await request.app[BACKOFFICE].ticket(await ticket_id_of(request), user)
     if ticket.status not in REASSIGNABLE:
         raise InvalidTransition(f"cannot ask to reassign a ticket that is {ticket.status}")
     data = {"agency": ticket.agency_code, "reason": reason.strip()}
-    await _repository(request).note(ticket.id, utc_now(), user.username, "reassign_requested", data)
+    await request.app[AGENCY].note(ticket.id, utc_now(), user.username, "reassign_requested", data)
     request.app[BUS].emit(
         "tickets",
         "reassign_requested",

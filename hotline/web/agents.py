@@ -6,19 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from agents.erlang import StaffingTarget
 from agents.service import AgentsService
-from agents.staffing import IntervalCounts, StaffingPolicy, plan_staffing
-from agents.stats import INTERVAL, summarise
-from db.agents import PostgresAgentsRepository
+from agents.stats import summarise
+from hotline.keys import AGENTS, AGENTS_REPO, STAFFING
 from hotline.web.errors import ApiError
 from hotline.web.http import USER, json_object, requires
 from hotline.web.openapi import describe
 from tickets.codes import HOTLINE_TZ, plain_int
+from tickets.erlang import StaffingTarget
 from tickets.model import Role, User
-
-AGENTS = web.AppKey("agents", AgentsService)
-AGENTS_REPO = web.AppKey("agents_repository", PostgresAgentsRepository)
+from tickets.staffing import INTERVAL, IntervalCounts, StaffingPolicy, plan_staffing
 
 STAFF = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 TAKES_CALLS = (Role.OPERATOR, Role.SUPERVISOR)
@@ -185,9 +182,7 @@ async def queue_stats(request: web.Request) -> web.Response:
 def _staffing_targets(request: web.Request) -> StaffingPolicy:
     """Queue → line from the menu file; per line the target of the settings, or of the query
     (``target`` as a share or a percentage, ``seconds``) for every line at once."""
-    from hotline.app import MENU, SETTINGS  # hotline.app imports this module
-
-    policy = StaffingPolicy.from_config(request.app[SETTINGS], request.app[MENU].lines)
+    policy = request.app[STAFFING]
     raw_level, raw_seconds = request.query.get("target"), request.query.get("seconds")
     try:
         level = None if raw_level is None else float(raw_level)
@@ -218,7 +213,7 @@ def _rounded(value: float | None, digits: int) -> float | None:
 async def staffing(request: web.Request) -> web.Response:
     """Erlang C per queue and 15-minute interval: measured arrivals (callers who joined the
     queue) and handling time (talk time of completed calls; the period's when an interval has
-    none) ⇒ operators needed for the line's target (``agents.staffing.plan_staffing``)."""
+    none) ⇒ operators needed for the line's target (``tickets.staffing.plan_staffing``)."""
     start = _time_param(request, "from", _today_start())
     end = _time_param(request, "to", datetime.now(UTC) + timedelta(minutes=15))
     if end <= start or end - start > timedelta(days=366):

@@ -12,14 +12,13 @@ from pathlib import Path
 from aiohttp import web
 
 from agents.service import SpyMode
-from db.backoffice import PostgresBackofficeStore
+from hotline.keys import BACKOFFICE, SETTINGS, TICKETS
 from hotline.web.agents import agents_service
 from hotline.web.errors import ApiError
-from hotline.web.http import POOL, TICKETS, USER, json_object, requires
+from hotline.web.http import USER, json_object, requires
 from hotline.web.openapi import describe
 from tickets.codes import plain_int
 from tickets.model import Line, Role, User
-from tickets.service import BackofficeService
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +79,10 @@ async def transfer(request: web.Request) -> web.Response:
         line = Line(str(body.get("line", "")))
     except ValueError as err:
         raise ApiError(400, "invalid-request", 'line: "1022" or "115"') from err
-    tickets = BackofficeService(PostgresBackofficeStore(request.app[POOL]))
     user: User = request[USER]
-    result = await service.transfer(user, request.match_info["uniqueid"], line, tickets)
+    result = await service.transfer(
+        user, request.match_info["uniqueid"], line, request.app[BACKOFFICE]
+    )
     return web.json_response(result)
 
 
@@ -104,8 +104,6 @@ def _inside(root: Path, stored: str) -> Path | None:
 )
 @requires(*STAFF)
 async def recording(request: web.Request) -> web.StreamResponse:
-    from hotline.app import SETTINGS  # hotline.app imports this module
-
     ident, kind = request.match_info["ticket"], request.match_info["kind"]
     repository = request.app[TICKETS]
     number = plain_int(ident)

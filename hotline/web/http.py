@@ -10,21 +10,15 @@ from aiohttp import web
 from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 
-from db.pool import Pool, ping
-from db.tickets import PostgresTicketRepository
-from hotline.auth import AuthService, LoginStatus, TokenKind, csrf_matches, csrf_token
+from hotline.auth import LoginStatus, TokenKind, csrf_matches, csrf_token
+from hotline.keys import AGI, AUTH, BACKOFFICE_STORE, DATABASE, TICKETS
 from hotline.web.errors import ApiError
 from hotline.web.openapi import ROLES_ATTRIBUTE, describe
 from hotline.web.ratelimit import RateLimiter
-from ivr.server import FastAgiServer
 from tickets.codes import plain_int
 from tickets.model import Role, Ticket, User
 from tickets.phone import mask_phone, mask_phones, national_phone, normalize_phone
 
-AUTH = web.AppKey("auth", AuthService)
-TICKETS = web.AppKey("tickets", PostgresTicketRepository)
-POOL = web.AppKey("pool", Pool)
-AGI = web.AppKey("agi", FastAgiServer)
 LOGIN_LIMIT = web.AppKey("login_limit", RateLimiter)
 PUBLIC_LIMIT = web.AppKey("public_limit", RateLimiter)
 USER = web.RequestKey("user", User)
@@ -119,7 +113,7 @@ def _client(request: web.Request) -> str:
 async def healthz(request: web.Request) -> web.Response:
     if not request.app[PUBLIC_LIMIT].allow(_client(request)):
         raise ApiError(429, "rate-limited", "too many requests")
-    database = await ping(request.app[POOL], wait=2.0)
+    database = await request.app[DATABASE].ping(wait=2.0)
     agi = request.app[AGI].serving
     body = {
         "status": "ok" if database and agi else "degraded",
@@ -213,6 +207,15 @@ def ticket_json(ticket: Ticket, viewer: User, *, detail: bool) -> dict[str, Any]
     return body
 
 
+async def ticket_id_of(request: web.Request) -> int:
+    """The ticket of the route's ``{ticket}`` (an id or a code); 404 when there is none."""
+    ident = request.match_info["ticket"]
+    ticket_id = await request.app[BACKOFFICE_STORE].ticket_ids_for(ident)
+    if ticket_id is None:
+        raise ApiError(404, "ticket-not-found", f"no ticket {ident}")
+    return ticket_id
+
+
 def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
@@ -269,7 +272,3 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/auth/session", whoami)
     app.router.add_get("/api/v1/tickets", list_tickets)
     app.router.add_get("/api/v1/tickets/{ticket}", get_ticket)
-    from hotline.web import backoffice, open311  # imported here: both import this module
-
-    backoffice.add_backoffice_routes(app)
-    open311.add_open311_routes(app)

@@ -13,15 +13,14 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from hotline.events import EventBus, Subscription
+from hotline.events import Subscription
+from hotline.keys import AUTH, BUS
 from hotline.web.errors import ApiError
-from hotline.web.http import AUTH, identify, session_token
+from hotline.web.http import identify, session_token
 from hotline.web.openapi import describe
 from tickets.model import Role, User
 
 logger = logging.getLogger(__name__)
-
-BUS = web.AppKey("bus", EventBus)
 
 
 class OpenSockets:

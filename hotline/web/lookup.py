@@ -19,8 +19,9 @@ from typing import Any
 
 from aiohttp import web
 
-from db.agency import PostgresAgencyRepository, PublicTicket
-from hotline.web.http import POOL, read_form
+from db.agency import PublicTicket
+from hotline.keys import AGENCY
+from hotline.web.http import read_form
 from hotline.web.i18n import Lang, text
 from hotline.web.openapi import describe
 from hotline.web.pages import LANG_KEY, render
@@ -108,7 +109,7 @@ async def look_up(request: web.Request, code: str, last4: str) -> PublicTicket:
     failures = request.app[LOOKUP_FAILURES]
     if failures.locked(code):
         raise LookupRefused(RATE_LIMITED)
-    ticket = await PostgresAgencyRepository(request.app[POOL]).public_ticket(code)
+    ticket = await request.app[AGENCY].public_ticket(code)
     expected = _last4(ticket.caller_phone) if ticket else None
     # compared in constant time, against a dummy when there is nothing to compare with
     matches = hmac.compare_digest(expected or "\x00\x00\x00\x00", last4) and expected is not None

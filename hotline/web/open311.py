@@ -13,11 +13,10 @@ from xml.etree import ElementTree as ET
 
 from aiohttp import web
 
-from db.apikeys import PostgresApiKeyRepository
-from db.open311 import CLOSED_STATUSES, NewRequest, PostgresOpen311Repository, PublicRequest
-from db.province import PostgresProvinceRepository
+from db.open311 import CLOSED_STATUSES, NewRequest, PublicRequest
+from hotline.keys import API_KEYS, OPEN311, PROVINCE
 from hotline.web.errors import ApiError
-from hotline.web.http import POOL, PUBLIC_LIMIT, read_form
+from hotline.web.http import PUBLIC_LIMIT, read_form
 from hotline.web.openapi import describe
 from tickets.agencies import Province
 from tickets.codes import HOTLINE_TZ, is_ticket_code
@@ -158,7 +157,7 @@ def _service_of(province: Province, code: str) -> tuple[Category, str | None] | 
 
 
 async def _province(request: web.Request) -> Province:
-    return await PostgresProvinceRepository(request.app[POOL]).province()
+    return await request.app[PROVINCE].province()
 
 
 @open311
@@ -258,7 +257,7 @@ def _moment(text: str, name: str) -> datetime:
 )
 @open311
 async def list_requests(request: web.Request) -> web.Response:
-    repository = PostgresOpen311Repository(request.app[POOL])
+    repository = request.app[OPEN311]
     province = await _province(request)
     query = request.query
     ids = [i for i in query.get("service_request_id", "").split(",") if i]
@@ -308,11 +307,7 @@ async def list_requests(request: web.Request) -> web.Response:
 @open311
 async def get_request(request: web.Request) -> web.Response:
     code = request.match_info["id"]
-    found = (
-        await PostgresOpen311Repository(request.app[POOL]).by_codes([code])
-        if is_ticket_code(code)
-        else []
-    )
+    found = await request.app[OPEN311].by_codes([code]) if is_ticket_code(code) else []
     if not found:
         raise Open311Error(404, f"no service request {code!r}")
     province = await _province(request)
@@ -353,7 +348,7 @@ def _float(form: Any, name: str) -> float | None:
 async def create_request(request: web.Request) -> web.Response:
     form = await read_form(request)
     key = str(form.get("api_key", ""))
-    client = await PostgresApiKeyRepository(request.app[POOL]).owner(key) if key else None
+    client = await request.app[API_KEYS].owner(key) if key else None
     if client is None:
         raise Open311Error(403, "Invalid api_key received -- can't proceed with create_request.")
     province = await _province(request)
@@ -397,7 +392,7 @@ async def create_request(request: web.Request) -> web.Response:
         client=client,
         contact=contact,
     )
-    ticket_code = await PostgresOpen311Repository(request.app[POOL]).create(new, datetime.now(UTC))
+    ticket_code = await request.app[OPEN311].create(new, datetime.now(UTC))
     logger.info("open311 request %s created by %s", ticket_code, client)
     notice = "Tổng đài 1022 đã tiếp nhận; mã phản ánh " + ticket_code
     return _render(
@@ -415,7 +410,7 @@ async def create_request(request: web.Request) -> web.Response:
     )
 
 
-def add_open311_routes(app: web.Application) -> None:
+def add_routes(app: web.Application) -> None:
     fmt = "{fmt:json|xml}"
     app.router.add_get(f"{ROOT}/services.{fmt}", services)
     app.router.add_get(f"{ROOT}/services/{{code}}.{fmt}", service_definition)

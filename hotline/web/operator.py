@@ -10,17 +10,15 @@ from typing import Any
 
 from aiohttp import web
 
-from db.backoffice import PostgresBackofficeStore
-from db.province import PostgresProvinceRepository
-from hotline.web.agents import AGENTS_REPO, agents_service
+from hotline.keys import AGENTS_REPO, BACKOFFICE, BACKOFFICE_STORE, PROVINCE
+from hotline.web.agents import agents_service
 from hotline.web.errors import ApiError
-from hotline.web.http import POOL, USER, requires
+from hotline.web.http import USER, requires, ticket_id_of
 from hotline.web.openapi import describe
 from hotline.web.pages import page, render
 from tickets.dispatch import MILESTONES, Attempt, DispatchResult, Outcome
 from tickets.model import Line, Role, User
 from tickets.phone import national_phone
-from tickets.service import BackofficeService
 
 TAKES_CALLS = (Role.OPERATOR, Role.SUPERVISOR)
 STAFF = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
@@ -103,15 +101,12 @@ def _attempt_json(
 @requires(*STAFF)
 async def dispatch_state(request: web.Request) -> web.Response:
     """A 115 ticket's dispatch: the facilities asked (with names), milestones and outcome."""
-    store = PostgresBackofficeStore(request.app[POOL])
-    ident = request.match_info["ticket"]
-    ticket_id = await store.ticket_ids_for(ident)
-    if ticket_id is None:
-        raise ApiError(404, "ticket-not-found", f"no ticket {ident}")
-    ticket = await BackofficeService(store).ticket(ticket_id, request[USER])
+    store = request.app[BACKOFFICE_STORE]
+    ticket_id = await ticket_id_of(request)
+    ticket = await request.app[BACKOFFICE].ticket(ticket_id, request[USER])
     if ticket.line is not Line.MEDICAL:
         raise ApiError(409, "not-115", f"{ticket.code} is not a 115 ticket")
-    province = await PostgresProvinceRepository(request.app[POOL]).province()
+    province = await request.app[PROVINCE].province()
     names = {f.code: (f.name_vi, f.name_en) for f in province.facilities}
     events = [e for e in await store.timeline(ticket_id) if e["ticket"] == ticket.code]
     reasons = {

@@ -21,8 +21,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from hotline.auth import LoginStatus, TokenKind, csrf_matches, csrf_token
+from hotline.keys import AUTH
 from hotline.web.http import (
-    AUTH,
     LOGIN_LIMIT,
     SESSION_COOKIE,
     USER,

@@ -8,15 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 
 from aiohttp import web
 
-from agents.stats import INTERVAL
-from db.stats import PostgresStatsRepository, month_starts
+from db.stats import month_starts
+from hotline.keys import MENU, SETTINGS, STATS
 from hotline.web.errors import ApiError
-from hotline.web.http import POOL, USER, requires
+from hotline.web.http import USER, requires
 from hotline.web.openapi import describe
 from hotline.web.operator import PAUSE_REASONS
 from hotline.web.pages import page, render
 from tickets.codes import HOTLINE_TZ, plain_int
 from tickets.model import Category, Line, Role
+from tickets.staffing import INTERVAL
 
 OVERSEES = (Role.SUPERVISOR, Role.ADMIN)
 MAX_MONTHS = 36
@@ -26,8 +27,6 @@ SUPERVISOR_REASON = "Giám sát viên yêu cầu"  # what Asterisk records, as o
 @page(*OVERSEES)
 async def wallboard(request: web.Request) -> web.Response:
     """The supervisor wallboard (HTML)."""
-    from hotline.app import MENU, SETTINGS  # hotline.app imports this module
-
     settings = request.app[SETTINGS]
     reasons = [("supervisor", SUPERVISOR_REASON), *PAUSE_REASONS]
     flows = request.app[MENU].lines
@@ -79,9 +78,7 @@ async def categories_per_month(request: web.Request) -> web.Response:
     today = datetime.now(HOTLINE_TZ).date()
     starts = month_starts(today, months)
     end = date(today.year + today.month // 12, today.month % 12 + 1, 1)
-    counts = await PostgresStatsRepository(request.app[POOL]).tickets_per_month(
-        starts[0], end, lines
-    )
+    counts = await request.app[STATS].tickets_per_month(starts[0], end, lines)
     labels = [f"{d.year:04d}-{d.month:02d}" for d in starts]
     table = {c.value: dict.fromkeys(labels, 0) for c in Category}
     for count in counts:
@@ -121,7 +118,7 @@ async def logged_in_per_interval(request: web.Request) -> web.Response:
     end = (
         datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=HOTLINE_TZ)
     ).astimezone(UTC)
-    rows = await PostgresStatsRepository(request.app[POOL]).logged_in_per_interval(start, end)
+    rows = await request.app[STATS].logged_in_per_interval(start, end)
     return web.json_response(
         {
             "date": day.isoformat(),

@@ -16,7 +16,7 @@ import aiohttp
 from agents.service import AgentsService
 from db.users import PostgresUserRepository
 from hotline.auth import AuthService
-from hotline.web.agents import AGENTS
+from hotline.keys import AGENTS
 from switchboard import Clock, Switchboard
 from switchboard.testing import BACKEND_USER
 from tests.conftest import SOUNDS

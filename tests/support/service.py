@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from hotline.app import build_app
+from hotline.app import POOL, build_app
+from hotline.keys import AGI
 from hotline.settings import Settings
-from hotline.web.http import AGI, POOL
 from ivr.server import FastAgiServer
 
 

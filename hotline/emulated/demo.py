@@ -20,11 +20,10 @@ from pydantic import SecretStr
 
 from db.province import PostgresProvinceRepository
 from db.users import PostgresUserRepository
-from hotline.app import MENU, SETTINGS, agents_ctx, build_app
+from hotline.app import POOL, agents_ctx, build_app
 from hotline.auth import AuthService
+from hotline.keys import AGENTS, MENU, SETTINGS
 from hotline.settings import Settings
-from hotline.web.agents import AGENTS
-from hotline.web.http import POOL
 from switchboard import Clock, Softphone, Switchboard
 from switchboard.traffic import TrafficProfile
 from tickets.agencies import load_province as read_province_file
@@ -32,7 +31,7 @@ from tickets.model import Role
 
 logger = logging.getLogger(__name__)
 
-SOUNDS = Path(__file__).resolve().parent.parent / "asterisk_conf" / "sounds"
+SOUNDS = Path(__file__).resolve().parents[2] / "asterisk_conf" / "sounds"
 BACKEND_READ = {"system", "call", "agent", "dtmf", "reporting"}
 BACKEND_WRITE = {"system", "call", "agent", "originate", "reporting"}
 BOARD = web.AppKey("switchboard", Switchboard)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from agents.erlang import Staffing, StaffingTarget, interval_staffing
-from agents.stats import INTERVAL
+from tickets.erlang import Staffing, StaffingTarget, interval_staffing
 from tickets.model import Line
 
+INTERVAL = timedelta(minutes=15)  # of the queue statistics (``agents.stats``) and of staffing
 AhtSource = Literal["interval", "period"]
 
 

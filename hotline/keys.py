@@ -1,0 +1,58 @@
+"""The typed keys under which the composition root (``hotline.app``) keeps the settings, the menu
+and every service it builds once; handlers read their services from here and never see the
+database pool. This module imports nothing of the web layer, so any handler may import it."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from agents.service import AgentsService
+from db.admin import PostgresPromptTexts
+from db.agency import PostgresAgencyRepository
+from db.agents import PostgresAgentsRepository
+from db.apikeys import PostgresApiKeyRepository
+from db.backoffice import PostgresBackofficeStore
+from db.open311 import PostgresOpen311Repository
+from db.pool import DatabaseProbe
+from db.province import PostgresProvinceRepository
+from db.reports import PostgresReportRepository
+from db.stats import PostgresStatsRepository
+from db.tickets import PostgresTicketRepository
+from db.users import PostgresUserRepository
+from hotline.auth import AuthService
+from hotline.events import EventBus
+from hotline.settings import Settings
+from ivr.menu import MenuFile
+from ivr.server import FastAgiServer
+from notify.service import NotifyService
+from tickets.attachments import AttachmentService
+from tickets.service import BackofficeService
+from tickets.staffing import StaffingPolicy
+
+# what the service was started with
+SETTINGS = web.AppKey("settings", Settings)
+MENU = web.AppKey("menu", MenuFile)
+STAFFING = web.AppKey("staffing", StaffingPolicy)  # queue → line, Erlang C targets
+
+# built when the database is open (``database_ctx``)
+DATABASE = web.AppKey("database", DatabaseProbe)
+AUTH = web.AppKey("auth", AuthService)
+USERS = web.AppKey("users", PostgresUserRepository)
+TICKETS = web.AppKey("tickets", PostgresTicketRepository)
+BACKOFFICE = web.AppKey("backoffice", BackofficeService)
+BACKOFFICE_STORE = web.AppKey("backoffice_store", PostgresBackofficeStore)
+ATTACHMENTS = web.AppKey("attachments", AttachmentService)
+AGENCY = web.AppKey("agency", PostgresAgencyRepository)
+PROVINCE = web.AppKey("province", PostgresProvinceRepository)
+REPORTS = web.AppKey("reports", PostgresReportRepository)
+STATS = web.AppKey("stats", PostgresStatsRepository)
+PROMPTS = web.AppKey("prompts", PostgresPromptTexts)
+OPEN311 = web.AppKey("open311", PostgresOpen311Repository)
+API_KEYS = web.AppKey("api_keys", PostgresApiKeyRepository)
+AGENTS_REPO = web.AppKey("agents_repository", PostgresAgentsRepository)
+
+# live parts, each started by its own cleanup context (absent when not configured)
+BUS = web.AppKey("bus", EventBus)
+AGI = web.AppKey("agi", FastAgiServer)
+AGENTS = web.AppKey("agents", AgentsService)
+NOTIFY = web.AppKey("notify", NotifyService)
