@@ -1,4 +1,6 @@
-"""Owned background tasks: named, logged when they fail, cancelled and awaited on shutdown."""
+"""Owned background tasks: named, logged when they fail, cancelled and awaited on shutdown —
+for at most ``grace`` seconds, after which the names of the tasks still running are logged and
+shutdown goes on without them."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from collections.abc import Coroutine
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+CLOSE_GRACE = 10.0  # seconds a cancelled task gets to finish its cleanup
 
 
 class TaskManager:
@@ -24,8 +28,21 @@ class TaskManager:
         if not task.cancelled() and task.exception() is not None:
             logger.error("task %s failed", task.get_name(), exc_info=task.exception())
 
-    async def close(self) -> None:
+    async def close(self, grace: float = CLOSE_GRACE) -> list[str]:
+        """Cancel every task and wait up to ``grace`` seconds for them to end; returns (and
+        logs) the names of those that did not, which are left running."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return []
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        stuck = sorted(task.get_name() for task in pending)
+        if stuck:
+            logger.error(
+                "%d task(s) did not stop within %.1f s of being cancelled: %s",
+                len(stuck),
+                grace,
+                ", ".join(stuck),
+            )
+        return stuck
