@@ -41,7 +41,6 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -53,8 +52,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from bench.machine import cpu_model, nproc, with_database
-from db.pool import embedded_postgres
+from bench.machine import cpu_model, nproc, scratch_database
 from hotline.app import POOL, build_app
 from hotline.keys import AGI
 from hotline.logs import configure_logging
@@ -341,26 +339,6 @@ def print_log_counts(counts: Counter[tuple[str, str, str]], indent: str) -> None
         print(f"{indent}{count:>6} × {level} {logger_name}: {text}")
 
 
-async def create_database(server_url: str) -> tuple[str, str]:
-    """A fresh database on the server; returns its name and the server's version."""
-    name = f"hotline_bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        version = str(await admin.fetchval("SHOW server_version"))
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return name, version
-
-
-async def drop_database(server_url: str, name: str) -> None:
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 async def count_tickets(conn: asyncpg.Connection, plan: Sequence[CallSpec]) -> int:
     count = await conn.fetchval(
         "SELECT count(DISTINCT t.id) FROM calls c JOIN tickets t ON t.id = c.ticket_id"
@@ -424,15 +402,9 @@ async def run(options: Options, tally: LogTally) -> None:
     print(f"python:     {platform.python_version()} ({sys.executable})")
     async with AsyncExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hotline-bench-")))
-        server_url = os.environ.get("HOTLINE_DATABASE_URL")
-        where = "HOTLINE_DATABASE_URL"
-        if not server_url:
-            where = "embedded"
-            server_url = await stack.enter_async_context(embedded_postgres(scratch / "pg"))
-        name, version = await create_database(server_url)
-        stack.push_async_callback(drop_database, server_url, name)
-        database_url = with_database(server_url, name)
-        print(f"postgresql: {version} ({where}; database {name}, dropped at the end)")
+        database = await stack.enter_async_context(scratch_database(scratch))
+        database_url = database.url
+        print(f"postgresql: {database.describe()}")
 
         settings = Settings.model_validate(
             {

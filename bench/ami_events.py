@@ -27,19 +27,16 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-import asyncpg
 from aiohttp import web
 from panoramisk import Manager
 
-from db.pool import embedded_postgres
+from bench.machine import scratch_database
 from db.users import PostgresUserRepository
 from hotline.app import POOL, build_app
 from hotline.auth import AuthService
@@ -321,25 +318,6 @@ async def baseline(frames: list[tuple[str | None, bytes]]) -> float:
     return count / elapsed
 
 
-@contextlib.asynccontextmanager
-async def database() -> AsyncIterator[str]:
-    url = os.environ.get("HOTLINE_DATABASE_URL")
-    async with contextlib.AsyncExitStack() as stack:
-        if url is None:
-            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="hotline-bench-"))
-            url = await stack.enter_async_context(embedded_postgres(Path(folder) / "pg"))
-        name = f"hotline_bench_{uuid.uuid4().hex[:12]}"
-        admin = await asyncpg.connect(url)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-        try:
-            yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-        finally:
-            admin = await asyncpg.connect(url)
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            await admin.close()
-
-
 async def through_service(
     frames: list[tuple[str | None, bytes]], rate: float | None, dsn: str, data_dir: Path
 ) -> tuple[float, list[float], int, float]:
@@ -423,15 +401,17 @@ async def main() -> None:
     print(f"events:  {len(frames)} ({args.calls} answered queue calls, {each} events each)")
 
     base = await baseline(frames)
-    async with database() as dsn:
-        with tempfile.TemporaryDirectory() as folder:
-            full, _, applied_full, stored = await through_service(
-                frames, None, dsn, Path(folder) / "a"
-            )
-        with tempfile.TemporaryDirectory() as folder:
-            paced, latencies, applied_paced, _ = await through_service(
-                frames, args.rate, dsn, Path(folder) / "b"
-            )
+    with tempfile.TemporaryDirectory(prefix="hotline-bench-") as scratch:
+        async with scratch_database(Path(scratch)) as database:
+            dsn = database.url
+            with tempfile.TemporaryDirectory() as folder:
+                full, _, applied_full, stored = await through_service(
+                    frames, None, dsn, Path(folder) / "a"
+                )
+            with tempfile.TemporaryDirectory() as folder:
+                paced, latencies, applied_paced, _ = await through_service(
+                    frames, args.rate, dsn, Path(folder) / "b"
+                )
     print()
     print(f"{'measure':<52}{'value':>14}")
     print(f"{'panoramisk alone, events/s (baseline)':<52}{base:>14,.0f}")

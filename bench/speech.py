@@ -52,14 +52,13 @@ from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import vosk
 
+from bench.machine import scratch_database
 from db.intake import PostgresIntakeRepository
 from db.migrations import migrate
-from db.pool import embedded_postgres
 from db.transcripts import PostgresTranscriptionJobs
 from runtime.tasks import TaskManager
 from speech.engine import CHUNK_FRAMES
@@ -213,21 +212,7 @@ async def main_async(args: argparse.Namespace) -> None:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hotline-speech-")))
         recordings = make_recordings(scratch, args.files)
         audio = sum(r.seconds for r in recordings)
-        server_url = os.environ.get("HOTLINE_DATABASE_URL")
-        if server_url is None:
-            server_url = await stack.enter_async_context(embedded_postgres(scratch / "pg"))
-        name = f"hotline_bench_{uuid.uuid4().hex[:10]}"
-        admin = await asyncpg.connect(server_url)
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-
-        async def drop() -> None:
-            conn = await asyncpg.connect(server_url)
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.close()
-
-        stack.push_async_callback(drop)
-        dsn = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+        dsn = (await stack.enter_async_context(scratch_database(scratch))).url
         conn = await asyncpg.connect(dsn)
         await migrate(conn)
         await conn.close()

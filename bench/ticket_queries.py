@@ -26,14 +26,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import platform
 import random
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -45,9 +43,9 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from bench.machine import cpu_model, memory_gib, nproc, with_database
+from bench.machine import cpu_model, memory_gib, nproc, scratch_database
 from db.migrations import migrate
-from db.pool import create_pool, embedded_postgres
+from db.pool import create_pool
 from db.reports import (
     _CALLS,
     _CITIZEN,
@@ -485,39 +483,19 @@ async def run(options: Options) -> None:
     print(f"python:     {platform.python_version()} ({sys.executable})")
     async with AsyncExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hotline-bench-")))
-        server_url = os.environ.get("HOTLINE_DATABASE_URL")
-        where = "HOTLINE_DATABASE_URL"
-        if not server_url:
-            where = "embedded"
-            server_url = await stack.enter_async_context(embedded_postgres(scratch / "pg"))
-        name = f"hotline_bench_{uuid.uuid4().hex[:12]}"
-        admin = await asyncpg.connect(server_url)
-        try:
-            version = str(await admin.fetchval("SHOW server_version"))
-            settings = await admin.fetch(
-                "SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1::text[])",
-                ["shared_buffers", "work_mem", "max_parallel_workers_per_gather"],
-            )
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-
-        async def drop() -> None:
-            conn = await asyncpg.connect(server_url)
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await conn.close()
-
-        stack.push_async_callback(drop)
-        url = with_database(server_url, name)
-        print(f"postgresql: {version} ({where}; database {name}, dropped at the end)")
+        database = await stack.enter_async_context(scratch_database(scratch))
+        url = database.url
+        print(f"postgresql: {database.describe()}")
+        conn = await asyncpg.connect(url)
+        stack.push_async_callback(conn.close)
+        settings = await conn.fetch(
+            "SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1::text[])",
+            ["shared_buffers", "work_mem", "max_parallel_workers_per_gather"],
+        )
         print(
             "settings:   "
             + ", ".join(f"{s['name']} {s['setting']}{s['unit'] or ''}" for s in settings)
         )
-        conn = await asyncpg.connect(url)
-        stack.push_async_callback(conn.close)
         await migrate(conn)
         version_row = await conn.fetchval("SELECT max(version) FROM schema_migrations")
         print(f"schema:     migrated to version {version_row}")
