@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,7 +20,7 @@ from db.users import PostgresUserRepository
 from hotline.auth import AuthService
 from switchboard.fastagi import CallerScript, SimulatedChannel, run_hotline_call
 from tests.conftest import SOUNDS
-from tests.support.service import RunningService
+from tests.support.service import RunningService, running_service, service_settings
 from tickets.agencies import load_province as read_province
 from tickets.model import Role
 from tickets.service import BackofficeService
@@ -419,3 +420,27 @@ async def test_given_a_console_on_the_socket_when_a_ticket_changes_then_it_hears
     assert (event["topic"], event["kind"]) == ("tickets", "changed")
     assert (event["data"]["code"], event["data"]["action"]) == (code, "classify")
     assert event["data"]["status"] == "classified"
+
+
+async def test_given_a_dispatch_timeout_setting_when_a_115_ticket_is_dispatched_over_http_then_the_request_is_due_after_that_many_seconds(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The one back-office service is built from the settings: a handler uses the setting."""
+    settings = service_settings(database_url, tmp_path, dispatch_timeout=300)
+    async with running_service(settings) as running:
+        async with running.pool.acquire() as conn:
+            await load_province(conn, read_province())
+        auth = AuthService(PostgresUserRepository(running.pool), token_ttl=timedelta(hours=1))
+        await auth.add_user("op1", PASSWORD, Role.OPERATOR, None)
+        code = await call(running, [], extension="115")
+        async with aiohttp.ClientSession(base_url=running.http_url) as http:
+            api = Client(http)
+            base = f"/api/v1/tickets/{code}"
+            medical = {"category": "medical", "lat": 16.0722, "long": 108.2150}
+            assert (await api.post("op1", f"{base}/classify", medical))[0] == 200
+            status, body = await api.post("op1", f"{base}/dispatch")
+
+    assert status == 201, body
+    pending = body["pending"]
+    due = datetime.fromisoformat(pending["due_at"]) - datetime.fromisoformat(pending["sent_at"])
+    assert due == timedelta(seconds=300)
