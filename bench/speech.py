@@ -153,11 +153,10 @@ async def run_pipeline(
         lease_seconds=600.0,
         poll_interval=1.0,
     )
-    stop = asyncio.Event()
     tasks = TaskManager()
-    tasks.start(service.run_claimer(stop), name="bench-claimer")
+    tasks.start(service.run_claimer(tasks.stop), name="bench-claimer")
     for n in range(workers):
-        tasks.start(service.run_consumer(stop), name=f"bench-consumer-{n}")
+        tasks.start(service.run_consumer(tasks.stop), name=f"bench-consumer-{n}")
     repository = PostgresIntakeRepository(pool)
     tag = uuid.uuid4().hex[:8]
     try:
@@ -196,7 +195,6 @@ async def run_pipeline(
             raise RuntimeError(f"{len(failed)} jobs failed")
         return wall, [float(r["latency"]) for r in rows], [float(r["decode_seconds"]) for r in rows]
     finally:
-        stop.set()
         await tasks.close()
         await service.release_held()
         await jobs.close()

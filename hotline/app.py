@@ -183,7 +183,6 @@ async def speech_ctx(app: web.Application) -> AsyncIterator[None]:
     elif phrases:
         logger.warning("speech: the model has no runtime grammar; the menu stays DTMF-only")
     del model  # the workers load their own; only the grammar recognizer keeps this one
-    stop = asyncio.Event()
     tasks = TaskManager()
     async with AsyncExitStack() as stack:
         if grammar is not None:
@@ -217,13 +216,12 @@ async def speech_ctx(app: web.Application) -> AsyncIterator[None]:
                 poll_interval=settings.speech_poll_interval,
             )
             stack.push_async_callback(transcription.release_held)
-            tasks.start(transcription.run_claimer(stop), name="speech-claimer")
+            tasks.start(transcription.run_claimer(tasks.stop), name="speech-claimer")
             for n in range(settings.speech_workers):
-                tasks.start(transcription.run_consumer(stop), name=f"speech-consumer-{n}")
+                tasks.start(transcription.run_consumer(tasks.stop), name=f"speech-consumer-{n}")
         try:
             yield
         finally:
-            stop.set()
             await tasks.close()
 
 
@@ -244,14 +242,12 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     await server.start(settings.agi.host, settings.agi.port)
     app[AGI] = server
-    stop = asyncio.Event()
     tasks = TaskManager()
-    tasks.start(recorder.run_replayer(stop), name="spool-replayer")
+    tasks.start(recorder.run_replayer(tasks.stop), name="spool-replayer")
     try:
         yield
     finally:
         await server.stop(settings.agi_shutdown_grace)
-        stop.set()
         await tasks.close()
         await recorder.close()
 
@@ -308,13 +304,11 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
     """The back office's sweeper (escalation of overdue tickets, 115 dispatch timeouts)."""
-    stop = asyncio.Event()
     tasks = TaskManager()
-    tasks.start(app[BACKOFFICE].run_sweeper(stop), name="backoffice-sweeper")
+    tasks.start(app[BACKOFFICE].run_sweeper(tasks.stop), name="backoffice-sweeper")
     try:
         yield
     finally:
-        stop.set()
         await tasks.close()
 
 
@@ -328,13 +322,11 @@ async def notify_ctx(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession() as session:
         service = await notify_service(session, app[SETTINGS], app[POOL], close_ticket)
         app[NOTIFY] = service
-        stop = asyncio.Event()
         tasks = TaskManager()
-        tasks.start(service.run(stop), name="notify-outbox")
+        tasks.start(service.run(tasks.stop), name="notify-outbox")
         try:
             yield
         finally:
-            stop.set()
             await tasks.close()
 
 

@@ -15,8 +15,12 @@ CLOSE_GRACE = 10.0  # seconds a cancelled task gets to finish its cleanup
 
 
 class TaskManager:
+    """``stop`` is set first when the manager closes: workers that loop
+    ``while not stop.is_set()`` may be handed it."""
+
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        self.stop = asyncio.Event()
 
     def start(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -29,8 +33,9 @@ class TaskManager:
             logger.error("task %s failed", task.get_name(), exc_info=task.exception())
 
     async def close(self, grace: float = CLOSE_GRACE) -> list[str]:
-        """Cancel every task and wait up to ``grace`` seconds for them to end; returns (and
-        logs) the names of those that did not, which are left running."""
+        """Set ``stop``, cancel every task and wait up to ``grace`` seconds for them to end;
+        returns (and logs) the names of those that did not, which are left running."""
+        self.stop.set()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -90,14 +90,12 @@ async def transcription(
         **options,
     }
     service = TranscriptionService(jobs, transcriber, Suggester(load_rules()), **settings)
-    stop = asyncio.Event()
     tasks = TaskManager()
-    tasks.start(service.run_claimer(stop), name="test-speech-claimer")
-    tasks.start(service.run_consumer(stop), name="test-speech-consumer")
+    tasks.start(service.run_claimer(tasks.stop), name="test-speech-claimer")
+    tasks.start(service.run_consumer(tasks.stop), name="test-speech-consumer")
     try:
         yield service
     finally:
-        stop.set()
         await tasks.close()
         await service.release_held()
         await jobs.close()

@@ -46,7 +46,7 @@ async def test_given_a_task_that_ignores_cancellation_when_closed_then_close_ret
     await running[0]
 
 
-async def test_given_tasks_that_stop_when_cancelled_when_closed_then_all_are_done_and_nothing_is_logged(
+async def test_given_tasks_that_stop_when_cancelled_when_closed_then_stop_is_set_all_are_done_and_nothing_is_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     cleaned: list[str] = []
@@ -68,3 +68,4 @@ async def test_given_tasks_that_stop_when_cancelled_when_closed_then_all_are_don
 
     assert sorted(cleaned) == ["a", "b", "c"]
     assert caplog.records == []
+    assert tasks.stop.is_set(), "workers handed tasks.stop see the shutdown"
