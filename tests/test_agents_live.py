@@ -358,7 +358,8 @@ async def test_given_queues_that_are_not_names_when_an_operator_logs_in_then_400
     """Found by schemathesis: a list of objects as ``queues`` reached the service and gave 500."""
     live.board.add_softphone(Softphone("op101"))
 
-    for queues in ([{"": {}}], "hotline-1022", [1]):
+    not_names: tuple[object, ...] = ([{"": {}}], "hotline-1022", [1])
+    for queues in not_names:
         status, body = await live.post(
             "lan", "/api/v1/operators/me/login", {"extension": "op101", "queues": queues}
         )
