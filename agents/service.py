@@ -40,7 +40,7 @@ from agents.ports import (
     TicketTransfer,
 )
 from agents.stats import ServiceLevels, delta_for
-from tickets.intake import CallIntake
+from tickets.intake import CallIntake, IntakeOrigin
 from tickets.model import CallDisposition, Category, Line, User
 from tickets.phone import national_phone, normalize_phone
 
@@ -204,7 +204,8 @@ class AgentsService:
 
     async def _ensure_ticket(self, joined: CallerJoined) -> None:
         """A call the IVR never saw (backend unreachable: the dialplan's fallback) still
-        becomes a ticket, from what the queue event tells."""
+        becomes a ticket, from what the queue event tells. If the IVR did see it and its
+        snapshot waits in a spool, that snapshot merges into this ticket when it is stored."""
         if await self._repository.call_known(joined.uniqueid):
             return
         line = self._line(joined.queue)
@@ -218,6 +219,7 @@ class AgentsService:
             category=Category.MEDICAL if line is Line.MEDICAL else Category.UNCLASSIFIED,
             disposition=CallDisposition.FALLBACK,
             queue=joined.queue,
+            origin=IntakeOrigin.QUEUE,
         ).step("seen_in_queue", {"queue": joined.queue})
         code = await self._intake.save(intake)
         logger.warning(

@@ -1,5 +1,8 @@
-"""Stores the IVR's call snapshots: the call row, its ticket (created on the first snapshot with a
-readable code) and the ticket's timeline. Idempotent and monotonic per call ``version``."""
+"""Stores call snapshots: the call row, its ticket (created on the first snapshot with a
+readable code) and the ticket's timeline, as ``tickets.intake.save_action`` says: idempotent
+and monotonic per call ``version``; a queue-made call taken over by the IVR's snapshot; another
+session under a stored uniqueid refused. All of it under one lock per uniqueid, in one
+transaction."""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ import json
 
 import asyncpg
 
-from db.errors import DatabaseError, DatabaseUnavailable
+from db.errors import UNAVAILABLE, DatabaseError, DatabaseUnavailable, DataRefused
 from tickets.codes import code_year, format_code
-from tickets.intake import CallIntake
+from tickets.errors import SnapshotRefused
+from tickets.intake import CallIntake, IntakeOrigin, SaveAction, StoredCall, save_action
 
 _ALLOCATE = """
 INSERT INTO ticket_counters (line, year, last) VALUES ($1, $2, 1)
@@ -26,10 +30,25 @@ RETURNING id
 
 _INSERT_CALL = """
 INSERT INTO calls (uniqueid, linkedid, line, channel, caller_raw, caller_phone, started_at,
-                   ended_at, ivr_path, disposition, queue, recording, version, ticket_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                   ended_at, ivr_path, disposition, queue, recording, version, ticket_id, origin)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 RETURNING id
 """
+
+# MERGE: the IVR's view of the call replaces the queue's; queue outcomes (queue_joined_at,
+# answered_at, ...) stay. The queue's events leave the path (call_seq NULL) but not the ticket.
+_MERGE_CALL = """
+UPDATE calls SET linkedid = $2, channel = $3, caller_raw = $4, caller_phone = $5,
+                 started_at = $6, origin = 'ivr'
+WHERE id = $1
+"""
+
+_MERGE_TICKET = """
+UPDATE tickets SET created_at = $2, caller_raw = $3, caller_phone = coalesce($4, caller_phone)
+WHERE id = $1
+"""
+
+_DETACH_EVENTS = "UPDATE ticket_events SET call_seq = NULL WHERE call_id = $1"
 
 _UPDATE_CALL = """
 UPDATE calls SET ended_at = $2, ivr_path = $3, disposition = $4, queue = $5, recording = $6,
@@ -62,8 +81,10 @@ class PostgresIntakeRepository:
     async def save(self, intake: CallIntake) -> str:
         try:
             return await self._save(intake)
-        except (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError) as err:
+        except UNAVAILABLE as err:
             raise DatabaseUnavailable(f"{type(err).__name__}: {err}") from err
+        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as err:
+            raise DataRefused(f"{type(err).__name__}: {err}") from err
         except asyncpg.PostgresError as err:
             raise DatabaseError(f"{type(err).__name__}: {err}") from err
 
@@ -71,10 +92,23 @@ class PostgresIntakeRepository:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", intake.uniqueid)
             row = await conn.fetchrow(
-                "SELECT c.id, c.version, c.ticket_id, t.code FROM calls c"
+                "SELECT c.id, c.version, c.ticket_id, c.origin, c.started_at, t.code FROM calls c"
                 " JOIN tickets t ON t.id = c.ticket_id WHERE c.uniqueid = $1",
                 intake.uniqueid,
             )
+            stored = None
+            if row is not None:
+                stored = StoredCall(IntakeOrigin(row["origin"]), row["version"], row["started_at"])
+            action = save_action(stored, intake)
+            if action is SaveAction.REFUSE:
+                assert stored is not None
+                raise SnapshotRefused(
+                    f"call {intake.uniqueid}: a session started {intake.started_at.isoformat()}"
+                    f" may not change the call stored as started {stored.started_at.isoformat()}"
+                )
+            if action is SaveAction.KEEP:
+                assert row is not None
+                return str(row["code"])
             ivr_path = json.dumps(intake.ivr_path, ensure_ascii=False)
             if row is None:
                 number = await conn.fetchval(
@@ -108,11 +142,28 @@ class PostgresIntakeRepository:
                     intake.call_recording,
                     intake.version,
                     ticket_id,
+                    intake.origin.value,
                 )
             else:
                 call_id, ticket_id, code = row["id"], row["ticket_id"], row["code"]
-                if row["version"] >= intake.version:
-                    return str(code)
+                if action is SaveAction.MERGE:
+                    await conn.execute(
+                        _MERGE_CALL,
+                        call_id,
+                        intake.linkedid,
+                        intake.channel,
+                        intake.caller_raw,
+                        intake.caller_phone,
+                        intake.started_at,
+                    )
+                    await conn.execute(
+                        _MERGE_TICKET,
+                        ticket_id,
+                        intake.started_at,
+                        intake.caller_raw,
+                        intake.caller_phone,
+                    )
+                    await conn.execute(_DETACH_EVENTS, call_id)
                 await conn.execute(
                     _UPDATE_CALL,
                     call_id,
@@ -130,7 +181,7 @@ class PostgresIntakeRepository:
                 intake.description_recording,
                 intake.location_recording,
             )
-            stored = await conn.fetchval(
+            stored_seq = await conn.fetchval(
                 "SELECT coalesce(max(call_seq), 0) FROM ticket_events WHERE call_id = $1", call_id
             )
             await conn.executemany(
@@ -145,7 +196,7 @@ class PostgresIntakeRepository:
                         event.seq,
                     )
                     for event in intake.events
-                    if event.seq > stored
+                    if event.seq > stored_seq
                 ],
             )
             return str(code)

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from db.errors import DatabaseError, DatabaseUnavailable
+from db.errors import UNAVAILABLE, DatabaseError, DatabaseUnavailable
 from db.listen import CHANNEL as EVENTS_CHANNEL
 from speech.service import TranscriptionJob
 from speech.suggest import Suggestion
@@ -96,7 +96,7 @@ class PostgresTranscriptionJobs:
     async def _call(self, coro: Any) -> Any:
         try:
             return await coro
-        except (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError) as err:
+        except UNAVAILABLE as err:
             raise DatabaseUnavailable(f"{type(err).__name__}: {err}") from err
         except asyncpg.PostgresError as err:
             raise DatabaseError(f"{type(err).__name__}: {err}") from err

@@ -96,6 +96,14 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=6)
+    assert pool is not None
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
 async def db_proxy(database_url: str) -> AsyncIterator[tuple[TcpProxy, str]]:
     """A proxy in front of the test database, and the URL that goes through it."""
     parts = urlsplit(database_url)

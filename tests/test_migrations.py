@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import asyncpg
@@ -140,3 +141,29 @@ async def test_given_a_concurrent_index_without_the_opt_out_when_migrated_then_i
 
     versions = [r["version"] for r in await db.fetch("SELECT version FROM schema_migrations")]
     assert versions == [1]
+
+
+async def test_given_calls_made_from_the_queue_before_0009_when_migrated_then_they_are_marked_as_such(
+    db: asyncpg.Connection,
+) -> None:
+    await db.execute("CREATE SCHEMA old; SET search_path TO old")
+    origin = next(m for m in known_migrations() if m.name == "call_origin")
+    await migrate(db, known_migrations()[: origin.version - 1])
+    ticket = await db.fetchval(
+        "INSERT INTO tickets (code, line, category, caller_raw)"
+        " VALUES ('1022-26-000001', '1022', 'unclassified', '0901234567') RETURNING id"
+    )
+    for uniqueid, first in (("1.1", "seen_in_queue"), ("1.2", "call_started")):
+        await db.execute(
+            "INSERT INTO calls (uniqueid, linkedid, line, channel, caller_raw, started_at,"
+            " ivr_path, disposition, version, ticket_id)"
+            " VALUES ($1, $1, '1022', '', '0901234567', now(), $2, 'fallback', 2, $3)",
+            uniqueid,
+            json.dumps([{"at": "2026-01-01T00:00:00+00:00", "step": first}]),
+            ticket,
+        )
+
+    assert [m.version for m in await migrate(db)] == [origin.version]
+
+    rows = await db.fetch("SELECT uniqueid, origin FROM calls ORDER BY uniqueid")
+    assert [(r["uniqueid"], r["origin"]) for r in rows] == [("1.1", "queue"), ("1.2", "ivr")]

@@ -41,14 +41,6 @@ def transcriber() -> Iterator[ProcessTranscriber]:
     asyncio.run(pool.close())
 
 
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=6)
-    assert pool is not None
-    yield pool
-    await pool.close()
-
-
 async def ticket_with_recording(
     pool: asyncpg.Pool, recording: Path | None, *, line: Line = Line.CITIZEN
 ) -> CallIntake:

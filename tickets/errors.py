@@ -17,6 +17,13 @@ class StorageUnavailable(StorageError):
     error_id = "storage-unavailable"
 
 
+class StorageRefused(StorageError):
+    """The storage refuses this data for good (it cannot hold it, or a constraint says no):
+    storing it again would fail again."""
+
+    error_id = "storage-refused"
+
+
 class DomainError(Exception):
     error_id = "domain-error"
     status = 400
@@ -72,6 +79,14 @@ class NotYourTicket(DomainError):
 
 class NoFacilityAvailable(DomainError):
     error_id = "no-facility-available"
+    status = 409
+
+
+class SnapshotRefused(DomainError):
+    """A call snapshot that may not be stored (``tickets.intake.save_action``): it would mix
+    another session into a call already stored under the same uniqueid."""
+
+    error_id = "snapshot-refused"
     status = 409
 
 

@@ -1,19 +1,29 @@
-"""What the IVR learns about one call, as one versioned snapshot.
+"""What the IVR learns about one call, as one versioned snapshot, and the rules for storing it.
 
 The IVR saves the whole snapshot after every step. Saving is idempotent and monotonic (a stored
 snapshot is only replaced by one with a higher ``version``), so a snapshot written to the local
 spool while the database was down can be replayed later, in any order, without losing or
-rewinding anything.
+rewinding anything. ``save_action`` says what a store does with each snapshot; every store (and
+every writer in front of one, however it batches) follows it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from tickets.model import CallDisposition, Category, Line
 from tickets.phone import normalize_phone
+
+MAX_FILE_STEM = 80
+
+
+class IntakeOrigin(StrEnum):
+    IVR = "ivr"  # the IVR's own snapshots of its session with the caller
+    QUEUE = "queue"  # made from the PBX's queue record: no IVR snapshot was stored (yet)
 
 
 @dataclass(frozen=True)
@@ -41,10 +51,24 @@ class CallIntake:
     ended_at: datetime | None = None
     version: int = 1
     events: tuple[IntakeEvent, ...] = field(default_factory=tuple)
+    origin: IntakeOrigin = IntakeOrigin.IVR
 
     @property
     def caller_phone(self) -> str | None:
         return normalize_phone(self.caller_raw)
+
+    @property
+    def file_stem(self) -> str:
+        """The uniqueid as a file name (recordings, spool): Asterisk's uniqueids
+        (``[systemname-]epoch.sequence``) stay as they are; anything else a peer sent is made
+        safe — no path separators, bounded length, distinct uniqueids stay distinct."""
+        stem = "".join(
+            c if c.isascii() and (c.isalnum() or c in ".-_") else "_" for c in self.uniqueid
+        )
+        if stem == self.uniqueid and len(stem) <= MAX_FILE_STEM:
+            return stem
+        digest = hashlib.sha256(self.uniqueid.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        return f"{stem[: MAX_FILE_STEM - 17]}_{digest}"
 
     def step(self, kind: str, data: dict[str, Any] | None = None, **changes: Any) -> CallIntake:
         """A new snapshot: one more event, the given fields changed, the version bumped."""
@@ -76,6 +100,7 @@ class CallIntake:
                 "line": Line(data["line"]),
                 "category": Category(data["category"]),
                 "disposition": CallDisposition(data["disposition"]),
+                "origin": IntakeOrigin(data.get("origin", IntakeOrigin.IVR)),
                 "started_at": datetime.fromisoformat(data["started_at"]),
                 "ended_at": datetime.fromisoformat(ended) if ended else None,
                 "events": events,
@@ -83,9 +108,57 @@ class CallIntake:
         )
 
 
+@dataclass(frozen=True)
+class StoredCall:
+    """What a store holds for a call, as far as the fate of its next snapshot depends on it."""
+
+    origin: IntakeOrigin
+    version: int
+    started_at: datetime
+
+    @classmethod
+    def of(cls, intake: CallIntake) -> StoredCall:
+        return cls(intake.origin, intake.version, intake.started_at)
+
+
+class SaveAction(StrEnum):
+    CREATE = "create"  # the call's first snapshot: call, ticket (new code) and timeline
+    UPDATE = "update"  # a newer snapshot of the same IVR session: its new events appended
+    KEEP = "keep"  # nothing to store (not newer; or the queue's view of a call already stored)
+    MERGE = "merge"  # the IVR's snapshot over a ticket made from the queue (see below)
+    REFUSE = "refuse"  # another session under a stored call's uniqueid: ``SnapshotRefused``
+
+
+def save_action(stored: StoredCall | None, incoming: CallIntake) -> SaveAction:
+    """What a store does with ``incoming``, given what it holds for that uniqueid.
+
+    * A snapshot made from the queue (the call reached a queue without an IVR snapshot in the
+      store) never changes a call that exists.
+    * The IVR's snapshot arriving after such a ticket (it waited in the spool) **merges**: the
+      call and its ticket take the IVR's start time, path, category and recordings, its events
+      are the call's path from step 1, and the queue's events stay in the ticket's timeline,
+      outside the path. The queue outcomes recorded on the call are kept.
+    * An IVR session is identified by its start time: a snapshot of another session under the
+      uniqueid of a call the IVR already stored (a finished call, or one still running) is
+      refused, so a FastAGI client that reuses a uniqueid can neither append to nor rewrite
+      that call's ticket.
+    * Otherwise a snapshot is stored only when it is newer (``version``) than the stored one.
+    """
+    if stored is None:
+        return SaveAction.CREATE
+    if incoming.origin is IntakeOrigin.QUEUE:
+        return SaveAction.KEEP
+    if stored.origin is IntakeOrigin.QUEUE:
+        return SaveAction.MERGE
+    if incoming.started_at != stored.started_at:
+        return SaveAction.REFUSE
+    return SaveAction.UPDATE if incoming.version > stored.version else SaveAction.KEEP
+
+
 class IntakeRepository(Protocol):
     async def save(self, intake: CallIntake) -> str:
-        """Store the snapshot (call, ticket, timeline) and return the ticket's code; raises
-        ``StorageUnavailable`` when the store cannot be reached, ``StorageError`` when it
-        refuses the snapshot."""
+        """Store the snapshot (call, ticket, timeline) as ``save_action`` says and return the
+        ticket's code; raises ``SnapshotRefused`` when it says ``REFUSE``,
+        ``StorageUnavailable`` when the store cannot be reached, ``StorageRefused`` when it
+        refuses the data for good, ``StorageError`` when it fails otherwise."""
         ...
