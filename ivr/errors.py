@@ -13,6 +13,13 @@ class CallerHungUp(IvrError):
     error_id = "caller-hung-up"
 
 
+class PbxSilent(IvrError):
+    """Asterisk stopped answering commands: the session is closed, nothing more is sent, and
+    the ticket stays as last saved (Asterisk's dialplan, not the IVR, moves the caller on)."""
+
+    error_id = "pbx-silent"
+
+
 class MenuError(IvrError):
     """The menu file is missing, malformed or inconsistent."""
 

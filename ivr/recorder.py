@@ -1,24 +1,26 @@
 """Saves call snapshots: to PostgreSQL when it answers in time, otherwise to the local spool,
 which a replayer drains into the database once it is back. Never raises: a call is never lost
-and never held up by the database."""
+and never held up by the database. A snapshot the database refuses for good (another session
+under a stored call's uniqueid, data it cannot hold) is kept in the spool's ``rejected/``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import OrderedDict
+from datetime import datetime
 
 from ivr.spool import IntakeSpool
-from tickets.errors import StorageError, StorageUnavailable
+from tickets.errors import SnapshotRefused, StorageError, StorageRefused, StorageUnavailable
 from tickets.intake import CallIntake, IntakeRepository
 
 logger = logging.getLogger(__name__)
 
 MAX_TIMEOUTS = 3
 MAX_SLOW_CALLS = 10_000
+REFUSED = (SnapshotRefused, StorageRefused)  # storing it again would fail again
 # Seconds one IVR step waits for the database; a save still running then goes on in the
 # background (up to ``timeout``) while the snapshot is spooled, so Asterisk gets its next
 # command in well under a second however slow the database is.
@@ -41,10 +43,17 @@ class IntakeRecorder:
         self._db_down_until = 0.0  # while the database is known to be down, spool at once
         self._timeouts = 0  # calls in a row whose save timed out: a dead link, not a busy pool
         self._slow_calls: OrderedDict[str, None] = OrderedDict()  # spool the rest of these
+        # sessions whose snapshots the database refused: the rest of them is refused too
+        self._refused: OrderedDict[tuple[str, datetime], None] = OrderedDict()
         self._saves: set[asyncio.Task[str | None]] = set()  # saves outliving their IVR step
 
     async def save(self, intake: CallIntake) -> str | None:
-        """Return the ticket code, or ``None`` when the snapshot went to the spool."""
+        """Return the ticket code, or ``None`` when the snapshot went to the spool (or was
+        refused: then it is in the spool's ``rejected/``)."""
+        session = (intake.uniqueid, intake.started_at)
+        if session in self._refused:
+            await self._reject(intake, "an earlier snapshot of this session was refused")
+            return None
         if time.monotonic() >= self._db_down_until and intake.uniqueid not in self._slow_calls:
             task = asyncio.create_task(self._store(intake), name=f"intake-save-{intake.uniqueid}")
             self._saves.add(task)
@@ -52,18 +61,23 @@ class IntakeRecorder:
             done, _ = await asyncio.wait({task}, timeout=min(self._timeout, TURN_WAIT))
             if task in done:
                 code = task.result()
-                if code is not None:
+                if code is not None or session in self._refused:
                     return code
             else:
                 # The caller waited once; the rest of this call goes to the spool at once.
                 self._mark_slow(intake.uniqueid)
-        self.spool(intake)
+        await self.spool(intake)
         return None
 
     async def _store(self, intake: CallIntake) -> str | None:
         """One save bounded by ``timeout``; ``None`` (logged, counted) when it failed."""
         try:
             code = await asyncio.wait_for(self._repository.save(intake), self._timeout)
+        except REFUSED as err:
+            self._refused[(intake.uniqueid, intake.started_at)] = None
+            if len(self._refused) > MAX_SLOW_CALLS:
+                self._refused.popitem(last=False)
+            await self._reject(intake, str(err))
         except StorageUnavailable as err:
             self._mark_down(str(err))
         except TimeoutError:
@@ -97,24 +111,19 @@ class IntakeRecorder:
             task.cancel()
         await asyncio.gather(*saves, return_exceptions=True)
 
-    def spool(self, intake: CallIntake) -> None:
-        """Synchronous, so it also works from a cancelled task during shutdown."""
-        try:
-            self._spool.put(intake)
+    async def spool(self, intake: CallIntake) -> None:
+        """Written by a worker thread (``fsync`` blocks); when the awaiting task is cancelled
+        (shutdown), the thread still finishes the write."""
+        if await asyncio.to_thread(self._spool.put, intake):
             logger.warning(
                 "call %s (version %d) spooled to %s; it is stored when the database is back",
                 intake.uniqueid,
                 intake.version,
                 self._spool.directory,
             )
-        except OSError:
-            # Last resort: the whole snapshot in the log, so an administrator can replay it.
-            logger.critical(
-                "call %s could not be stored nor spooled; snapshot: %s",
-                intake.uniqueid,
-                json.dumps(intake.to_json(), ensure_ascii=False),
-                exc_info=True,
-            )
+
+    async def _reject(self, intake: CallIntake, reason: str) -> None:
+        await asyncio.to_thread(self._spool.reject_snapshot, intake, reason)
 
     def _mark_down(self, reason: str) -> None:
         self._db_down_until = time.monotonic() + self._retry_interval
@@ -126,10 +135,12 @@ class IntakeRecorder:
         )
 
     async def replay(self) -> int:
-        """Store what the spool holds, oldest first; stop at the first failure."""
+        """Store what the spool holds, oldest first; pause while the database is out of reach.
+        A file that cannot be stored for good goes to ``rejected/``; one that failed otherwise
+        stays for the next round; neither holds up the files after it."""
         stored = 0
-        for path in self._spool.pending():
-            intake = self._spool.get(path)
+        for path in await asyncio.to_thread(self._spool.pending):
+            intake = await asyncio.to_thread(self._spool.get, path)
             if intake is None:
                 continue
             try:
@@ -137,10 +148,13 @@ class IntakeRecorder:
             except (StorageUnavailable, TimeoutError) as err:
                 logger.info("spool replay paused, database unavailable (%s)", err or "timed out")
                 return stored
+            except REFUSED as err:
+                await asyncio.to_thread(self._spool.reject, path, f"{type(err).__name__}: {err}")
+                continue
             except StorageError:
                 logger.exception("the database refused spooled call %s; kept", intake.uniqueid)
                 continue
-            self._spool.remove(path, intake.version)
+            await asyncio.to_thread(self._spool.remove, path, intake.version)
             self._db_down_until = 0.0
             stored += 1
             logger.info("spooled call %s stored as ticket %s", intake.uniqueid, code)

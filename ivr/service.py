@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ivr.errors import CallerHungUp
+from ivr.errors import CallerHungUp, PbxSilent
 from ivr.menu import LineFlow, Menu, MenuFile, RecordStep
 from ivr.ports import Caller, SpeechRecognizer
 from ivr.recorder import IntakeRecorder
@@ -77,9 +77,15 @@ class IvrService:
                 disposition=CallDisposition.ABANDONED_IN_IVR,
                 ended_at=datetime.now(UTC),
             )
+        except PbxSilent as err:
+            logger.error(
+                "Asterisk stopped answering after %s (%s); session closed, ticket left as saved",
+                call.intake.events[-1].kind,
+                err,
+            )
         except asyncio.CancelledError:
             logger.warning("service stopping: call leaves the IVR for queue %s", flow.queue)
-            self._recorder.spool(
+            await self._recorder.spool(
                 call.intake.step(
                     "service_stopped",
                     disposition=CallDisposition.FALLBACK,
@@ -172,7 +178,7 @@ class IvrService:
         timeout; anything else than one known phrase is ``(None, None)``: no input."""
         assert self._speech is not None
         day = call.intake.started_at.astimezone(HOTLINE_TZ).strftime("%Y%m%d")
-        target = self._recordings / day / f"{call.intake.uniqueid}-menu{attempt}"
+        target = self._recordings / day / f"{call.intake.file_stem}-menu{attempt}"
         recording = await caller.record(
             target,
             max_seconds=menu.listen_seconds,
@@ -202,7 +208,7 @@ class IvrService:
     async def _record(self, caller: Caller, step: RecordStep, call: _Call) -> None:
         await caller.play(step.prompt)
         day = call.intake.started_at.astimezone(HOTLINE_TZ).strftime("%Y%m%d")
-        target = self._recordings / day / f"{call.intake.uniqueid}-{step.purpose}"
+        target = self._recordings / day / f"{call.intake.file_stem}-{step.purpose}"
         recording = await caller.record(
             target,
             max_seconds=step.max_seconds,
