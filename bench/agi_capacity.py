@@ -69,7 +69,8 @@ from ivr.service import IvrService
 from ivr.spool import IntakeSpool
 from switchboard.fastagi import CallerScript, SimulatedChannel
 from tickets.codes import format_code
-from tickets.intake import CallIntake
+from tickets.errors import SnapshotRefused
+from tickets.intake import CallIntake, SaveAction, StoredCall, save_action
 
 OURS = "ours"
 BASELINE = "baseline"
@@ -94,22 +95,24 @@ def raise_nofile() -> int:
 
 
 class MemoryIntakeRepository:
-    """``tickets.intake.IntakeRepository`` in a dict: the newest snapshot of each call and its
-    ticket code. Keeps the monotonic rule of the real one (a lower version never replaces)."""
+    """``tickets.intake.IntakeRepository`` in a dict: what is stored of each call and its
+    ticket code, replaced as ``save_action`` says (as the real one does)."""
 
     def __init__(self) -> None:
-        self._calls: dict[str, tuple[int, str]] = {}
+        self._calls: dict[str, tuple[StoredCall, str]] = {}
         self._numbers = itertools.count(1)
 
     async def save(self, intake: CallIntake) -> str:
         known = self._calls.get(intake.uniqueid)
+        action = save_action(None if known is None else known[0], intake)
+        if action is SaveAction.REFUSE:
+            raise SnapshotRefused(f"call {intake.uniqueid}: another session")
         if known is None:
             code = format_code(intake.line, intake.started_at.year, next(self._numbers))
-            self._calls[intake.uniqueid] = (intake.version, code)
-            return code
-        version, code = known
-        if intake.version > version:
-            self._calls[intake.uniqueid] = (intake.version, code)
+        else:
+            code = known[1]
+        if action is not SaveAction.KEEP:
+            self._calls[intake.uniqueid] = (StoredCall.of(intake), code)
         return code
 
     def forget_ended(self, keep: int) -> None:
@@ -126,7 +129,9 @@ async def _serve_ours(control: Connection, scratch: Path) -> None:
         repository, IntakeSpool(scratch / "spool"), timeout=2.0, retry_interval=5.0
     )
     service = IvrService(menu, recorder, scratch / "recordings")
-    server = FastAgiServer({"hotline": hotline_route(service, menu)}, header_timeout=5.0)
+    server = FastAgiServer(
+        {"hotline": hotline_route(service, menu)}, header_timeout=5.0, reply_timeout=60.0
+    )
     await server.start("127.0.0.1", 0)
     control.send(server.port)
     stop = asyncio.Event()

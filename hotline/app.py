@@ -238,7 +238,10 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
     app[RECORDER] = recorder
     service = IvrService(menu, recorder, settings.recordings, speech=app.get(SPEECH))
     server = FastAgiServer(
-        {"hotline": hotline_route(service, menu)}, header_timeout=settings.agi_header_timeout
+        {"hotline": hotline_route(service, menu)},
+        header_timeout=settings.agi_header_timeout,
+        reply_timeout=settings.agi_reply_timeout,
+        secret=settings.agi_secret.get_secret_value() if settings.agi_secret else None,
     )
     await server.start(settings.agi.host, settings.agi.port)
     app[AGI] = server

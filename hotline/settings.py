@@ -24,6 +24,7 @@ SECRET_KEYS = frozenset(
     {
         "database_url",
         "ami_url",
+        "agi_secret",
         "kannel_password",
         "notify_callback_secret",
         "zalo_app_secret",
@@ -98,6 +99,17 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     migrate_on_start: bool = True
     agi_header_timeout: float = Field(default=5.0, gt=0, description="seconds to read agi_*")
+    agi_reply_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds Asterisk may take to answer an AGI command, beyond the command's "
+        "own time (keys' wait, recording length); then the session is closed",
+    )
+    agi_secret: SecretStr | None = Field(
+        default=None,
+        description="shared secret the PBX shows (dialplan global HOTLINE_AGI_SECRET); "
+        "unset ⇒ any peer that reaches the FastAGI port is served",
+    )
     agi_shutdown_grace: float = Field(default=30.0, ge=0, description="seconds on SIGTERM")
     db_timeout: float = Field(default=2.0, gt=0, description="seconds the IVR waits for the DB")
     spool_retry_interval: float = Field(default=5.0, gt=0)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ivr.errors import CallerHungUp
+from ivr.errors import CallerHungUp, PbxSilent
 from ivr.menu import MenuFile
 from ivr.ports import Recording
 from ivr.server import Handler
 from ivr.service import CallInfo, IvrService
-from ivr.session import AgiError, AgiHangup, AgiSession
+from ivr.session import AgiError, AgiHangup, AgiReply, AgiSession, AgiTimeout
 from tickets.model import Line
 
 logger = logging.getLogger(__name__)
@@ -26,11 +26,16 @@ class AgiCaller:
         self._format = record_format
         self._escape = escape_digits
 
-    async def _run(self, *words: str) -> tuple[str, str | None]:
+    async def _command(self, *words: str, allowance: float = 0.0) -> AgiReply:
         try:
-            reply = await self._session.command(*words)
+            return await self._session.command(*words, allowance=allowance)
         except AgiHangup as err:
             raise CallerHungUp(str(err)) from err
+        except AgiTimeout as err:
+            raise PbxSilent(str(err)) from err
+
+    async def _run(self, *words: str, allowance: float = 0.0) -> tuple[str, str | None]:
+        reply = await self._command(*words, allowance=allowance)
         if reply.data == "hangup":
             raise CallerHungUp(f"{words[0]}: caller hung up")
         return reply.result, reply.data
@@ -47,7 +52,9 @@ class AgiCaller:
             )
 
     async def ask(self, prompt: str, *, timeout_ms: int) -> str | None:
-        result, _ = await self._run("GET DATA", f"{PROMPT_DIR}/{prompt}", str(timeout_ms), "1")
+        result, _ = await self._run(
+            "GET DATA", f"{PROMPT_DIR}/{prompt}", str(timeout_ms), "1", allowance=timeout_ms / 1000
+        )
         if result == "-1":
             self._check_alive()
             logger.warning("GET DATA failed for prompt %s; treating it as no input", prompt)
@@ -76,10 +83,7 @@ class AgiCaller:
             words.append("BEEP")
         if silence_seconds:
             words.append(f"s={silence_seconds}")
-        try:
-            reply = await self._session.command(*words, wait=max_seconds + 30.0)
-        except AgiHangup as err:
-            raise CallerHungUp(str(err)) from err
+        reply = await self._command(*words, allowance=float(max_seconds))
         ended_by = reply.data or ""
         if ended_by == "writefile" or (reply.result == "-1" and ended_by != "hangup"):
             logger.error("Asterisk could not record into %s (%s)", path, reply.lines[0])
@@ -131,8 +135,8 @@ def hotline_route(service: IvrService, menu: MenuFile) -> Handler:
         uniqueid = env["agi_uniqueid"]
         try:
             linkedid = await caller.get_variable("CHANNEL(linkedid)") or uniqueid
-        except (CallerHungUp, AgiError):
-            linkedid = uniqueid
+        except (CallerHungUp, PbxSilent, AgiError):
+            linkedid = uniqueid  # the flow saves the ticket first, whatever comes next
         info = CallInfo(
             uniqueid=uniqueid,
             linkedid=linkedid,

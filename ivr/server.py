@@ -1,20 +1,27 @@
 """The FastAGI server: accepts Asterisk's connections, routes each on its script name, and owns
-every session task so a shutdown can let calls finish and then close what is left."""
+every session task so a shutdown can let calls finish and then close what is left.
+
+With a shared secret, a connection is served only once the PBX has shown it: the server asks
+for the dialplan global ``HOTLINE_AGI_SECRET`` (``GET VARIABLE``), which Asterisk answers from
+its own configuration. The secret is thus in no ``AGI()`` argument, so it stays out of
+Asterisk's verbose log, its CDRs (``lastdata``) and AMI events (see asterisk_conf/README.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-from ivr.session import AgiProtocolError, AgiSession, parse_env
+from ivr.session import AgiError, AgiProtocolError, AgiSession, parse_env
 from runtime.logcontext import call_id
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[AgiSession], Awaitable[None]]
 MAX_BLOCK = 16 * 1024  # an agi_* block is ~1 kB; more is not Asterisk
+SECRET_VARIABLE = "HOTLINE_AGI_SECRET"  # noqa: S105 (the name of the dialplan global)
 
 
 class FastAgiServer:
@@ -23,11 +30,13 @@ class FastAgiServer:
         routes: Mapping[str, Handler],
         *,
         header_timeout: float,
-        reply_timeout: float = 600.0,
+        reply_timeout: float,
+        secret: str | None = None,
     ) -> None:
         self._routes = dict(routes)
         self._header_timeout = header_timeout
         self._reply_timeout = reply_timeout
+        self._secret = secret.encode("utf-8") if secret else None
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
 
@@ -109,21 +118,53 @@ class FastAgiServer:
         if block is None:
             return None
         try:
-            env = parse_env(block)
+            parsed = parse_env(block)
         except AgiProtocolError as err:
             logger.warning("FastAGI peer %s is not Asterisk: %s", peer, err)
             return None
+        env = parsed.values
+        if parsed.repaired:
+            logger.warning(  # names only: the values are the caller's (personal data)
+                "call %s: %s not clean UTF-8 text; read as Windows-1258, controls replaced",
+                env["agi_uniqueid"],
+                ", ".join(parsed.repaired),
+            )
         session = AgiSession(reader, writer, env, reply_timeout=self._reply_timeout)
         if session.script not in self._routes:
             logger.error(
                 "FastAGI request for unknown script %r (from %s, call %s); known: %s",
-                env["agi_network_script"],
+                session.script,
                 peer,
                 env["agi_uniqueid"],
                 sorted(self._routes),
             )
             return None
+        if not await self._authentic(session, peer):
+            return None
         return session
+
+    async def _authentic(self, session: AgiSession, peer: object) -> bool:
+        """Without a secret configured, every peer; else only one that knows it."""
+        if self._secret is None:
+            return True
+        try:
+            reply = await session.command("GET VARIABLE", SECRET_VARIABLE)
+        except AgiError as err:
+            logger.error("FastAGI peer %s: no answer to the secret check (%s)", peer, err)
+            return False
+        shown = (reply.data or "").encode("utf-8") if reply.result == "1" else b""
+        if hmac.compare_digest(shown, self._secret):
+            return True
+        logger.error(
+            "FastAGI peer %s (call %s) %s the shared secret; the call is not served by the IVR "
+            "(Asterisk goes on with its dialplan). Set %s in the PBX's dialplan globals to "
+            "HOTLINE_AGI_SECRET's value (asterisk_conf/README.md)",
+            peer,
+            session.env["agi_uniqueid"],
+            "did not show" if not shown else "showed a wrong",
+            SECRET_VARIABLE,
+        )
+        return False
 
     async def _read_block(self, reader: asyncio.StreamReader, peer: object) -> bytes | None:
         """Header lines up to the blank line; ``None`` (logged) for anything else."""

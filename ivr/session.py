@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 DEAD_CHANNEL_COMMANDS = ("SET VARIABLE", "GET VARIABLE", "GET FULL VARIABLE", "VERBOSE", "NOOP")
 _HEADER = re.compile(r"^agi_[a-z0-9_]+$")
 _ENDPOS = re.compile(r"endpos=(-?\d+)", re.ASCII)
+# C0 and C1 controls but TAB, and the two non-characters XML refuses
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
 class AgiError(Exception):
@@ -32,6 +35,13 @@ class AgiHangup(AgiError):
     """The channel is dead: ``HANGUP`` notice, ``511`` reply, or the socket closed."""
 
     error_id = "agi-hangup"
+
+
+class AgiTimeout(AgiError):
+    """Asterisk did not answer a command within its bound: the session is closed at once and
+    nothing more is sent (a silent peer would leave every later command waiting too)."""
+
+    error_id = "agi-timeout"
 
 
 class AgiCommandError(AgiError):
@@ -53,25 +63,53 @@ class AgiReply:
     lines: tuple[str, ...]
 
 
-def parse_env(block: bytes) -> dict[str, str]:
-    """The ``agi_*`` header block (without its blank line) as a dict; anything else is refused."""
-    try:
-        text = block.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise AgiProtocolError("agi_* block is not UTF-8") from err
+@dataclass(frozen=True)
+class AgiEnv:
+    values: dict[str, str]
+    repaired: tuple[str, ...]  # fields whose bytes were not clean UTF-8 text (see decode_value)
+
+
+def parse_env(block: bytes) -> AgiEnv:
+    """The ``agi_*`` header block (without its blank line).
+
+    Names are Asterisk's and must look like ``agi_[a-z0-9_]+``, else the peer is not Asterisk
+    (``AgiProtocolError``). Values carry what the channel carried (a SIP caller controls
+    ``agi_calleridname`` and more), so no value is a reason to refuse a call: each is decoded
+    leniently (``decode_value``)."""
     env: dict[str, str] = {}
-    for line in text.splitlines():
+    repaired: list[str] = []
+    for raw in block.split(b"\n"):
+        line = raw.removesuffix(b"\r")
         if not line:
             continue
-        name, sep, value = line.partition(": ")
-        if not sep:
-            name, sep, value = line.partition(":")
+        name_bytes, sep, value = line.partition(b":")
+        name = name_bytes.decode("ascii", errors="replace")
         if not sep or not _HEADER.match(name):
             raise AgiProtocolError(f"not an agi_* header line: {line[:80]!r}")
-        env[name] = value.strip()
+        text, clean = decode_value(value.removeprefix(b" ").strip(b" \t"))
+        env[name] = text
+        if not clean:
+            repaired.append(name)
     if "agi_network_script" not in env or "agi_uniqueid" not in env:
         raise AgiProtocolError("agi_* block lacks agi_network_script or agi_uniqueid")
-    return env
+    return AgiEnv(env, tuple(repaired))
+
+
+def decode_value(raw: bytes) -> tuple[str, bool]:
+    """One header value as text, and whether it was clean UTF-8 text.
+
+    Not UTF-8 ⇒ read as Windows-1258 (Vietnamese; its upper half is Latin-1's for the letters
+    Latin-1 has, so Latin-1 names come out right too), composed to NFC; bytes that are not
+    characters there become U+FFFD. Control characters (NUL included: PostgreSQL text cannot
+    hold it, XML cannot carry most of them) become U+FFFD as well."""
+    try:
+        text = raw.decode("utf-8")
+        clean = True
+    except UnicodeDecodeError:
+        text = unicodedata.normalize("NFC", raw.decode("cp1258", errors="replace"))
+        clean = False
+    safe = _CONTROL.sub("\ufffd", text)
+    return safe, clean and safe == text
 
 
 def parse_reply(lines: list[str]) -> AgiReply:
@@ -102,7 +140,10 @@ def quote(argument: str) -> str:
 
 
 class AgiSession:
-    """One FastAGI connection. Commands are strictly sequential (Asterisk runs one at a time)."""
+    """One FastAGI connection. Commands are strictly sequential (Asterisk runs one at a time).
+
+    Every reply is awaited for at most ``reply_timeout`` seconds plus the command's own time
+    (``allowance``: the keys' wait of ``GET DATA``, the length of ``RECORD FILE``)."""
 
     def __init__(
         self,
@@ -117,13 +158,17 @@ class AgiSession:
         self.env = dict(env)
         self._reply_timeout = reply_timeout
         self.hung_up = False
+        self.silent = False  # Asterisk stopped answering; the connection is closed
         self._lock = asyncio.Lock()
         self.script = self.env.get("agi_network_script", "").partition("?")[0]
 
-    async def command(self, *words: str, wait: float | None = None) -> AgiReply:
-        """Send one command, return its reply; raise ``AgiHangup`` once the channel is dead."""
+    async def command(self, *words: str, allowance: float = 0.0) -> AgiReply:
+        """Send one command, return its reply; raise ``AgiHangup`` once the channel is dead,
+        ``AgiTimeout`` once Asterisk has let a reply wait past its bound."""
         line = " ".join([words[0], *(quote(w) for w in words[1:])])
         name = line.upper()
+        if self.silent:
+            raise AgiTimeout(f"Asterisk stopped answering; not sending {words[0]}")
         if self.hung_up and not name.startswith(DEAD_CHANNEL_COMMANDS):
             raise AgiHangup(f"channel hung up; not sending {words[0]}")
         async with self._lock:
@@ -133,7 +178,14 @@ class AgiSession:
             except (ConnectionError, RuntimeError) as err:
                 self.hung_up = True
                 raise AgiHangup(f"connection lost while sending {words[0]}") from err
-            reply = await self._read_reply(wait or self._reply_timeout)
+            bound = self._reply_timeout + allowance
+            try:
+                async with asyncio.timeout(bound):
+                    reply = await self._read_reply()
+            except TimeoutError as err:
+                self.silent = True
+                self._writer.close()
+                raise AgiTimeout(f"no reply to {words[0]} within {bound:.1f} s") from err
         if reply.code == 511:
             self.hung_up = True
             raise AgiHangup(f"{words[0]}: dead channel (511)")
@@ -141,11 +193,9 @@ class AgiSession:
             raise AgiCommandError(line, reply)
         return reply
 
-    async def _read_line(self, wait: float) -> str:
+    async def _read_line(self) -> str:
         try:
-            raw = await asyncio.wait_for(self._reader.readline(), wait)
-        except TimeoutError as err:
-            raise AgiProtocolError(f"no reply from Asterisk within {wait:.0f} s") from err
+            raw = await self._reader.readline()
         except (ConnectionError, asyncio.LimitOverrunError, ValueError) as err:
             self.hung_up = True
             raise AgiHangup(f"connection broken: {err}") from err
@@ -154,9 +204,9 @@ class AgiSession:
             raise AgiHangup("Asterisk closed the connection")
         return raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
-    async def _read_reply(self, wait: float) -> AgiReply:
+    async def _read_reply(self) -> AgiReply:
         while True:
-            line = await self._read_line(wait)
+            line = await self._read_line()
             if line == "HANGUP":
                 self.hung_up = True  # out-of-band: the reply of the running command still comes
                 continue
@@ -165,7 +215,7 @@ class AgiSession:
             if line.startswith("520-"):
                 lines = [line]
                 while not line.startswith("520 "):
-                    line = await self._read_line(wait)
+                    line = await self._read_line()
                     lines.append(line)
                 return parse_reply(lines)
             if not line:

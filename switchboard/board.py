@@ -176,6 +176,11 @@ class Switchboard:
             rng=random.Random(f"{seed}/queues"),
             shared_lastcall=shared_lastcall,
         )
+        self.globals: dict[str, str] = {
+            "HOTLINE_BACKEND": agi_host,
+            "HOTLINE_RECDIR": str(recordings_dir),
+            "HOTLINE_OUTBOUND_CID": "",
+        }
         self.dialplan = Dialplan(
             channels=self.channels,
             queues=self.app_queue,
@@ -187,13 +192,9 @@ class Switchboard:
             recordings_dir=recordings_dir,
             sounds_dir=sounds_dir,
             called_party=called_party or CalledParty(),
+            globals_=self.globals,
         )
         self.dialplan.called_party.rng = random.Random(f"{seed}/called/None")
-        self.globals: dict[str, str] = {
-            "HOTLINE_BACKEND": agi_host,
-            "HOTLINE_RECDIR": str(recordings_dir),
-            "HOTLINE_OUTBOUND_CID": "",
-        }
         users = {name: _user(spec) for name, spec in (ami_users or {}).items()}
         self.ami = AmiServer(
             self,

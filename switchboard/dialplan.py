@@ -113,6 +113,7 @@ class Dialplan:
         recordings_dir: Path,
         sounds_dir: Path | None,
         called_party: CalledParty,
+        globals_: dict[str, str],
     ) -> None:
         self.channels = channels
         self.queues = queues
@@ -125,6 +126,7 @@ class Dialplan:
         self.sounds_dir = sounds_dir
         self.called_party = called_party
         self.called_parties: dict[str, CalledParty] = {}
+        self.globals = globals_
 
     # the interpreter ---------------------------------------------------------------------------
 
@@ -502,6 +504,7 @@ class Dialplan:
                 sounds_dir=self.sounds_dir,
                 language=channel.language,
                 variables=channel.variables,
+                globals=self.globals,
                 uniqueid=channel.uniqueid,
                 context=channel.context,
                 priority=channel.priority,

@@ -16,7 +16,7 @@ import math
 import struct
 import time
 import wave
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +122,9 @@ class CallerScript:
     record_wav: Path | None = None
     usage_error_on: str | None = None  # answer this command with a multi-line 520
     key_delay: float = 0.0  # seconds the caller takes to press a key (GET DATA)
+    # Fault: Asterisk stops answering after its reply to the first command whose name starts
+    # with these words (a PBX thread stuck); it keeps reading commands and the socket open.
+    silent_after: str | None = None
 
 
 @dataclass
@@ -139,10 +142,16 @@ class SimulatedChannel:
 
     extension: str = "1022"
     callerid: str = "0901234567"
+    # agi_* values as the trunk delivered them, by name without "agi_" (e.g. "calleridname"):
+    # bytes, since a SIP peer may send any and setup_env writes them as they are.
+    raw_fields: Mapping[str, bytes] = field(default_factory=dict)
     script: CallerScript = field(default_factory=CallerScript)
     sounds_dir: Path | None = None  # where hotline/<prompt>.wav live; None ⇒ every file exists
     language: str = "vi"
     variables: dict[str, str] = field(default_factory=dict)
+    # The dialplan's [globals]: GET VARIABLE reads the channel's variables, then these
+    # (pbx_retrieve_variable in main/pbx_variables.c).
+    globals: Mapping[str, str] = field(default_factory=dict)
     uniqueid: str = field(default_factory=lambda: f"{int(time.time())}.{next(_counter)}")
     # Where AGI() runs in the dialplan (agi_context / agi_priority of the block).
     context: str = "hotline"
@@ -165,31 +174,37 @@ class SimulatedChannel:
         self._seen: dict[str, int] = {}
 
     def agi_block(self, host: str, port: int, script: str) -> bytes:
-        lines = [
-            "agi_network: yes",
-            f"agi_network_script: {script}",
-            f"agi_request: agi://{host}:{port}/{script}",
-            f"agi_channel: {self.channel}",
-            f"agi_language: {self.language}",
-            "agi_type: PJSIP",
-            f"agi_uniqueid: {self.uniqueid}",
-            "agi_version: 20.5.0",
-            f"agi_callerid: {self.callerid or 'unknown'}",
-            "agi_calleridname: unknown",
-            "agi_callingpres: 0",
-            "agi_callingani2: 0",
-            "agi_callington: 0",
-            "agi_callingtns: 0",
-            f"agi_dnid: {self.extension}",
-            "agi_rdnis: unknown",
-            f"agi_context: {self.context}",
-            f"agi_extension: {self.extension}",
-            f"agi_priority: {self.priority}",
-            "agi_enhanced: 0.0",
-            "agi_accountcode: ",
-            "agi_threadid: 139872334567168",
+        fields = [
+            ("network", "yes"),
+            ("network_script", script),
+            ("request", f"agi://{host}:{port}/{script}"),
+            ("channel", self.channel),
+            ("language", self.language),
+            ("type", "PJSIP"),
+            ("uniqueid", self.uniqueid),
+            ("version", "20.5.0"),
+            ("callerid", self.callerid or "unknown"),
+            ("calleridname", "unknown"),
+            ("callingpres", "0"),
+            ("callingani2", "0"),
+            ("callington", "0"),
+            ("callingtns", "0"),
+            ("dnid", self.extension),
+            ("rdnis", "unknown"),
+            ("context", self.context),
+            ("extension", self.extension),
+            ("priority", str(self.priority)),
+            ("enhanced", "0.0"),
+            ("accountcode", ""),
+            ("threadid", "139872334567168"),
         ]
-        return ("\n".join(lines) + "\n\n").encode()
+        return (
+            b"".join(
+                b"agi_%s: %s\n" % (name.encode(), self.raw_fields.get(name, value.encode()))
+                for name, value in fields
+            )
+            + b"\n"
+        )
 
     async def run_agi(self, host: str, port: int, script: str = "hotline") -> AgiOutcome:
         commands: list[str] = []
@@ -201,6 +216,7 @@ class SimulatedChannel:
         self._writer = writer
         writer.write(self.agi_block(host, port, script))
         await writer.drain()
+        silent = False
         try:
             while True:
                 if self._idle_hangup_due(len(commands)):
@@ -212,6 +228,9 @@ class SimulatedChannel:
                     break  # the backend closed: AGI() returns, the dialplan goes on
                 line = raw.decode().rstrip("\n")
                 commands.append(line)
+                if silent:
+                    continue
+                silent = self._falls_silent(line)
                 if self.script.key_delay and line.upper().startswith("GET DATA"):
                     await (self.sleep or asyncio.sleep)(self.script.key_delay)
                 reply = self._execute(line)
@@ -227,6 +246,10 @@ class SimulatedChannel:
         status = "HANGUP" if self._hung_up else "FAILURE" if self._failed else "SUCCESS"
         self.variables["AGISTATUS"] = status
         return AgiOutcome(status, self.variables, commands, replies, self._hung_up)
+
+    def _falls_silent(self, line: str) -> bool:
+        after = self.script.silent_after
+        return after is not None and line.upper().startswith(after.upper())
 
     def hang_up(self) -> None:
         """The caller hangs up now (e.g. AMI Hangup): Asterisk sends the out-of-band
@@ -278,7 +301,7 @@ class SimulatedChannel:
                 self.variables[args[2]] = args[3]
                 return "200 result=1"
             case "GET VARIABLE" if len(args) >= 3:
-                value = self.variables.get(args[2])
+                value = self.variables.get(args[2], self.globals.get(args[2]))
                 return "200 result=0" if value is None else f"200 result=1 ({value})"
             case "STREAM FILE" if len(args) >= 4:
                 samples = self._sound_samples(args[2])

@@ -271,3 +271,90 @@ async def test_given_the_recordings_spool_is_broken_when_a_field_report_is_recor
     assert row["category"] == "field_report"
     last = json.loads(row["ivr_path"])[-1]
     assert (last["step"], last["error"]) == ("fallback", "FileExistsError")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"calleridname": b"Nguy\xea\xden V\xe3n \xc1nh"},  # a Windows-1258 display name
+        {"calleridname": b"Jos\xe9\x00\x81"},  # Latin-1, a NUL, a byte no code page has
+        {"callerid": b"09\xff01234567\x00", "rdnis": b"\xc3\x28"},  # the number's bytes too
+    ],
+)
+async def test_given_agi_fields_that_are_not_utf8_when_the_call_arrives_then_it_gets_its_menu_and_ticket(
+    service: RunningService, db: asyncpg.Connection, raw: dict[str, bytes]
+) -> None:
+    channel, result = await call(service, CallerScript(keys=["1"]), raw_fields=raw)
+
+    assert result.agi.commands[0].startswith("GET VARIABLE")  # served, not refused
+    assert result.queue == QUEUE_1022
+    row = await ticket_of(db, channel.uniqueid)
+    assert row["category"] == "admin_procedure"
+    assert row["disposition"] == "queued"
+    assert "\x00" not in row["caller_raw"]
+
+
+async def test_given_a_uniqueid_with_path_characters_when_a_description_is_recorded_then_it_stays_in_the_recordings_folder(
+    service: RunningService, db: asyncpg.Connection
+) -> None:
+    channel, result = await call(
+        service, CallerScript(keys=["2"]), uniqueid="../../../../tmp/hotline-escape"
+    )
+
+    row = await ticket_of(db, channel.uniqueid)
+    recording = Path(row["description_recording"])
+    assert recording.resolve().is_relative_to(service.settings.recordings.resolve())
+    assert recording.exists()
+    assert result.queue == QUEUE_1022
+
+
+async def test_given_asterisk_stops_answering_after_answer_when_the_reply_bound_passes_then_the_session_closes_and_the_ticket_stays_as_saved(
+    database_url: str, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    settings = service_settings(database_url, tmp_path, agi_reply_timeout=0.5)
+    async with running_service(settings) as service:
+        channel = SimulatedChannel(script=CallerScript(silent_after="ANSWER"), sounds_dir=SOUNDS)
+        started = asyncio.get_running_loop().time()
+        result = await asyncio.wait_for(
+            run_hotline_call(channel, "127.0.0.1", service.agi_port, default_queue=QUEUE_1022), 20
+        )
+        elapsed = asyncio.get_running_loop().time() - started
+
+    answered = result.agi.commands.index("ANSWER")
+    assert len(result.agi.commands) == answered + 2  # one unanswered command, then EOF
+    assert result.agi.agistatus == "SUCCESS"
+    assert result.queue == QUEUE_1022  # the dialplan's preset queue
+    assert elapsed < 0.5 + 5.0
+    row = await ticket_of(db, channel.uniqueid)
+    assert row["disposition"] == "in_ivr"  # as saved before Asterisk fell silent
+    assert steps(row) == ["call_started"]
+
+
+async def test_given_a_finished_call_when_another_session_reuses_its_uniqueid_then_its_ticket_is_unchanged_and_the_snapshots_are_kept_aside(
+    service: RunningService, db: asyncpg.Connection
+) -> None:
+    first, _ = await call(service, CallerScript(keys=["3"]))
+    before = await ticket_of(db, first.uniqueid)
+    events_before = await db.fetch(
+        "SELECT kind, call_seq FROM ticket_events WHERE ticket_id = $1 ORDER BY id", before["id"]
+    )
+
+    # a FastAGI client that is not the PBX, with a longer path (higher snapshot versions)
+    _, result = await call(
+        service, CallerScript(keys=["2"]), uniqueid=first.uniqueid, callerid="0912345678"
+    )
+
+    assert result.queue == QUEUE_1022  # whoever it is, the call itself is still handled
+    assert "HOTLINE_TICKET" not in result.agi.variables  # nor does it learn the ticket's code
+    after = await ticket_of(db, first.uniqueid)
+    assert dict(after) == dict(before)
+    events_after = await db.fetch(
+        "SELECT kind, call_seq FROM ticket_events WHERE ticket_id = $1 ORDER BY id", before["id"]
+    )
+    assert events_after == events_before
+    assert await db.fetchval("SELECT count(*) FROM tickets") == 1
+    kept = json.loads(
+        (service.settings.spool_dir / "rejected" / f"{first.uniqueid}.refused.json").read_text()
+    )
+    assert kept["caller_raw"] == "0912345678"
+    assert kept["events"][-1]["kind"] == "to_queue"

@@ -15,6 +15,7 @@ from ivr.session import (
     AgiHangup,
     AgiProtocolError,
     AgiSession,
+    AgiTimeout,
     parse_env,
     parse_reply,
     quote,
@@ -47,7 +48,7 @@ async def recording_server() -> AsyncIterator[tuple[FastAgiServer, list[Outcome]
         seen["hung_up"] = session.hung_up
         outcomes.append(seen)
 
-    server = FastAgiServer({"probe": probe}, header_timeout=0.5)
+    server = FastAgiServer({"probe": probe}, header_timeout=0.5, reply_timeout=5.0)
     await server.start("127.0.0.1", 0)
     yield server, outcomes
     await server.stop(1.0)
@@ -176,7 +177,7 @@ async def test_given_a_running_session_when_the_server_stops_then_it_is_given_th
         await session.command("SET VARIABLE", "DONE", "1")
         finished.set()
 
-    server = FastAgiServer({"slow": slow}, header_timeout=1.0)
+    server = FastAgiServer({"slow": slow}, header_timeout=1.0, reply_timeout=5.0)
     await server.start("127.0.0.1", 0)
     channel = SimulatedChannel()
     call = asyncio.create_task(channel.run_agi("127.0.0.1", server.port, "slow"))
@@ -203,7 +204,7 @@ async def test_given_a_session_past_the_grace_period_when_the_server_stops_then_
             cancelled.set()
             raise
 
-    server = FastAgiServer({"stuck": stuck}, header_timeout=1.0)
+    server = FastAgiServer({"stuck": stuck}, header_timeout=1.0, reply_timeout=5.0)
     await server.start("127.0.0.1", 0)
     call = asyncio.create_task(SimulatedChannel().run_agi("127.0.0.1", server.port, "stuck"))
     while server.active_sessions == 0:
@@ -247,3 +248,141 @@ def test_given_arguments_with_spaces_and_quotes_when_quoted_then_asterisk_reads_
 def test_given_an_agi_block_without_uniqueid_when_parsed_then_it_is_refused() -> None:
     with pytest.raises(AgiProtocolError):
         parse_env(b"agi_network: yes\nagi_network_script: hotline")
+
+
+async def test_given_asterisk_falls_silent_when_a_reply_is_awaited_then_the_session_closes_within_the_bound_and_sends_nothing_more() -> (
+    None
+):
+    """res_agi.c ``run_agi`` reads one command at a time and answers each; a peer that stops
+    answering is not Asterisk doing its job, and waiting on it again (a fallback) helps no one."""
+    outcome: dict[str, object] = {}
+
+    async def flow(session: AgiSession) -> None:
+        await session.command("ANSWER")
+        try:
+            await session.command("STREAM FILE", "hotline/welcome_1022", "")
+        except AgiTimeout:
+            outcome["timed_out"] = True
+        try:
+            await session.command("SET VARIABLE", "HOTLINE_FALLBACK", "1")
+        except AgiTimeout:
+            outcome["refused_to_send"] = True
+
+    server = FastAgiServer({"flow": flow}, header_timeout=1.0, reply_timeout=0.3)
+    await server.start("127.0.0.1", 0)
+    try:
+        channel = SimulatedChannel(script=CallerScript(silent_after="ANSWER"))
+        started = asyncio.get_running_loop().time()
+        agi = await asyncio.wait_for(channel.run_agi("127.0.0.1", server.port, "flow"), 10)
+        elapsed = asyncio.get_running_loop().time() - started
+    finally:
+        await server.stop(1.0)
+
+    assert outcome == {"timed_out": True, "refused_to_send": True}
+    assert [c.split()[0] for c in agi.commands] == ["ANSWER", "STREAM"]
+    assert elapsed < 0.3 + 2.0  # the bound, not the old 10 minutes
+
+
+async def test_given_a_get_data_when_its_keys_wait_is_long_then_the_reply_bound_includes_it() -> (
+    None
+):
+    replies: list[str] = []
+
+    async def flow(session: AgiSession) -> None:
+        reply = await session.command("GET DATA", "hotline/menu_1022", "800", "1", allowance=0.8)
+        replies.append(reply.result)
+
+    server = FastAgiServer({"flow": flow}, header_timeout=1.0, reply_timeout=0.3)
+    await server.start("127.0.0.1", 0)
+    try:
+        channel = SimulatedChannel(script=CallerScript(keys=["1"], key_delay=0.6))
+        await asyncio.wait_for(channel.run_agi("127.0.0.1", server.port, "flow"), 10)
+    finally:
+        await server.stop(1.0)
+
+    assert replies == ["1"]  # 0.6 s > the 0.3 s bound alone, < 0.3 + the 0.8 s allowance
+
+
+@pytest.fixture
+async def guarded_server() -> AsyncIterator[tuple[FastAgiServer, list[str]]]:
+    served: list[str] = []
+
+    async def flow(session: AgiSession) -> None:
+        await session.command("ANSWER")
+        served.append(session.env["agi_uniqueid"])
+
+    server = FastAgiServer(
+        {"hotline": flow}, header_timeout=1.0, reply_timeout=1.0, secret="s3cret-Đà-Nẵng"
+    )
+    await server.start("127.0.0.1", 0)
+    yield server, served
+    await server.stop(1.0)
+
+
+async def test_given_a_shared_secret_when_the_pbx_shows_it_then_the_call_is_served(
+    guarded_server: tuple[FastAgiServer, list[str]],
+) -> None:
+    """res_agi.c ``handle_getvariable`` answers from the channel, then the dialplan globals
+    (``pbx_retrieve_variable``): where ``#tryinclude hotline-agi-secret.conf`` puts it."""
+    server, served = guarded_server
+    channel = SimulatedChannel(globals={"HOTLINE_AGI_SECRET": "s3cret-Đà-Nẵng"})
+
+    agi = await channel.run_agi("127.0.0.1", server.port)
+
+    assert served == [channel.uniqueid]
+    assert agi.commands == ["GET VARIABLE HOTLINE_AGI_SECRET", "ANSWER"]
+
+
+@pytest.mark.parametrize(
+    ("globals_", "logged"),
+    [({}, "did not show"), ({"HOTLINE_AGI_SECRET": "guess"}, "showed a wrong")],
+)
+async def test_given_a_shared_secret_when_a_peer_does_not_show_it_then_nothing_is_served_and_it_is_logged(
+    guarded_server: tuple[FastAgiServer, list[str]],
+    caplog: pytest.LogCaptureFixture,
+    globals_: dict[str, str],
+    logged: str,
+) -> None:
+    server, served = guarded_server
+    channel = SimulatedChannel(globals=globals_)
+
+    agi = await asyncio.wait_for(channel.run_agi("127.0.0.1", server.port), 5)
+
+    assert served == []
+    assert agi.commands == ["GET VARIABLE HOTLINE_AGI_SECRET"]  # then EOF: the dialplan goes on
+    assert agi.agistatus == "SUCCESS"
+    assert logged in caplog.text
+    assert "guess" not in caplog.text
+
+
+async def test_given_no_shared_secret_when_a_call_arrives_then_no_secret_is_asked(
+    recording_server: tuple[FastAgiServer, list[Outcome]],
+) -> None:
+    server, outcomes = recording_server
+
+    agi = await SimulatedChannel().run_agi("127.0.0.1", server.port, "probe")
+
+    assert len(outcomes) == 1
+    assert not any("HOTLINE_AGI_SECRET" in c for c in agi.commands)
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        (b"Nguy\xea\xden V\xe3n \xc1nh", "Nguyễn Văn Ánh"),  # Windows-1258, tone marks combining
+        (b"Jos\xe9 Mar\xeda", "José María"),  # Latin-1
+        ("Trần Thị Bích".encode(), "Trần Thị Bích"),  # UTF-8 as it should be
+        (b"A\x00B\x1bC\x81", "A\ufffdB\ufffdC\ufffd"),  # NUL, ESC, a byte CP1258 lacks
+    ],
+)
+def test_given_a_caller_name_in_any_encoding_when_the_block_is_parsed_then_its_meaning_is_kept(
+    raw: bytes, text: str
+) -> None:
+    channel = SimulatedChannel(uniqueid="1700000000.7", raw_fields={"calleridname": raw})
+    block = channel.agi_block("h", 1, "hotline")
+
+    parsed = parse_env(block.removesuffix(b"\n\n"))
+
+    assert parsed.values["agi_calleridname"] == text
+    assert ("agi_calleridname" in parsed.repaired) == (raw != text.encode())
+    assert parsed.values["agi_uniqueid"] == "1700000000.7"

@@ -9,16 +9,17 @@ import asyncio
 import contextlib
 import socket
 import time
+import unicodedata
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr.server import MAX_BLOCK, FastAgiServer
+from ivr.server import MAX_BLOCK, FastAgiServer, Handler
 from ivr.session import AgiError, AgiProtocolError, AgiReply, AgiSession, parse_env, parse_reply
 from switchboard.fastagi import SimulatedChannel
-from tests.support.fuzzing import LoopThread, fuzz_settings
+from tests.support.fuzzing import LoopThread, agi_blocks, fuzz_settings
 
 HEADER_TIMEOUT = 0.5
 REPLY_TIMEOUT = 1.0
@@ -63,16 +64,23 @@ class Served:
         self.completed.append((answer.result, value.data or ""))
 
 
-@pytest.fixture(scope="module")
-def agi() -> Iterator[tuple[LoopThread, FastAgiServer, Served]]:
-    served = Served()
+@contextlib.contextmanager
+def serving(route: Handler) -> Iterator[tuple[LoopThread, FastAgiServer]]:
+    """Our FastAGI server with ``route`` as the script ``hotline``, on a loop in a thread."""
     server = FastAgiServer(
-        {"hotline": served.route}, header_timeout=HEADER_TIMEOUT, reply_timeout=REPLY_TIMEOUT
+        {"hotline": route}, header_timeout=HEADER_TIMEOUT, reply_timeout=REPLY_TIMEOUT
     )
     with LoopThread() as thread:
         thread.run(server.start("127.0.0.1", 0))
-        yield thread, server, served
+        yield thread, server
         thread.run(server.stop(grace=1.0))
+
+
+@pytest.fixture(scope="module")
+def agi() -> Iterator[tuple[LoopThread, FastAgiServer, Served]]:
+    served = Served()
+    with serving(served.route) as (thread, server):
+        yield thread, server, served
 
 
 def exchange(port: int, data: bytes, *, half_close: bool) -> bytes:
@@ -156,7 +164,7 @@ def test_given_arbitrary_bytes_when_parsed_as_an_agi_block_then_the_result_is_a_
     block: bytes,
 ) -> None:
     try:
-        env = parse_env(block)
+        env = parse_env(block).values
     except AgiProtocolError:
         return
     assert "agi_network_script" in env
@@ -181,3 +189,75 @@ def test_given_arbitrary_reply_lines_when_parsed_then_the_result_is_a_reply_or_a
     assert isinstance(reply, AgiReply)
     assert 0 <= reply.code <= 999
     assert reply.endpos is None or isinstance(reply.endpos, int)
+
+
+def clean_utf8(raw: bytes) -> str | None:
+    """The text Asterisk meant when ``raw`` is UTF-8 without control characters, else None."""
+    try:
+        text = raw.strip(b" \t").decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    controls = any(unicodedata.category(c) == "Cc" and c != "\t" for c in text)
+    return None if controls or "\ufffe" in text or "\uffff" in text else text
+
+
+def readable(value: str) -> bool:
+    """Text PostgreSQL, XML 1.0 and an SMS can all carry: no control character but TAB."""
+    return not any(
+        (unicodedata.category(c) == "Cc" and c != "\t") or c in "\ufffe\uffff" for c in value
+    )
+
+
+@fuzz_settings(short=300)
+@given(drawn=agi_blocks())
+def test_given_any_bytes_in_the_agi_fields_when_the_block_is_parsed_then_every_field_is_readable_text(
+    drawn: tuple[bytes, dict[str, bytes]],
+) -> None:
+    block, raw = drawn
+
+    parsed = parse_env(block.removesuffix(b"\n\n"))
+
+    assert set(parsed.values) == set(raw)
+    assert all(readable(v) for v in parsed.values.values())
+    for name, value in raw.items():
+        meant = clean_utf8(value)
+        if meant is not None:
+            assert parsed.values[name] == meant
+        assert (name in parsed.repaired) == (meant is None)
+
+
+class Recorded:
+    def __init__(self) -> None:
+        self.envs: list[dict[str, str]] = []
+
+    async def route(self, session: AgiSession) -> None:
+        self.envs.append(session.env)
+
+
+@pytest.fixture(scope="module")
+def recording_agi() -> Iterator[tuple[LoopThread, FastAgiServer, Recorded]]:
+    recorded = Recorded()
+    with serving(recorded.route) as (thread, server):
+        yield thread, server, recorded
+
+
+@fuzz_settings()
+@given(drawn=agi_blocks())
+def test_given_any_bytes_in_the_agi_fields_when_asterisk_connects_then_the_call_is_served(
+    recording_agi: tuple[LoopThread, FastAgiServer, Recorded],
+    drawn: tuple[bytes, dict[str, bytes]],
+) -> None:
+    thread, server, recorded = recording_agi
+    block, raw = drawn
+    served = len(recorded.envs)
+
+    exchange(server.port, block, half_close=False)
+
+    no_session_left(thread, server)
+    assert len(recorded.envs) == served + 1  # never refused for what a field holds
+    env = recorded.envs[-1]
+    assert env["agi_network_script"] == "hotline"
+    assert all(readable(v) for v in env.values())
+    callerid_name = clean_utf8(raw["agi_calleridname"])
+    if callerid_name is not None:
+        assert env["agi_calleridname"] == callerid_name

@@ -24,6 +24,7 @@ from hotline.app import POOL, agents_ctx, build_app
 from hotline.auth import AuthService
 from hotline.keys import AGENTS, MENU, SETTINGS
 from hotline.settings import Settings
+from ivr.server import SECRET_VARIABLE
 from switchboard import Clock, Softphone, Switchboard
 from switchboard.traffic import TrafficProfile
 from tickets.agencies import load_province as read_province_file
@@ -67,6 +68,8 @@ def build_demo_app(settings: Settings, options: DemoOptions) -> web.Application:
         clock=Clock(scale=1.0),
         seed=options.seed,
     )
+    if settings.agi_secret is not None:  # as in the PBX's hotline-agi-secret.conf
+        board.globals[SECRET_VARIABLE] = settings.agi_secret.get_secret_value()
     app[BOARD] = board
 
     async def switchboard_ctx(app: web.Application) -> AsyncIterator[None]:
