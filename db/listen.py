@@ -12,6 +12,8 @@ from typing import Any
 
 import asyncpg
 
+from db.errors import ANY_DATABASE_ERROR
+
 logger = logging.getLogger(__name__)
 
 CHANNEL = "hotline_events"
@@ -40,7 +42,7 @@ async def listen(
                     if not conn.is_closed():
                         await conn.remove_listener(CHANNEL, received)
             logger.warning("LISTEN %s: connection lost; reconnecting", CHANNEL)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        except ANY_DATABASE_ERROR as err:
             logger.warning("LISTEN %s failed (%s); retrying", CHANNEL, err)
         await asyncio.sleep(retry_interval)
 

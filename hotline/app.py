@@ -156,7 +156,10 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     ) as pool:
         app[POOL] = pool
         provide_services(app, pool)
-        yield
+        try:
+            yield
+        finally:
+            await app[DATABASE].close()  # its query, if one hangs, before the pool closes
 
 
 async def speech_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -8,6 +8,9 @@ only after it is back."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import asyncpg
 
 from db.migrations import migrate
 from db.pool import embedded_postgres
+from hotline.settings import Settings
 from switchboard.fastagi import CallerScript, SimulatedChannel, run_hotline_call
 from tests.conftest import SOUNDS
 from tests.support.service import running_service, service_settings
@@ -117,3 +121,51 @@ async def test_given_200_calls_in_the_ivr_when_postgresql_restarts_then_every_ca
     assert all(
         by_call[c.uniqueid]["category"] == categories[str(c.script.keys[0])] for c in channels
     )
+
+
+async def test_given_the_embedded_postgresql_when_its_postmaster_is_killed_then_the_service_restarts_it_and_tickets_are_stored_again(
+    tmp_path: Path,
+) -> None:
+    """No HOTLINE_DATABASE_URL: the service runs its own PostgreSQL under data_dir. Killed with
+    SIGKILL (the OOM killer, an operator's mistake), it is started again by the service."""
+    settings = Settings.model_validate(
+        {
+            "data_dir": tmp_path,
+            "agi_bind": "127.0.0.1:0",
+            "http_bind": "127.0.0.1:0",
+            "spool_retry_interval": 0.2,
+            "agi_shutdown_grace": 5.0,
+        }
+    )
+    pid_file = settings.pgdata / "postmaster.pid"
+    async with running_service(settings) as service:
+        killed = int(pid_file.read_text().split()[0])
+        os.kill(killed, signal.SIGKILL)
+
+        during = SimulatedChannel(script=CallerScript(keys=["3"]), sounds_dir=SOUNDS)
+        result = await run_hotline_call(
+            during, "127.0.0.1", service.agi_port, default_queue="hotline-1022"
+        )
+        assert result.queue == "hotline-1022"  # the caller never notices
+
+        async def stored() -> bool:
+            async with service.pool.acquire() as conn:
+                count = await conn.fetchval(
+                    "SELECT count(*) FROM calls WHERE uniqueid = $1 AND disposition = 'queued'",
+                    during.uniqueid,
+                )
+            return bool(count == 1)
+
+        async with asyncio.timeout(90):
+            while True:
+                with contextlib.suppress(Exception):
+                    if await stored():
+                        break
+                await asyncio.sleep(0.2)
+
+        after = SimulatedChannel(script=CallerScript(keys=["1"]), sounds_dir=SOUNDS)
+        result = await run_hotline_call(
+            after, "127.0.0.1", service.agi_port, default_queue="hotline-1022"
+        )
+        assert result.agi.variables["HOTLINE_TICKET"].startswith("1022-")  # stored at once
+        assert int(pid_file.read_text().split()[0]) != killed

@@ -7,17 +7,22 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 
+from db.users import PostgresUserRepository
+from hotline.app import RECORDER
+from hotline.auth import AuthService
 from switchboard.fastagi import CallerScript, SimulatedChannel, run_hotline_call
 from tests.conftest import SOUNDS
+from tests.support.live import eventually, live_hotline
 from tests.support.service import running_service, service_settings
 from tests.support.tcpproxy import TcpProxy
 from tickets.codes import HOTLINE_TZ
+from tickets.model import Role
 
 
 async def wait_for_tickets(db: asyncpg.Connection, count: int, seconds: float = 10.0) -> None:
@@ -151,3 +156,111 @@ async def test_given_a_lock_holding_up_one_calls_save_when_other_calls_arrive_th
     by_call = {r["uniqueid"]: r for r in rows}
     assert by_call[slow.uniqueid]["code"].startswith("115-")
     assert by_call[slow.uniqueid]["disposition"] == "queued"
+
+
+async def test_given_the_ivr_snapshot_spooled_when_another_instance_made_the_ticket_from_the_queue_then_the_replay_merges_keeping_the_ivr_start_and_path(
+    db_proxy: tuple[TcpProxy, str], database_url: str, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """Two instances share the database (DESIGN, "Scale beyond one machine"): A serves the
+    FastAGI call while its link to PostgreSQL is cut (every snapshot spooled), B watches the
+    queues over AMI and makes the ticket from QueueCallerJoin; A's replay then merges."""
+    proxy, url = db_proxy
+    users = {"lan": Role.OPERATOR}
+    async with live_hotline(database_url, tmp_path / "b", seed=3, users=users) as live:
+        settings = service_settings(url, tmp_path / "a", spool_retry_interval=3600.0)
+        async with running_service(settings) as ivr_instance:
+            live.board.dialplan.agi_port = ivr_instance.agi_port
+            proxy.cut()
+            call = await live.board.place_call("1022", script=CallerScript(keys=["2"]))
+
+            async def made_from_queue() -> bool:
+                origin = await db.fetchval(
+                    "SELECT origin FROM calls WHERE uniqueid = $1", call.uniqueid
+                )
+                return bool(origin == "queue")
+
+            await eventually(made_from_queue)
+            spooled = list((tmp_path / "a" / "spool").glob("*.json"))
+            assert len(spooled) == 1
+            proxy.restore()
+
+            assert await ivr_instance.app[RECORDER].replay() == 1
+
+    row = await db.fetchrow(
+        "SELECT c.started_at, c.queue_joined_at, c.ivr_path, c.origin, c.disposition,"
+        " t.created_at, t.category, t.id FROM calls c JOIN tickets t ON t.id = c.ticket_id"
+        " WHERE c.uniqueid = $1",
+        call.uniqueid,
+    )
+    assert row is not None
+    assert row["started_at"] < row["queue_joined_at"]  # the IVR's start, not the queue's
+    assert row["created_at"] == row["started_at"]
+    assert (row["origin"], row["disposition"], row["category"]) == (
+        "ivr",
+        "queued",
+        "field_report",
+    )
+    path = [s["step"] for s in json.loads(row["ivr_path"])]
+    assert path[0] == "call_started"
+    assert path[-1] == "to_queue"
+    events = await db.fetch(
+        "SELECT kind, call_seq FROM ticket_events WHERE ticket_id = $1 ORDER BY at, id",
+        row["id"],
+    )
+    assert [e["kind"] for e in events if e["call_seq"] is not None] == path
+    assert [e["kind"] for e in events if e["call_seq"] is None] == ["seen_in_queue"]
+    assert await db.fetchval("SELECT count(*) FROM tickets") == 1
+
+
+async def test_given_postgresql_frozen_when_healthz_is_asked_then_it_answers_503_within_2_seconds(
+    db_proxy: tuple[TcpProxy, str], tmp_path: Path
+) -> None:
+    proxy, url = db_proxy
+    async with running_service(service_settings(url, tmp_path)) as service:
+        within = aiohttp.ClientTimeout(total=2.0)  # a request slower than that fails the test
+        async with aiohttp.ClientSession(base_url=service.http_url, timeout=within) as http:
+            async with http.get("/healthz") as response:
+                assert response.status == 200
+            proxy.freeze()  # connections stay open, nothing comes back: a hung server
+            for _ in range(3):  # again and again, as a load balancer asks
+                async with http.get("/healthz") as response:
+                    assert response.status == 503
+                    assert await response.json() == {
+                        "status": "degraded",
+                        "database": "unavailable",
+                        "agi": "serving",
+                    }
+            proxy.thaw()
+
+            async def healthy() -> bool:
+                async with http.get("/healthz") as response:
+                    return response.status == 200
+
+            await eventually(healthy, seconds=40)
+
+
+async def test_given_the_database_down_when_the_api_is_read_then_it_answers_503_with_an_error_id(
+    db_proxy: tuple[TcpProxy, str], tmp_path: Path
+) -> None:
+    proxy, url = db_proxy
+    async with running_service(service_settings(url, tmp_path)) as service:
+        auth = AuthService(PostgresUserRepository(service.pool), token_ttl=timedelta(hours=1))
+        await auth.add_user("op1", "operator-password", Role.OPERATOR)
+        token = (await auth.login("op1", "operator-password")).token
+        headers = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession(base_url=service.http_url, headers=headers) as http:
+            proxy.cut()
+            for path in ("/api/v1/tickets?phone=0901234567", "/api/v1/tickets/1022-26-000001"):
+                async with http.get(path) as response:
+                    assert response.status == 503
+                    assert response.headers["Retry-After"] == "5"
+                    body = await response.json()
+                    assert body["error_id"] == "database-unavailable"
+                    assert set(body) == {"error_id", "message"}
+            proxy.restore()
+
+            async def answered() -> bool:
+                async with http.get("/api/v1/tickets?phone=0901234567") as response:
+                    return response.status == 200
+
+            await eventually(answered)

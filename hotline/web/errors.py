@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from db.errors import DATABASE_DOWN
 from tickets.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -20,8 +21,17 @@ class ApiError(Exception):
         self.message = message
 
 
+RETRY_AFTER = "5"  # seconds a client should wait after a 503
+
+
 def error_body(status: int, error_id: str, message: str) -> web.Response:
     return web.json_response({"error_id": error_id, "message": message}, status=status)
+
+
+def unavailable(error_id: str, message: str) -> web.Response:
+    response = error_body(503, error_id, message)
+    response.headers["Retry-After"] = RETRY_AFTER
+    return response
 
 
 @web.middleware
@@ -40,6 +50,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         error_id = err.reason.lower().replace(" ", "-")
         return error_body(err.status, error_id, err.reason)
+    except DATABASE_DOWN as err:
+        logger.warning("%s %s: database unavailable (%s)", request.method, request.path, err)
+        return unavailable("database-unavailable", "the database is not answering; try again")
+    except TimeoutError:
+        logger.warning("%s %s: timed out", request.method, request.path, exc_info=True)
+        return unavailable("timed-out", "a service this request needs did not answer in time")
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_body(500, "internal-error", "internal error")

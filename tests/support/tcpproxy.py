@@ -1,6 +1,7 @@
 """A TCP proxy in front of PostgreSQL that a test can cut (every connection dropped, new ones
 refused) and restore: the database "goes down" for the service exactly as a network outage or
-a server restart would look."""
+a server restart would look. Or freeze it (connections stay open, new ones are accepted, no
+byte goes through either way) and thaw it: a server that hangs, or a link that stalls."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self.up = True
 
     @property
@@ -45,10 +48,17 @@ class TcpProxy:
     def restore(self) -> None:
         self.up = True
 
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.up:
             writer.transport.abort()
             return
+        await self._flowing.wait()
         try:
             if self._unix:
                 up_reader, up_writer = await asyncio.open_unix_connection(self._unix)
@@ -66,6 +76,7 @@ class TcpProxy:
     async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         try:
             while data := await source.read(65536):
+                await self._flowing.wait()
                 sink.write(data)
                 await sink.drain()
         except (ConnectionError, RuntimeError):
