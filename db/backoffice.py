@@ -5,10 +5,13 @@ requests."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from db.listen import CHANNEL as EVENTS_CHANNEL
 from db.notify import enqueue_notifications
@@ -72,16 +75,38 @@ def _event_json(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, default=str)
 
 
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+
 class PostgresBackofficeStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """Over the pool (each method its own transaction), or, from ``atomic``, over the one
+    connection of a transaction that every method joins (its own steps as savepoints)."""
+
+    def __init__(self, pool: asyncpg.Pool, connection: Connection | None = None) -> None:
         self._pool = pool
+        self._conn = connection
+        self._db: asyncpg.Pool | Connection = connection if connection is not None else pool
+
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[PostgresBackofficeStore]:
+        async with self._transaction() as conn:
+            yield PostgresBackofficeStore(self._pool, conn)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
+        if self._conn is not None:
+            async with self._conn.transaction():
+                yield self._conn
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield conn
 
     async def province(self) -> Province:
-        async with self._pool.acquire() as conn:
+        async with self._transaction() as conn:
             return await read_province(conn)
 
     async def state(self, ticket_id: int) -> TicketState | None:
-        row = await self._pool.fetchrow(_STATE + " WHERE id = $1", ticket_id)
+        row = await self._db.fetchrow(_STATE + " WHERE id = $1", ticket_id)
         return None if row is None else state_of(row)
 
     async def apply(self, ticket: TicketState, change: Change) -> TicketState:
@@ -98,7 +123,7 @@ class PostgresBackofficeStore:
             + (" AND escalated_at IS NULL" if change.columns.get("escalated_at") else "")
             + " RETURNING id"
         )
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._transaction() as conn:
             updated = await conn.fetchval(
                 sql,
                 ticket.id,
@@ -136,7 +161,7 @@ class PostgresBackofficeStore:
         return state_of(row)
 
     async def note(self, ticket_id: int, change: Change) -> None:
-        await self._pool.execute(
+        await self._db.execute(
             "INSERT INTO ticket_events (ticket_id, at, actor, kind, data)"
             " VALUES ($1, $2, $3, $4, $5::jsonb)",
             ticket_id,
@@ -147,7 +172,7 @@ class PostgresBackofficeStore:
         )
 
     async def candidates(self, ticket: TicketState, window: timedelta) -> list[Candidate]:
-        rows = await self._pool.fetch(
+        rows = await self._db.fetch(
             "SELECT id, code, created_at,"
             " concat_ws(' ', description, location, transcript) AS text FROM tickets"
             " WHERE id <> $1 AND category = $2 AND locality IS NOT DISTINCT FROM $3"
@@ -163,7 +188,7 @@ class PostgresBackofficeStore:
 
     async def transfer(self, ticket: TicketState, line: Line, change: Change) -> TicketState:
         category = Category.MEDICAL if line is Line.MEDICAL else Category.UNCLASSIFIED
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._transaction() as conn:
             old = await conn.fetchrow("SELECT * FROM tickets WHERE id = $1 FOR UPDATE", ticket.id)
             if old is None or old["status"] != ticket.status.value:
                 raise InvalidTransition(f"{ticket.code} changed meanwhile; reload and try again")
@@ -226,7 +251,7 @@ class PostgresBackofficeStore:
         return state_of(row)
 
     async def overdue(self, now: datetime) -> list[TicketState]:
-        rows = await self._pool.fetch(
+        rows = await self._db.fetch(
             _STATE + " WHERE deadline_at < $1 AND responded_at IS NULL AND closed_at IS NULL"
             " AND escalated_at IS NULL AND status IN ('forwarded', 'accepted')"
             " ORDER BY deadline_at LIMIT 500",
@@ -235,7 +260,7 @@ class PostgresBackofficeStore:
         return [state_of(r) for r in rows]
 
     async def attempts(self, ticket_id: int) -> list[Attempt]:
-        rows = await self._pool.fetch(
+        rows = await self._db.fetch(
             "SELECT seq, facility_code, sent_at, due_at, result FROM dispatch_requests"
             " WHERE ticket_id = $1 ORDER BY seq",
             ticket_id,
@@ -248,7 +273,7 @@ class PostgresBackofficeStore:
         ]
 
     async def add_attempt(self, ticket_id: int, attempt: Attempt) -> None:
-        await self._pool.execute(
+        await self._db.execute(
             "INSERT INTO dispatch_requests (ticket_id, seq, facility_code, sent_at, due_at, result)"
             " VALUES ($1, $2, $3, $4, $5, $6)",
             ticket_id,
@@ -262,7 +287,7 @@ class PostgresBackofficeStore:
     async def answer_attempt(
         self, ticket_id: int, seq: int, result: DispatchResult, at: datetime, reason: str | None
     ) -> bool:
-        status = await self._pool.execute(
+        status = await self._db.execute(
             "UPDATE dispatch_requests SET result = $3, answered_at = $4, reason = $5"
             " WHERE ticket_id = $1 AND seq = $2 AND result = 'pending'",
             ticket_id,
@@ -274,7 +299,7 @@ class PostgresBackofficeStore:
         return status.endswith(" 1")
 
     async def expired_attempts(self, now: datetime) -> list[tuple[int, Attempt]]:
-        rows = await self._pool.fetch(
+        rows = await self._db.fetch(
             "SELECT ticket_id, seq, facility_code, sent_at, due_at, result FROM dispatch_requests"
             " WHERE result = 'pending' AND due_at <= $1 ORDER BY due_at LIMIT 500",
             now,
@@ -295,7 +320,7 @@ class PostgresBackofficeStore:
 
     async def timeline(self, ticket_id: int) -> list[dict[str, Any]]:
         """The ticket's events, preceded by those of the tickets it was transferred from."""
-        rows = await self._pool.fetch(
+        rows = await self._db.fetch(
             "WITH RECURSIVE chain(id) AS ("
             " SELECT $1::bigint UNION ALL"
             " SELECT t.transferred_from FROM tickets t JOIN chain c ON t.id = c.id"
@@ -319,5 +344,5 @@ class PostgresBackofficeStore:
     async def ticket_ids_for(self, ident: str) -> int | None:
         if (number := plain_int(ident)) is not None:
             return number
-        value = await self._pool.fetchval("SELECT id FROM tickets WHERE code = $1", ident)
+        value = await self._db.fetchval("SELECT id FROM tickets WHERE code = $1", ident)
         return None if value is None else int(value)

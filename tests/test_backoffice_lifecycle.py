@@ -313,6 +313,93 @@ async def test_given_a_115_call_when_dispatched_then_declines_and_timeouts_move_
     )
 
 
+async def dispatched_115(api: Client, service: RunningService, callerid: str) -> str:
+    code = await call(service, [], extension="115", callerid=callerid)
+    await api.post(
+        "op1",
+        f"/api/v1/tickets/{code}/classify",
+        {"category": "medical", "locality": "DN-HC-TT", "lat": 16.0722, "long": 108.2150},
+    )
+    status, _ = await api.post("op1", f"/api/v1/tickets/{code}/dispatch")
+    assert status == 201
+    return code
+
+
+async def fail_next_requests_of(db: asyncpg.Connection, code: str) -> None:
+    """The database refuses any new dispatch request of that ticket (as a crash between the
+    two steps would leave them: the first done, the second not)."""
+    ticket_id = await db.fetchval("SELECT id FROM tickets WHERE code = $1", code)
+    await db.execute(
+        "CREATE FUNCTION refuse_request() RETURNS trigger LANGUAGE plpgsql AS $$"
+        f" BEGIN IF NEW.ticket_id = {int(ticket_id)} THEN"
+        " RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$"
+    )
+    await db.execute(
+        "CREATE TRIGGER refuse_request BEFORE INSERT ON dispatch_requests"
+        " FOR EACH ROW EXECUTE FUNCTION refuse_request()"
+    )
+
+
+async def requests_of(db: asyncpg.Connection, code: str) -> list[tuple[int, str, str]]:
+    rows = await db.fetch(
+        "SELECT r.seq, r.facility_code, r.result FROM dispatch_requests r"
+        " JOIN tickets t ON t.id = r.ticket_id WHERE t.code = $1 ORDER BY r.seq",
+        code,
+    )
+    return [(r["seq"], r["facility_code"], r["result"]) for r in rows]
+
+
+async def events_of(db: asyncpg.Connection, code: str) -> list[str]:
+    rows = await db.fetch(
+        "SELECT e.kind FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id"
+        " WHERE t.code = $1 ORDER BY e.id",
+        code,
+    )
+    return [r["kind"] for r in rows]
+
+
+async def test_given_asking_the_next_facility_fails_when_a_dispatch_request_times_out_then_the_timeout_is_rolled_back_and_other_tickets_move_on(
+    service: RunningService, api: Client, db: asyncpg.Connection
+) -> None:
+    failing = await dispatched_115(api, service, "0901111111")
+    fine = await dispatched_115(api, service, "0902222222")
+    await fail_next_requests_of(db, failing)
+    await db.execute("UPDATE dispatch_requests SET due_at = now() - interval '1 second'")
+    events_before = await events_of(db, failing)
+
+    expired = await api.post("sup1", "/api/v1/backoffice/dispatch-timeouts")
+
+    assert expired == (200, {"timed_out": 1})  # the other ticket was not held up
+    assert await requests_of(db, failing) == [(1, "BV-DN", "pending")]  # still pending
+    assert await events_of(db, failing) == events_before  # no "dispatch_timed_out" alone
+    assert [r[2] for r in await requests_of(db, fine)] == ["timed_out", "pending"]
+
+    await db.execute("DROP TRIGGER refuse_request ON dispatch_requests")
+    again = await api.post("sup1", "/api/v1/backoffice/dispatch-timeouts")
+
+    assert again == (200, {"timed_out": 1})  # the next sweep times it out, and asks BV-C
+    assert await requests_of(db, failing) == [
+        (1, "BV-DN", "timed_out"),
+        (2, "BV-C", "pending"),
+    ]
+
+
+async def test_given_asking_the_next_facility_fails_when_a_facility_declines_then_the_decline_is_rolled_back(
+    service: RunningService, api: Client, db: asyncpg.Connection
+) -> None:
+    code = await dispatched_115(api, service, "0903333333")
+    await fail_next_requests_of(db, code)
+    events_before = await events_of(db, code)
+
+    status, _ = await api.post(
+        "op1", f"/api/v1/tickets/{code}/dispatch/answer", {"accepted": False, "reason": "busy"}
+    )
+
+    assert status == 500
+    assert await requests_of(db, code) == [(1, "BV-DN", "pending")]
+    assert await events_of(db, code) == events_before
+
+
 async def test_given_an_administrator_when_routing_and_holidays_are_edited_then_routing_changes_and_every_edit_is_audited(
     api: Client,
 ) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -87,6 +88,10 @@ class Change:
 
 
 class BackofficeStore(Protocol):
+    def atomic(self) -> AbstractAsyncContextManager[BackofficeStore]:
+        """A store whose every change commits together when the block ends, or none does."""
+        ...
+
     async def province(self) -> Province: ...
 
     async def state(self, ticket_id: int) -> TicketState | None: ...
@@ -135,6 +140,15 @@ class BackofficeService:
         self._clock = clock
         self._dispatch_timeout = dispatch_timeout
         self._duplicate_window = duplicate_window
+
+    def _on(self, store: BackofficeStore) -> BackofficeService:
+        """This service over ``store`` (one transaction of the store: ``atomic``)."""
+        return BackofficeService(
+            store,
+            clock=self._clock,
+            dispatch_timeout=self._dispatch_timeout,
+            duplicate_window=self._duplicate_window,
+        )
 
     # ---------------------------------------------------------------- helpers
     async def ticket(self, ticket_id: int, viewer: User | None = None) -> TicketState:
@@ -466,9 +480,15 @@ class BackofficeService:
         self, user: User, ticket_id: int, accepted: bool, reason: str | None = None
     ) -> Attempt | None:
         """The facility's answer to the pending request. A decline moves on to the next
-        facility at once; returns the new pending attempt then (``None`` when accepted, or when
-        nobody is left ⇒ outcome ``no_vehicle``)."""
+        facility at once, in the same transaction; returns the new pending attempt then
+        (``None`` when accepted, or when nobody is left ⇒ outcome ``no_vehicle``)."""
         ticket = await self.ticket(ticket_id, user)
+        async with self._store.atomic() as store:
+            return await self._on(store)._answer(user, ticket, accepted, reason)
+
+    async def _answer(
+        self, user: User, ticket: TicketState, accepted: bool, reason: str | None
+    ) -> Attempt | None:
         attempts = await self._store.attempts(ticket.id)
         pending = [a for a in attempts if a.result is DispatchResult.PENDING]
         if not pending:
@@ -492,34 +512,50 @@ class BackofficeService:
         )
         if accepted:
             return None
-        refreshed = await self.ticket(ticket_id)
+        refreshed = await self.ticket(ticket.id)
         return await self._next_attempt(refreshed, await self._store.attempts(ticket.id), SYSTEM)
 
     async def expire_dispatches(self) -> int:
-        """Time out pending requests past their due time and ask the next facility."""
+        """Time out pending requests past their due time and ask the next facility. For each
+        ticket both happen in one transaction: if asking the next one fails, the request is
+        still pending (the next sweep times it out again), never a 115 ticket left with no
+        request pending. One ticket's failure is logged and does not hold up the others."""
         now = self._clock()
         moved = 0
         for ticket_id, attempt in await self._store.expired_attempts(now):
-            if not await self._store.answer_attempt(
-                ticket_id, attempt.seq, DispatchResult.TIMED_OUT, now, None
-            ):
-                continue
-            ticket = await self.ticket(ticket_id)
-            await self._store.apply(
-                ticket,
-                Change(
-                    "dispatch_timed_out",
-                    SYSTEM,
-                    now,
-                    None,
-                    {},
-                    {"facility": attempt.facility_code, "seq": attempt.seq},
-                ),
-            )
-            refreshed = await self.ticket(ticket_id)
-            await self._next_attempt(refreshed, await self._store.attempts(ticket_id), SYSTEM)
-            moved += 1
+            try:
+                async with self._store.atomic() as store:
+                    moved += await self._on(store)._expire(ticket_id, attempt, now)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception(
+                    "dispatch request %d of ticket %d not moved on; the next sweep retries",
+                    attempt.seq,
+                    ticket_id,
+                )
         return moved
+
+    async def _expire(self, ticket_id: int, attempt: Attempt, now: datetime) -> int:
+        if not await self._store.answer_attempt(
+            ticket_id, attempt.seq, DispatchResult.TIMED_OUT, now, None
+        ):
+            return 0  # answered, or moved on by another instance, meanwhile
+        ticket = await self.ticket(ticket_id)
+        await self._store.apply(
+            ticket,
+            Change(
+                "dispatch_timed_out",
+                SYSTEM,
+                now,
+                None,
+                {},
+                {"facility": attempt.facility_code, "seq": attempt.seq},
+            ),
+        )
+        refreshed = await self.ticket(ticket_id)
+        await self._next_attempt(refreshed, await self._store.attempts(ticket_id), SYSTEM)
+        return 1
 
     async def run_sweeper(self, stop: asyncio.Event, interval: float = SWEEP_INTERVAL) -> None:
         """Until ``stop``: escalate overdue tickets and move timed-out dispatch requests on to
