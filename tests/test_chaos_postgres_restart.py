@@ -11,10 +11,13 @@ import asyncio
 import contextlib
 import os
 import signal
+import tempfile
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from db.migrations import migrate
 from db.pool import embedded_postgres
@@ -27,14 +30,23 @@ CALLS = 200
 EARLY, LATE = 3.0, 8.0  # seconds callers take to choose: half finish while PostgreSQL is down
 
 
+@pytest.fixture
+def embedded_dir() -> Iterator[Path]:
+    """Where a test's own PostgreSQL lives. Not under pytest's tmp_path: run as root, the
+    server runs as another user, and every pytest session that starts on the machine resets
+    /tmp/pytest-of-<user> to mode 0700, which that user can then no longer cross."""
+    with tempfile.TemporaryDirectory(prefix="hotline-pg-") as folder:
+        yield Path(folder)
+
+
 def queue_of(channel: SimulatedChannel) -> str:
     return "emergency-115" if channel.extension == "115" else "hotline-1022"
 
 
 async def test_given_200_calls_in_the_ivr_when_postgresql_restarts_then_every_call_is_queued_and_every_ticket_is_stored(
-    tmp_path: Path,
+    embedded_dir: Path,
 ) -> None:
-    pgdata = tmp_path / "pg" / "data"
+    pgdata = embedded_dir / "pg" / "data"
     async with AsyncExitStack() as stack:
         server = embedded_postgres(pgdata)
         url = await server.__aenter__()
@@ -70,7 +82,7 @@ async def test_given_200_calls_in_the_ivr_when_postgresql_restarts_then_every_ca
 
         channels = [caller(n) for n in range(CALLS)]
         service = await stack.enter_async_context(
-            running_service(service_settings(url, tmp_path / "service"))
+            running_service(service_settings(url, embedded_dir / "service"))
         )
         calls = [
             asyncio.ensure_future(
@@ -124,13 +136,13 @@ async def test_given_200_calls_in_the_ivr_when_postgresql_restarts_then_every_ca
 
 
 async def test_given_the_embedded_postgresql_when_its_postmaster_is_killed_then_the_service_restarts_it_and_tickets_are_stored_again(
-    tmp_path: Path,
+    embedded_dir: Path,
 ) -> None:
     """No HOTLINE_DATABASE_URL: the service runs its own PostgreSQL under data_dir. Killed with
     SIGKILL (the OOM killer, an operator's mistake), it is started again by the service."""
     settings = Settings.model_validate(
         {
-            "data_dir": tmp_path,
+            "data_dir": embedded_dir,
             "agi_bind": "127.0.0.1:0",
             "http_bind": "127.0.0.1:0",
             "spool_retry_interval": 0.2,
