@@ -19,7 +19,6 @@ PUBLIC_EVENT_KINDS = (
     "forward", "reassign", "accept", "respond", "close", "completed", "reopen", "merge",
     "transferred",
 )  # fmt: skip
-SUMMARY_CHARS = 280
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class InboxItem:
     locality_name_en: str | None
     status: TicketStatus
     caller_phone: str | None
-    summary: str | None
+    request_text: str | None  # the description, else the transcript, in full
     created_at: datetime
     deadline_at: datetime | None
     accepted_at: datetime | None
@@ -68,7 +67,7 @@ class PublicTicket:
 _INBOX = """
 SELECT t.id, t.code, t.category, c.name_vi AS category_name_vi, c.name_en AS category_name_en,
        t.subcategory, t.locality, l.name_vi AS locality_name_vi, l.name_en AS locality_name_en,
-       t.status, t.caller_phone, left(coalesce(t.description, t.transcript), $6) AS summary,
+       t.status, t.caller_phone, coalesce(t.description, t.transcript) AS request_text,
        t.created_at, t.deadline_at, t.accepted_at, t.responded_at, t.response,
        (t.deadline_at < $2 AND t.status IN ('forwarded', 'accepted')) AS overdue,
        (SELECT count(*) FROM ticket_attachments a WHERE a.ticket_id = t.id) AS attachments,
@@ -127,7 +126,6 @@ class PostgresAgencyRepository:
             sorted(s.value for s in statuses),
             limit,
             offset,
-            SUMMARY_CHARS,
         )
         total = rows[0]["total"] if rows else await self._count(agency_code, statuses)
         items = [
@@ -143,7 +141,7 @@ class PostgresAgencyRepository:
                 locality_name_en=r["locality_name_en"],
                 status=TicketStatus(r["status"]),
                 caller_phone=r["caller_phone"],
-                summary=r["summary"],
+                request_text=r["request_text"],
                 created_at=r["created_at"],
                 deadline_at=r["deadline_at"],
                 accepted_at=r["accepted_at"],

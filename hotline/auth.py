@@ -14,6 +14,7 @@ from typing import Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from runtime.secrets_compare import same_secret
 from tickets.model import Credentials, Role, User
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class UserRepository(Protocol):
 
 
 def _token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
 def csrf_token(session_token: str) -> str:
@@ -90,7 +91,7 @@ def csrf_token(session_token: str) -> str:
 
 
 def csrf_matches(session_token: str, presented: str) -> bool:
-    return hmac.compare_digest(csrf_token(session_token), presented)
+    return same_secret(csrf_token(session_token), presented)
 
 
 class AuthService:

@@ -12,6 +12,7 @@ from yarl import URL
 
 from notify.service import SendResult, SmsMessage, Verdict
 from notify.templates import Coding
+from runtime.secrets_compare import same_secret
 
 DLR_MASK = 1 | 2 | 8 | 16  # delivered, undelivered, SMSC ACK, SMSC NACK
 
@@ -27,7 +28,7 @@ def dlr_signature(secret: str, notification_id: int) -> str:
 
 
 def check_dlr_signature(secret: str, notification_id: int, signature: str) -> bool:
-    return hmac.compare_digest(dlr_signature(secret, notification_id), signature)
+    return same_secret(dlr_signature(secret, notification_id), signature)
 
 
 class KannelSmsGateway:

@@ -7,7 +7,6 @@ OA secret), hex, sometimes prefixed ``mac=``."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ import aiohttp
 
 from notify.service import Notification, Refresher, SendResult, Verdict, ZaloTokens
 from notify.templates import Event, zns_data
+from runtime.secrets_compare import same_secret
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +54,13 @@ def check_webhook(header: str, app_id: str, body: bytes, oa_secret: str) -> dict
     """The event when the signature holds, else ``None``."""
     try:
         event = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
         return None
     if not isinstance(event, dict):
         return None
     expected = webhook_signature(app_id, body, str(event.get("timestamp", "")), oa_secret)
     given = header.strip().removeprefix("mac=")
-    return event if hmac.compare_digest(expected, given) else None
+    return event if same_secret(expected, given) else None
 
 
 class ZaloZnsGateway:

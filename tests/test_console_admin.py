@@ -167,7 +167,7 @@ async def test_given_the_agency_role_when_no_or_an_unknown_agency_is_given_then_
     assert status == 400
     assert "NOPE" in body["message"]
     status, body = await _call(admin, "POST", "/api/v1/users", {**base, "agency_code": "CT\x00"})
-    assert (status, body["error_id"]) == (400, "invalid-request")
+    assert (status, body["error_id"]) == (400, "invalid-characters")
     status, body = await _call(
         admin, "POST", "/api/v1/users", {**base, "agency_code": "CT-CAYXANH"}
     )

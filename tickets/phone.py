@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import phonenumbers
 
 REGION = "VN"
@@ -43,19 +41,3 @@ def mask_phone(e164: str | None) -> str | None:
     if len(national) <= 6:
         return "*" * len(national)
     return national[:3] + "*" * (len(national) - 6) + national[-3:]
-
-
-def mask_phones(value: Any) -> Any:
-    """``value`` (text, or JSON of dicts and lists) with every phone number found in its text
-    masked: what a caller said or typed may hold a number a role may not see."""
-    if isinstance(value, str):
-        found = list(phonenumbers.PhoneNumberMatcher(value, REGION))
-        for match in reversed(found):
-            e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-            value = value[: match.start] + (mask_phone(e164) or "") + value[match.end :]
-        return value
-    if isinstance(value, dict):
-        return {key: mask_phones(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [mask_phones(item) for item in value]
-    return value

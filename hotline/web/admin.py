@@ -47,20 +47,13 @@ CHANGE_SCHEMA: dict[str, Any] = {
 }
 
 
-def _no_nul(value: str, name: str) -> str:
-    """PostgreSQL text cannot hold NUL: refused here rather than failing in the database."""
-    if "\x00" in value:
-        raise ApiError(400, "invalid-request", f"{name}: must not contain NUL characters")
-    return value
-
-
 def _string(body: dict[str, Any], name: str, limit: int) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
         raise ApiError(400, "invalid-request", f"{name}: a non-empty string is required")
     if len(value) > limit:
         raise ApiError(400, "invalid-request", f"{name}: at most {limit} characters")
-    return _no_nul(value, name)
+    return value
 
 
 def _role(value: Any) -> Role:
@@ -75,7 +68,7 @@ async def _agency(request: web.Request, role: Role, code: Any) -> str | None:
     """The agency of an account: required for the agency role, refused for the others."""
     if code is not None and not isinstance(code, str):
         raise ApiError(400, "invalid-request", "agency_code: a string or null")
-    agency_code: str | None = _no_nul(code, "agency_code").strip() or None if code else None
+    agency_code: str | None = code.strip() or None if code else None
     if role is Role.AGENCY and agency_code is None:
         raise ApiError(400, "agency-required", "an agency account needs its agency_code")
     if role is not Role.AGENCY and agency_code is not None:
@@ -197,7 +190,7 @@ async def change_user(request: web.Request) -> web.Response:
     """Change an account's role or agency, switch it off or on, or set its password (which
     also lifts a lockout); switching an account off ends its sessions and tokens."""
     body = await json_object(request)
-    username = _no_nul(request.match_info["username"], "username")
+    username = request.match_info["username"]
     known = {"role", "agency_code", "active", "password"}
     if not body or not set(body) <= known:
         raise ApiError(400, "invalid-request", f"expected some of {sorted(known)}")

@@ -22,7 +22,15 @@ from aiohttp import BodyPartReader, web
 from db.agency import InboxItem
 from hotline.keys import AGENCY, ATTACHMENTS, BACKOFFICE, BUS, SETTINGS
 from hotline.web.errors import ApiError
-from hotline.web.http import MAX_PAGE, USER, int_param, json_object, requires, ticket_id_of
+from hotline.web.http import (
+    MAX_PAGE,
+    UNREADABLE_BODY,
+    USER,
+    int_param,
+    json_object,
+    requires,
+    ticket_id_of,
+)
 from hotline.web.openapi import describe
 from hotline.web.pages import page, render
 from tickets.attachments import (
@@ -38,8 +46,10 @@ from tickets.attachments import (
 from tickets.codes import plain_int
 from tickets.errors import InvalidRequest, InvalidTransition
 from tickets.model import Role, TicketStatus, User
-from tickets.phone import mask_phone, mask_phones
+from tickets.phone import mask_phone
+from tickets.privacy import summary
 from tickets.service import utc_now
+from tickets.text import check_text
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +66,7 @@ STATUS_FILTERS: dict[str, frozenset[TicketStatus]] = {
 }
 REASSIGNABLE = frozenset({TicketStatus.FORWARDED, TicketStatus.ACCEPTED})
 MAX_REASON = 1000
+SUMMARY_CHARS = 280
 MAX_AGENCY_CODE = 64
 CHUNK = 64 * 1024
 MULTIPART_OVERHEAD = 64 * 1024
@@ -80,6 +91,7 @@ def _inbox_agency(request: web.Request, user: User) -> str:
 def item_json(item: InboxItem, viewer: User) -> dict[str, Any]:
     agency = viewer.role is Role.AGENCY
     phone = mask_phone(item.caller_phone) if agency else item.caller_phone
+    text = item.request_text
     return {
         "id": item.id,
         "code": item.code,
@@ -90,7 +102,7 @@ def item_json(item: InboxItem, viewer: User) -> dict[str, Any]:
         "locality_name": {"vi": item.locality_name_vi, "en": item.locality_name_en},
         "status": item.status.value,
         "caller_phone": phone,
-        "summary": mask_phones(item.summary) if agency else item.summary,
+        "summary": summary(text, SUMMARY_CHARS) if agency else text and text[:SUMMARY_CHARS],
         "created_at": item.created_at.isoformat(),
         "deadline_at": item.deadline_at.isoformat() if item.deadline_at else None,
         "accepted_at": item.accepted_at.isoformat() if item.accepted_at else None,
@@ -200,9 +212,10 @@ async def _receive(request: web.Request, directory: Path) -> Upload:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
             if isinstance(part, BodyPartReader) and part.name == "file":
+                check_text(part.filename or "", "file: the file name")
                 return await _store_part(part, directory)
             await part.release()
-    except (ValueError, AssertionError, UnicodeDecodeError) as err:
+    except UNREADABLE_BODY as err:
         raise ApiError(400, "invalid-request", f"the form cannot be read: {err}") from err
     raise ApiError(400, "invalid-request", "the form has no file field")
 

@@ -18,7 +18,7 @@ from tickets.dispatch import Outcome, Point
 from tickets.errors import InvalidRequest
 from tickets.lifecycle import Closure
 from tickets.model import Category, Role
-from tickets.phone import mask_phones
+from tickets.privacy import redact
 from tickets.service import TicketState
 
 STAFF = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
@@ -153,8 +153,8 @@ async def timeline(request: web.Request) -> web.Response:
     ticket_id = await ticket_id_of(request)
     await request.app[BACKOFFICE].ticket(ticket_id, request[USER])  # agency users: own tickets only
     events = await request.app[BACKOFFICE_STORE].timeline(ticket_id)
-    if request[USER].role is Role.AGENCY:  # event data may quote the caller's number
-        events = mask_phones(events)
+    if request[USER].role is Role.AGENCY:  # event data may quote the caller, name files
+        events = redact(events)
     return web.json_response({"events": events})
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from db.errors import DATABASE_DOWN
+from hotline.web.inputs import check_address
 from tickets.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -37,9 +38,7 @@ def unavailable(error_id: str, message: str) -> web.Response:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        if "\x00" in request.path or any("\x00" in v for v in request.query.values()):
-            # PostgreSQL text cannot hold NUL: refuse it here rather than fail in a query
-            raise ApiError(400, "invalid-request", "the address holds a NUL character")
+        check_address(request)
         return await handler(request)
     except ApiError as err:
         return error_body(err.status, err.error_id, err.message)

@@ -7,17 +7,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 
 from hotline.auth import LoginStatus, TokenKind, csrf_matches, csrf_token
 from hotline.keys import AGI, AUTH, BACKOFFICE_STORE, DATABASE, TICKETS
 from hotline.web.errors import ApiError
+from hotline.web.inputs import parse_json
 from hotline.web.openapi import ROLES_ATTRIBUTE, describe
 from hotline.web.ratelimit import RateLimiter
 from tickets.codes import plain_int
 from tickets.model import Role, Ticket, User
-from tickets.phone import mask_phone, mask_phones, national_phone, normalize_phone
+from tickets.phone import mask_phone, national_phone, normalize_phone
+from tickets.privacy import redact
+from tickets.text import check_text
 
 LOGIN_LIMIT = web.AppKey("login_limit", RateLimiter)
 PUBLIC_LIMIT = web.AppKey("public_limit", RateLimiter)
@@ -29,6 +33,9 @@ MAX_PAGE = 200
 HEALTH_WAIT = 1.0  # seconds /healthz waits for the database: its answer comes within 2 s
 
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# What reading a malformed form or multipart body raises: no boundary, bytes that are not the
+# declared encoding, a part's header that is not a header (a NUL in a file name).
+UNREADABLE_BODY = (ValueError, AssertionError, HttpProcessingError)
 
 
 SESSION_COOKIE = "hotline_session"
@@ -85,22 +92,28 @@ def requires(*roles: Role) -> Callable[[RouteHandler], RouteHandler]:
 
 
 async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | FileField]:
-    """The form of a POST; a malformed body (a multipart type without its boundary, bytes that
-    are not the declared encoding) is the client's error, not ours."""
+    """The form of a POST, every name, value and file name checked at the boundary; a malformed
+    body (a multipart type without its boundary, bytes that are not the declared encoding) is
+    the client's error, not ours."""
     try:
-        return await request.post()
-    except (ValueError, UnicodeDecodeError) as err:
+        form = await request.post()
+    except UNREADABLE_BODY as err:
         raise ApiError(400, "invalid-request", f"the form cannot be read: {err}") from err
+    for name, value in form.items():
+        check_text(name, "a form field's name")
+        if isinstance(value, str):
+            check_text(value, name)
+        elif isinstance(value, FileField):
+            check_text(value.filename, f"{name}: the file name")
+    return form
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
-    """The JSON object a write carries (``{}`` without a body); anything else is a 400."""
+    """The JSON object a write carries (``{}`` without a body), checked at the boundary;
+    anything else is a 400."""
     if not request.can_read_body:
         return {}
-    try:
-        body = await request.json()
-    except ValueError as err:
-        raise ApiError(400, "invalid-request", "the body must be JSON") from err
+    body = parse_json(await request.read())
     if not isinstance(body, dict):
         raise ApiError(400, "invalid-request", "the body must be a JSON object")
     return body
@@ -138,11 +151,10 @@ async def healthz(request: web.Request) -> web.Response:
     },
 )
 async def login(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-        username, password = str(body["username"]), str(body["password"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise ApiError(400, "invalid-request", 'expected JSON {"username", "password"}') from err
+    body = await json_object(request)
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ApiError(400, "invalid-request", 'expected JSON {"username", "password"}')
     limiter = request.app[LOGIN_LIMIT]
     if not (limiter.allow(_client(request)) and limiter.allow(f"user:{username}")):
         raise ApiError(429, "rate-limited", "too many login attempts; wait a minute")
@@ -205,7 +217,7 @@ def ticket_json(ticket: Ticket, viewer: User, *, detail: bool) -> dict[str, Any]
                 for e in ticket.events
             ],
         }
-        body |= details if full else mask_phones(details)
+        body |= details if full else redact(details)
     return body
 
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from urllib.parse import unquote_to_bytes
 
@@ -12,11 +11,14 @@ from aiohttp import web
 from hotline.keys import NOTIFY, SETTINGS
 from hotline.notifications import callback_secret
 from hotline.web.errors import ApiError
+from hotline.web.inputs import reads_raw_query
 from hotline.web.openapi import describe
 from notify.kannel import check_dlr_signature
 from notify.zalo import check_webhook
+from runtime.secrets_compare import same_secret
 from tickets.codes import plain_int
 from tickets.phone import normalize_phone
+from tickets.text import carriable
 
 logger = logging.getLogger(__name__)
 
@@ -73,14 +75,18 @@ async def brandname_dlr(request: web.Request) -> web.Response:
     produces="text/plain",
     responses={401: "unknown sender"},
 )
+@reads_raw_query
 async def kannel_mo(request: web.Request) -> web.Response:
     query = _raw_query(request)
     secret = callback_secret(request.app[SETTINGS]).encode()
-    if not hmac.compare_digest(query.get("secret", b""), secret):
+    if not same_secret(query.get("secret", b""), secret):
         raise ApiError(401, "bad-signature", "unknown sender of incoming messages")
     charset = query.get("charset", b"UTF-8").decode("ascii", "replace").upper()
     raw = query.get("text", b"")
-    text = raw.decode("utf-16-be" if charset in ("UTF-16BE", "UCS-2") else "utf-8", "replace")
+    # a citizen's words are kept whatever they hold: what a reader cannot carry is replaced
+    text = carriable(
+        raw.decode("utf-16-be" if charset in ("UTF-16BE", "UCS-2") else "utf-8", "replace")
+    )
     phone = normalize_phone(query.get("from", b"").decode("ascii", "replace"))
     if phone is None:
         raise ApiError(400, "bad-number", "the sender's number is not usable")

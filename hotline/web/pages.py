@@ -6,7 +6,6 @@ comes from the API, called by the page's own script with the session cookie."""
 from __future__ import annotations
 
 import functools
-import hmac
 import json
 import logging
 import secrets
@@ -31,6 +30,7 @@ from hotline.web.http import (
 )
 from hotline.web.i18n import DEFAULT_LANG, Lang, page_texts, text
 from hotline.web.openapi import PAGE_ATTRIBUTE, ROLES_ATTRIBUTE, describe
+from runtime.secrets_compare import same_secret
 from tickets.model import Role, User
 
 logger = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     lang = request[LANG_KEY]
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     presented = str(form.get("csrf_token", ""))
-    if not expected or not hmac.compare_digest(expected, presented):
+    if not expected or not same_secret(expected, presented):
         return _login_form(request, status=403, error=text("common.login_stale", lang))
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     limiter = request.app[LOGIN_LIMIT]
