@@ -31,6 +31,7 @@ WRITABLE = frozenset(
         "forwarded_at", "accepted_at", "responded_at", "response", "closed_at", "closure",
         "escalated_at", "merged_into", "answered_at", "dispatched_at", "on_scene_at",
         "completed_at", "facility_code", "outcome", "lat", "long", "description", "location",
+        "public_summary",
     }
 )  # fmt: skip
 

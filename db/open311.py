@@ -1,5 +1,7 @@
-"""Open311 GeoReport v2 queries: the public list of 1022 requests (never a caller's number) and
-requests created by other systems."""
+"""Open311 GeoReport v2 queries: the public list of 1022 requests and requests created by other
+systems. The public side reads only what may be published: service, status, agency, ward or
+district, dates and the operator's public summary; never what the caller said or where they
+live, nor their number."""
 
 from __future__ import annotations
 
@@ -19,9 +21,8 @@ RETURNING last
 """
 
 _SELECT = """
-SELECT t.code, t.category, t.subcategory, t.status, t.description, t.location, t.lat, t.long,
-       t.response, t.closure, t.created_at, t.updated_at, t.closed_at, t.deadline_at,
-       t.locality, a.name_vi AS agency_name
+SELECT t.code, t.category, t.subcategory, t.status, t.public_summary, t.created_at,
+       t.updated_at, t.closed_at, t.deadline_at, t.locality, a.name_vi AS agency_name
 FROM tickets t LEFT JOIN agencies a ON a.code = t.agency_code
 WHERE t.line = '1022' AND t.category <> 'unclassified'
 """
@@ -35,12 +36,7 @@ class PublicRequest:
     category: Category
     subcategory: str | None
     status: str
-    description: str | None
-    location: str | None
-    lat: float | None
-    long: float | None
-    response: str | None
-    closure: str | None
+    public_summary: str | None  # as the operator wrote it: masked by the reader
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
@@ -70,12 +66,7 @@ def _request(row: asyncpg.Record) -> PublicRequest:
         category=Category(row["category"]),
         subcategory=row["subcategory"],
         status=row["status"],
-        description=row["description"],
-        location=row["location"],
-        lat=row["lat"],
-        long=row["long"],
-        response=row["response"],
-        closure=row["closure"],
+        public_summary=row["public_summary"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         closed_at=row["closed_at"],

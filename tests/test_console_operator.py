@@ -114,6 +114,7 @@ async def test_given_a_caller_connected_to_the_operator_when_the_form_is_submitt
         await page.select_option("#f-locality", "DN-ST")
         await expect(page.locator("#f-agency")).to_have_value("UBND-Q-ST")
         await page.fill("#f-description", "Karaoke ồn ào sau 23 giờ")
+        await page.fill("#f-public-summary", "Karaoke gây ồn sau 23 giờ")
         await page.click("#submit-ticket")
         await page.wait_for_selector("#ticket-result:not([hidden])")
         assert await page.text_content("[data-testid=result-code]") == code
@@ -125,8 +126,8 @@ async def test_given_a_caller_connected_to_the_operator_when_the_form_is_submitt
         call.hangup()
 
     row = await db.fetchrow(
-        "SELECT status, category, subcategory, locality, agency_code, deadline_at, description"
-        " FROM tickets WHERE code = $1",
+        "SELECT status, category, subcategory, locality, agency_code, deadline_at, description,"
+        " public_summary FROM tickets WHERE code = $1",
         code,
     )
     assert row is not None
@@ -138,6 +139,7 @@ async def test_given_a_caller_connected_to_the_operator_when_the_form_is_submitt
     assert (row["locality"], row["agency_code"]) == ("DN-ST", "UBND-Q-ST")
     assert row["deadline_at"] is not None
     assert row["description"] == "Karaoke ồn ào sau 23 giờ"
+    assert row["public_summary"] == "Karaoke gây ồn sau 23 giờ"  # what Open311 publishes
     kinds = await db.fetch(
         "SELECT kind, actor FROM ticket_events WHERE ticket_id ="
         " (SELECT id FROM tickets WHERE code = $1) ORDER BY id",

@@ -185,9 +185,11 @@ class BackofficeService:
         description: str | None = None,
         location: str | None = None,
         point: Point | None = None,
+        public_summary: str | None = None,
     ) -> TicketState:
         """Category and subcategory, and what the operator learnt: where (locality, address,
-        coordinates) and what (description)."""
+        coordinates) and what (description); and what the public may read of it (Open311), a
+        short summary ("" takes it back)."""
         province = await self._store.province()
         if subcategory is not None and not any(
             s.code == subcategory and s.category is category for s in province.subcategories
@@ -216,15 +218,15 @@ class BackofficeService:
         ):
             if value is not None:
                 columns[name] = value
+        data: dict[str, Any] = {
+            "category": category.value,
+            "subcategory": subcategory,
+            "locality": locality,
+        }
+        if public_summary is not None:
+            columns["public_summary"] = data["public_summary"] = public_summary or None
         target = next_status(ticket.status, Action.CLASSIFY, user.role)
-        change = Change(
-            Action.CLASSIFY.value,
-            user.username,
-            now,
-            target,
-            columns,
-            {"category": category.value, "subcategory": subcategory, "locality": locality},
-        )
+        change = Change(Action.CLASSIFY.value, user.username, now, target, columns, data)
         return await self._store.apply(ticket, change)
 
     async def forward(self, user: User, ticket_id: int, agency: str | None = None) -> TicketState:

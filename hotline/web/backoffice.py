@@ -25,6 +25,7 @@ STAFF = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 AGENCY_SIDE = (Role.AGENCY, Role.SUPERVISOR, Role.ADMIN)
 EVERYONE = tuple(Role)
 MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
+MAX_PUBLIC_SUMMARY = 500
 
 
 def _reply(ticket: TicketState, request: web.Request) -> web.Response:
@@ -43,12 +44,22 @@ def _reply(ticket: TicketState, request: web.Request) -> web.Response:
             "location": {"type": "string"},
             "lat": {"type": "number"},
             "long": {"type": "number"},
+            "public_summary": {
+                "type": "string",
+                "maxLength": MAX_PUBLIC_SUMMARY,
+                "description": "what Open311 publishes (masked again); empty takes it back",
+            },
         },
     }
 )
 @requires(*STAFF)
 async def classify(request: web.Request) -> web.Response:
     body = await json_object(request)
+    public_summary = body.get("public_summary")
+    if public_summary is not None and (
+        not isinstance(public_summary, str) or len(public_summary) > MAX_PUBLIC_SUMMARY
+    ):
+        raise InvalidRequest(f"public_summary: a text of at most {MAX_PUBLIC_SUMMARY} characters")
     category = enum_field(Category, required_text(body, "category"), "category")
     lat, long = body.get("lat"), body.get("long")
     point = None
@@ -69,6 +80,7 @@ async def classify(request: web.Request) -> web.Response:
         description=text_field(body, "description", required=False),
         location=text_field(body, "location", required=False),
         point=point,
+        public_summary=None if public_summary is None else public_summary.strip(),
     )
     return _reply(ticket, request)
 

@@ -27,6 +27,7 @@ from hotline.web.openapi import describe
 from hotline.web.pages import LANG_KEY, render
 from hotline.web.ratelimit import RateLimiter
 from tickets.codes import HOTLINE_TZ
+from tickets.privacy import mask_text
 
 LOOKUPS_PER_MINUTE = 10
 FAILURES_PER_HOUR = 5
@@ -125,7 +126,7 @@ def _agency(name_vi: str | None, name_en: str | None, lang: Lang) -> str | None:
 
 def public_json(ticket: PublicTicket, lang: Lang) -> dict[str, Any]:
     """The ticket in the citizen's words: the code, the status, and each step with its date;
-    an answer's text on its step."""
+    an answer's text on its step, masked as everything public is (``tickets.privacy``)."""
     steps: list[dict[str, Any]] = [
         {
             "at": ticket.created_at.isoformat(),
@@ -149,7 +150,7 @@ def public_json(ticket: PublicTicket, lang: Lang) -> dict[str, Any]:
                 "at": step.at.isoformat(),
                 "kind": step.kind,
                 "text": line,
-                "response": step.response,
+                "response": mask_text(step.response) if step.response else None,
             }
         )
     return {

@@ -17,12 +17,15 @@ from db.open311 import CLOSED_STATUSES, NewRequest, PublicRequest
 from hotline.keys import API_KEYS, OPEN311, PROVINCE
 from hotline.web.errors import ApiError
 from hotline.web.http import PUBLIC_LIMIT, read_form
+from hotline.web.i18n import Lang, text
 from hotline.web.openapi import describe
-from tickets.agencies import Province
+from tickets.agencies import Locality, Province
 from tickets.codes import HOTLINE_TZ, is_ticket_code
 from tickets.errors import DomainError
 from tickets.model import Category
 from tickets.phone import normalize_phone
+from tickets.privacy import mask_text
+from tickets.text import carriable
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +79,7 @@ def _element(name: str, value: Any) -> ET.Element:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = str(value)
+        element.text = carriable(str(value))  # well-formed whatever was stored
     return element
 
 
@@ -205,31 +208,44 @@ async def service_definition(request: web.Request) -> web.Response:
     )
 
 
+def _place(province: Province, code: str | None) -> tuple[str | None, Locality | None]:
+    """The ward or district (``Phường Hải Châu 1, Quận Hải Châu``): where a request is,
+    published instead of the caller's address, with the unit's own coordinates."""
+    localities = {loc.code: loc for loc in province.localities}
+    locality = localities.get(code) if code else None
+    names = []
+    unit = locality
+    while unit is not None and unit.kind != "province":
+        names.append(unit.name_vi)
+        unit = localities.get(unit.parent_code) if unit.parent_code else None
+    return (", ".join(names) or None), locality
+
+
 def _request_json(item: PublicRequest, province: Province) -> dict[str, Any]:
+    """Only what may be published: the service, the status in words, the agency, the ward or
+    district, the dates and the operator's public summary, masked (``tickets.privacy``)."""
     names: dict[str, str] = {c.code.value: c.name_vi for c in province.categories}
     names |= {s.code: s.name_vi for s in province.subcategories}
     service_code = item.subcategory or item.category.value
     closed = item.status in CLOSED_STATUSES
-    notes = item.response
-    if item.status == "merged":
-        notes = "Trùng với một phản ánh khác, được xử lý chung"
+    address, locality = _place(province, item.locality)
     return {
         "service_request_id": item.code,
         "status": "closed" if closed else "open",
-        "status_notes": notes,
+        "status_notes": text(f"lookup.status_{item.status}", Lang.VI),
         "service_name": names.get(service_code, service_code),
         "service_code": service_code,
-        "description": item.description,
+        "description": mask_text(item.public_summary) if item.public_summary else None,
         "agency_responsible": item.agency_name,
         "service_notice": None,
         "requested_datetime": _iso(item.created_at),
         "updated_datetime": _iso(item.closed_at if closed and item.closed_at else item.updated_at),
         "expected_datetime": _iso(item.deadline_at),
-        "address": item.location,
-        "address_id": None,
+        "address": address,
+        "address_id": locality.code if locality else None,
         "zipcode": None,
-        "lat": item.lat,
-        "long": item.long,
+        "lat": locality.lat if locality else None,
+        "long": locality.long if locality else None,
         "media_url": None,
     }
 

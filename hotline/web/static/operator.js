@@ -181,6 +181,7 @@
   function applyLine() {
     const medical = isMedical();
     $("agency-field").hidden = medical;
+    $("public-summary-field").hidden = medical;  // Open311 publishes 1022 requests only
     $("f-agency").required = !medical;
     $("f-locality").required = medical;
     $("submit-ticket").textContent = t(medical ? "operator.dispatch" : "operator.submit");
@@ -291,6 +292,7 @@
     fillSelect($("f-agency"), state.refs.agencies.filter(function (a) { return a.active; }), "", t("operator.choose"));
     $("f-description").value = ticket.description || "";
     $("f-location").value = ticket.location || "";
+    $("f-public-summary").value = "";
     const shown = $("suggestion");
     shown.hidden = !hint || ticket.line === "115";
     shown.textContent = hint
@@ -327,7 +329,7 @@
     button.disabled = true;
     try {
       const body = { category: $("f-category").value };
-      for (const [field, id] of [["subcategory", "f-subcategory"], ["locality", "f-locality"], ["description", "f-description"], ["location", "f-location"]]) {
+      for (const [field, id] of [["subcategory", "f-subcategory"], ["locality", "f-locality"], ["description", "f-description"], ["location", "f-location"], ["public_summary", "f-public-summary"]]) {
         const value = $(id).value.trim();
         if (value) body[field] = value;
       }
@@ -668,7 +670,7 @@
   for (const id of ["f-subcategory", "f-locality"]) {
     $(id).addEventListener("change", function () { state.touched = true; route().catch(H.failed); });
   }
-  for (const id of ["f-agency", "f-description", "f-location"]) {
+  for (const id of ["f-agency", "f-description", "f-location", "f-public-summary"]) {
     $(id).addEventListener("input", function () { state.touched = true; });
   }
   setInterval(function () { tick(); tickDispatch(); }, 1000);
