@@ -231,3 +231,34 @@ async def test_given_an_agency_user_when_it_reads_the_ticket_its_timeline_and_it
         assert status == 200
         assert set(leaks(text)) - needed == set()
     assert set(leaks(inbox[1])) - needed == own
+
+
+async def test_given_any_answer_when_served_then_it_is_no_store_and_names_no_server_software(
+    published: Published,
+) -> None:
+    service = published.service
+    answers = []
+    async with aiohttp.ClientSession(base_url=service.http_url) as http:
+        for path in (
+            f"/api/v1/public/lookup?code={published.code}&last4=3471",
+            f"/open311/v2/requests/{published.code}.json",
+            "/api/v1/tickets/1",  # 401
+            "/nowhere",  # 404
+            "/login",
+            "/lookup",
+        ):
+            async with http.get(path, allow_redirects=False) as reply:
+                answers.append((path, reply.status, dict(reply.headers)))
+        async with http.get("/login") as page:
+            static = next(
+                part.split('"')[0]
+                for part in (await page.text()).split('href="')[1:]
+                if part.startswith("/static/")
+            )
+        async with http.get(static) as reply:
+            static_headers = dict(reply.headers)
+
+    assert [(p, s) for p, s, h in answers if h.get("Cache-Control") != "no-store"] == []
+    assert [(p, h["Server"]) for p, _, h in answers if "Server" in h] == []
+    assert "no-store" not in static_headers.get("Cache-Control", "")
+    assert "Server" not in static_headers

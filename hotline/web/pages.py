@@ -36,6 +36,7 @@ from tickets.model import Role, User
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).with_name("static")
+STATIC_PREFIX = "/static/"
 LANG_COOKIE = "hotline_lang"
 LOGIN_CSRF_COOKIE = "hotline_login_csrf"
 LANG_KEY = web.RequestKey("lang", Lang)
@@ -296,15 +297,24 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 @web.middleware
 async def page_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The language of the request, and the headers that keep pages from being framed,
-    sniffed or made to run scripts from anywhere but this site."""
+    """The language of the request."""
     request[LANG_KEY] = request_lang(request)
-    response = await handler(request)
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    return response
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``, so every answer has them, an error's too: nothing framed,
+    sniffed or made to run scripts from anywhere but this site; nothing but the static files
+    kept by a browser or a proxy (answers carry callers' personal data); and no ``Server``
+    header naming our software's versions."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if not request.path.startswith(STATIC_PREFIX):
+        headers.setdefault("Cache-Control", "no-store")
+    headers.popall("Server", None)
 
 
 def setup_pages(app: web.Application, *, secure_cookie: bool, session_ttl: timedelta) -> None:
@@ -319,4 +329,5 @@ def setup_pages(app: web.Application, *, secure_cookie: bool, session_ttl: timed
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login_submit)
     app.router.add_post("/logout", logout_submit)
-    app.router.add_static("/static", STATIC_DIR, append_version=True, name="static")
+    app.router.add_static(STATIC_PREFIX.rstrip("/"), STATIC_DIR, append_version=True, name="static")
+    app.on_response_prepare.append(security_headers)
