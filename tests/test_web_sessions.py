@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
+from hotline.web.pages import safe_next
 from tests.support.browser import (
     PASSWORD,
     add_user,
@@ -229,3 +230,44 @@ async def test_given_a_browser_when_it_logs_in_in_vietnamese_and_switches_to_eng
         await log_in(page, service.http_url, "sup", path=REPORT)
         assert "Báo cáo" in await page.inner_text("h1")
         assert script_errors(page) == []
+
+
+HOSTILE_NEXT = (
+    "/\t/example.com",  # browsers drop the tab: //example.com
+    "/\n/example.com",
+    "/\r\n/example.com",
+    "\t//example.com",
+    "//example.com",
+    "/\\example.com",  # browsers read \ as /
+    "\\/example.com",
+    "https://example.com/operator",
+    "javascript:alert(1)",
+    "example.com",
+    "/x\r\nSet-Cookie: hotline_session=stolen",  # a header of ours, once
+)
+
+
+def test_given_a_next_that_leaves_the_site_when_checked_then_only_paths_of_this_site_pass() -> None:
+    assert [n for n in HOSTILE_NEXT if safe_next(n) is not None] == []
+    assert safe_next("/operator?tab=callbacks#x") == "/operator?tab=callbacks#x"
+    assert safe_next("/%09/example.com") == "/%09/example.com"  # encoded: a path here
+
+
+async def test_given_a_next_that_leaves_the_site_when_logging_in_then_the_console_is_the_destination(
+    service: RunningService,
+) -> None:
+    await add_user(service, "lan", Role.OPERATOR)
+    async with _session(service) as http:
+        async with http.get("/login", params={"next": "/\t/example.com"}) as form:
+            echoed = 'name="next" value=""' in await form.text()
+        tab = await _form_login(http, "lan", next_path="/\t/example.com")
+        header = await _form_login(
+            http, "lan", next_path="/x\r\nSet-Cookie: hotline_session=stolen"
+        )
+        kept = await _form_login(http, "lan", next_path="/operator?tab=callbacks#x")
+
+    assert (tab.status, tab.headers["Location"]) == (303, "/operator")
+    assert (header.status, header.headers["Location"]) == (303, "/operator")
+    assert "stolen" not in str(header.headers)
+    assert kept.headers["Location"] == "/operator?tab=callbacks#x"
+    assert echoed  # the form does not carry a bad next along either

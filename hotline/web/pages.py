@@ -180,11 +180,16 @@ def page(*roles: Role) -> Callable[[PageHandler], PageHandler]:
     return decorate
 
 
-def _safe_next(raw: str | None, user: User) -> str:
-    """Only a path of this site (``/x``, never ``//host`` or ``/\\host``) is followed."""
-    if raw and raw.startswith("/") and not raw.startswith(("//", "/\\")):
-        return raw
-    return HOME[user.role]
+def safe_next(raw: str | None) -> str | None:
+    r"""``raw`` when it is a path of this site as a browser will read it, else ``None``. A
+    browser drops tabs and line breaks anywhere in an address and reads ``\`` as ``/``, so
+    ``/<tab>/example.com`` and ``/\example.com`` are ``//example.com``, another site: no
+    control character and no backslash at all, then one leading ``/`` and not two."""
+    if not raw or "\\" in raw or any(ord(c) < 0x20 or c == "\x7f" for c in raw):
+        return None
+    if not raw.startswith("/") or raw.startswith("//"):
+        return None  # a scheme (https:, javascript:) or another host
+    return raw
 
 
 def _login_form(
@@ -199,7 +204,7 @@ def _login_form(
         status=status,
         form_csrf=token,
         error=error,
-        next_path=request.query.get("next", ""),
+        next_path=safe_next(request.query.get("next")) or "",
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", path="/login", max_age=3600
@@ -262,7 +267,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     user = await request.app[AUTH].authenticate(result.token, TokenKind.SESSION)
     assert user is not None
     logger.info("console login: %s (%s) from %s", user.username, user.role.value, client)
-    response = _see_other(_safe_next(str(form.get("next", "")) or None, user))
+    response = _see_other(safe_next(str(form.get("next", ""))) or HOME[user.role])
     response.set_cookie(SESSION_COOKIE, result.token, **request.app[COOKIE_SETTINGS])
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
