@@ -55,3 +55,10 @@ class CallNotLive(AgentsError):
 class CallAlreadyOnLine(AgentsError):
     error_id = "call-already-on-line"
     status = 409
+
+
+class NotOnThisCall(AgentsError):
+    """Only the operator talking to the caller, or a supervisor, may move a call."""
+
+    error_id = "not-on-this-call"
+    status = 403

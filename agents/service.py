@@ -19,6 +19,7 @@ from agents.errors import (
     CallNotFound,
     CallNotLive,
     NotLoggedIn,
+    NotOnThisCall,
     OperatorNotOnCall,
 )
 from agents.events import AmiEvent
@@ -41,12 +42,13 @@ from agents.ports import (
 )
 from agents.stats import ServiceLevels, delta_for
 from tickets.intake import CallIntake, IntakeOrigin
-from tickets.model import CallDisposition, Category, Line, User
+from tickets.model import CallDisposition, Category, Line, Role, User
 from tickets.phone import national_phone, normalize_phone
 
 logger = logging.getLogger(__name__)
 
 TRANSFER_CONTEXT = "hotline-transfer"  # asterisk_conf/extensions.conf: one extension per line
+OVERSEERS = frozenset({Role.SUPERVISOR, Role.ADMIN})  # may move any live caller
 
 
 class SpyMode(StrEnum):
@@ -366,12 +368,16 @@ class AgentsService:
         """Move a live caller to the other line: the ticket first (the back office's own
         transfer: a new ticket on ``line``, linked), then an AMI Redirect of the *caller's*
         channel to ``hotline-transfer,<line>,1`` (the first operator's leg is hung up by
-        Asterisk; the caller joins the other line's queue ahead of its waiting callers)."""
+        Asterisk; the caller joins the other line's queue ahead of its waiting callers).
+        Only the operator talking to the caller may do it, or a supervisor (any caller, one
+        still waiting too)."""
         where = self.model.caller_channel(uniqueid)
         if where is None:
             if not await self._repository.call_known(uniqueid):
                 raise CallNotFound(f"no call {uniqueid}")
             raise CallNotLive(f"call {uniqueid} is over or not in a queue")
+        if user.role not in OVERSEERS:
+            await self._check_on_call(user, uniqueid)
         channel, queue = where
         from_line = self._line(queue)
         if from_line is line:
@@ -409,6 +415,15 @@ class AgentsService:
         }
         self._publisher.emit("calls", "transferred", data)
         return data
+
+    async def _check_on_call(self, user: User, uniqueid: str) -> None:
+        session = await self._repository.session_of_user(user.id)
+        live = self.model.calls.get(uniqueid)
+        if session is None or live is None or live.interface.lower() != session.interface.lower():
+            logger.warning(
+                "%s may not move call %s: not the operator on it", user.username, uniqueid
+            )
+            raise NotOnThisCall("only the operator on this call, or a supervisor, may move it")
 
     # -- callbacks -------------------------------------------------------------------------
 

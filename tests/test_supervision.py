@@ -239,6 +239,38 @@ async def test_given_a_1022_call_when_the_operator_transfers_it_to_115_then_the_
     assert call_ticket == body["new_ticket"]  # the 115 operator's screen pop shows the new one
 
 
+async def test_given_a_call_of_another_operator_when_an_operator_transfers_it_then_403_and_only_a_supervisor_may(
+    live: Live, db: asyncpg.Connection
+) -> None:
+    """Who talks to whom is AgentConnect's ``Interface`` (app_queue.c ``try_calling``, which
+    publishes queue_agent_connect_type with ``member->interface``; Asterisk 20): another
+    operator is refused before any AMI action or ticket change, a supervisor moves the caller."""
+    live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=600.0))
+    live.board.add_softphone(Softphone("op201", ring_delay=1.0, talk_time=600.0))
+    for who, extension, queue in (
+        ("lan", "op101", "hotline-1022"),
+        ("minh", "op201", "emergency-115"),
+    ):
+        status, _ = await live.post(
+            who, "/api/v1/operators/me/login", {"extension": extension, "queues": [queue]}
+        )
+        assert status == 200
+    call = await a_call_on(live, OP)
+
+    other = await live.post("minh", f"/api/v1/calls/{call.uniqueid}/transfer", {"line": "115"})
+    redirects_after_refusal = [
+        e for e in live.board.events if e.get("Context") == "hotline-transfer"
+    ]
+    tickets_after_refusal = await db.fetchval("SELECT count(*) FROM tickets WHERE line = '115'")
+    supervisor = await live.post("sup", f"/api/v1/calls/{call.uniqueid}/transfer", {"line": "115"})
+
+    assert (other[0], other[1]["error_id"]) == (403, "not-on-this-call")
+    assert redirects_after_refusal == []
+    assert tickets_after_refusal == 0
+    assert supervisor[0] == 200, supervisor
+    assert supervisor[1]["by"] == "sup"
+
+
 async def test_given_unknown_or_wrong_transfers_when_asked_then_404_400_and_409(
     live: Live,
 ) -> None:

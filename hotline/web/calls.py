@@ -65,6 +65,7 @@ async def spy(request: web.Request) -> web.Response:
         "properties": {"line": {"type": "string", "enum": [line.value for line in Line]}},
     },
     responses={
+        403: "not the operator on this call (nor a supervisor)",
         404: "no such call",
         409: "the caller is gone, already on that line, or the ticket cannot move",
         503: "no AMI connection",
@@ -72,7 +73,8 @@ async def spy(request: web.Request) -> web.Response:
 )
 @requires(*STAFF)
 async def transfer(request: web.Request) -> web.Response:
-    """Move the caller to the other line's queue; the ticket follows (back-office transfer)."""
+    """Move the caller to the other line's queue; the ticket follows (back-office transfer).
+    Only the operator on the call, or a supervisor or administrator."""
     service = agents_service(request)
     body = await json_object(request)
     try:
