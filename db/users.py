@@ -5,7 +5,7 @@ as for the reference data)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -43,8 +43,8 @@ class UserAccount:
     role: Role
     agency_code: str | None
     active: bool
-    failed_logins: int
-    locked_until: datetime | None
+    failed_logins: int  # failed logins for this name in the last day, from every address
+    locked_until: datetime | None  # the latest wait they set for some address
     created_at: datetime
 
     def audited(self) -> dict[str, Any]:
@@ -53,7 +53,8 @@ class UserAccount:
 
 @dataclass(frozen=True)
 class AccountChange:
-    """What an administrator changes; ``password_hash`` also lifts a lockout."""
+    """What an administrator changes; ``password_hash`` also lifts the waits after failed
+    logins."""
 
     role: Role
     agency_code: str | None
@@ -61,7 +62,20 @@ class AccountChange:
     password_hash: str | None = None
 
 
-def _account(row: asyncpg.Record) -> UserAccount:
+# An account with its failed logins (from every address) and the latest wait they set.
+_ACCOUNT = """
+SELECT u.username, u.role, u.agency_code, u.active, u.created_at,
+       coalesce(f.failures, 0) AS failed_logins, f.blocked_until AS locked_until
+FROM users u
+LEFT JOIN LATERAL (
+    SELECT sum(l.failures)::int AS failures, max(l.blocked_until) AS blocked_until
+    FROM login_failures l WHERE l.username = u.username
+) f ON true
+"""
+
+
+def _account(row: asyncpg.Record | None) -> UserAccount:
+    assert row is not None
     return UserAccount(
         row["username"],
         Role(row["role"]),
@@ -96,40 +110,65 @@ class PostgresUserRepository:
 
     async def credentials(self, username: str) -> Credentials | None:
         row = await self._pool.fetchrow(
-            "SELECT id, username, role, agency_code, password_hash, locked_until, active"
+            "SELECT id, username, role, agency_code, password_hash, active"
             " FROM users WHERE username = $1",
             username,
         )
         if row is None:
             return None
-        return Credentials(_user(row), row["password_hash"], row["locked_until"], row["active"])
+        return Credentials(_user(row), row["password_hash"], row["active"])
+
+    # ------------------------------------------------ failed logins per (name, client address)
+
+    async def blocked_until(self, username: str, address: str) -> datetime | None:
+        value: datetime | None = await self._pool.fetchval(
+            "SELECT blocked_until FROM login_failures WHERE username = $1 AND address = $2",
+            username,
+            address,
+        )
+        return value
 
     async def record_failure(
-        self, user_id: int, max_failures: int, lock_for: timedelta
-    ) -> datetime | None:
-        """Count a failed login; the ``max_failures``-th in a row locks the account for
-        ``lock_for`` (and starts the count again). Returns the end of a lockout just set."""
-        row = await self._pool.fetchrow(
-            "UPDATE users SET"
-            " failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,"
-            " locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + $3"
-            " ELSE locked_until END"
-            " WHERE id = $1 RETURNING failed_logins, locked_until",
-            user_id,
-            max_failures,
-            lock_for,
+        self, username: str, address: str, at: datetime, forget_before: datetime
+    ) -> int:
+        """Count a failure of the pair; one after ``forget_before`` of quiet starts again at 1.
+        Returns the failures in a row."""
+        failures: int = await self._pool.fetchval(
+            "INSERT INTO login_failures (username, address, failures, last_at)"
+            " VALUES ($1, $2, 1, $3) ON CONFLICT (username, address) DO UPDATE SET"
+            " failures = CASE WHEN login_failures.last_at < $4 THEN 1"
+            " ELSE login_failures.failures + 1 END, last_at = $3"
+            " RETURNING failures",
+            username,
+            address,
+            at,
+            forget_before,
         )
-        if row is None or row["failed_logins"] != 0:
-            return None
-        locked: datetime | None = row["locked_until"]
-        return locked
+        return failures
 
-    async def clear_failures(self, user_id: int) -> None:
+    async def block(self, username: str, address: str, until: datetime) -> None:
         await self._pool.execute(
-            "UPDATE users SET failed_logins = 0, locked_until = NULL"
-            " WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)",
-            user_id,
+            "UPDATE login_failures SET blocked_until = $3 WHERE username = $1 AND address = $2",
+            username,
+            address,
+            until,
         )
+
+    async def clear_failures(self, username: str, address: str | None = None) -> None:
+        """The pair's failures, or (``address`` None) the name's from everywhere."""
+        await self._pool.execute(
+            "DELETE FROM login_failures WHERE username = $1 AND ($2::text IS NULL OR address = $2)",
+            username,
+            address,
+        )
+
+    async def purge_failures(self, before: datetime) -> int:
+        status = await self._pool.execute(
+            "DELETE FROM login_failures WHERE last_at < $1 AND"
+            " (blocked_until IS NULL OR blocked_until < $1)",
+            before,
+        )
+        return int(status.split()[-1])
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         await self._pool.execute(
@@ -161,6 +200,15 @@ class PostgresUserRepository:
     async def delete_token(self, token_hash: bytes) -> None:
         await self._pool.execute("DELETE FROM auth_tokens WHERE token_hash = $1", token_hash)
 
+    async def end_tokens(self, user_id: int, keep: bytes | None = None) -> int:
+        """End every token and session of the user but ``keep`` (the one asking)."""
+        status = await self._pool.execute(
+            "DELETE FROM auth_tokens WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2",
+            user_id,
+            keep,
+        )
+        return int(status.split()[-1])
+
     async def purge_expired_tokens(self) -> int:
         status = await self._pool.execute("DELETE FROM auth_tokens WHERE expires_at <= now()")
         return int(status.split()[-1])
@@ -170,20 +218,13 @@ class PostgresUserRepository:
     async def accounts(self, *, limit: int, offset: int) -> tuple[list[UserAccount], int]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT username, role, agency_code, active, failed_logins, locked_until,"
-                " created_at FROM users ORDER BY username LIMIT $1 OFFSET $2",
-                limit,
-                offset,
+                _ACCOUNT + " ORDER BY u.username LIMIT $1 OFFSET $2", limit, offset
             )
             total = await conn.fetchval("SELECT count(*) FROM users")
         return [_account(r) for r in rows], int(total)
 
     async def account(self, username: str) -> UserAccount | None:
-        row = await self._pool.fetchrow(
-            "SELECT username, role, agency_code, active, failed_logins, locked_until,"
-            " created_at FROM users WHERE username = $1",
-            username,
-        )
+        row = await self._pool.fetchrow(_ACCOUNT + " WHERE u.username = $1", username)
         return None if row is None else _account(row)
 
     async def create_account(
@@ -196,64 +237,65 @@ class PostgresUserRepository:
     ) -> UserAccount:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                row = await conn.fetchrow(
+                await conn.execute(
                     "INSERT INTO users (username, password_hash, role, agency_code)"
-                    " VALUES ($1, $2, $3, $4) RETURNING username, role, agency_code, active,"
-                    " failed_logins, locked_until, created_at",
+                    " VALUES ($1, $2, $3, $4)",
                     username,
                     password_hash,
                     role.value,
                     agency_code,
                 )
-                assert row is not None
-                created = _account(row)
+                created = _account(
+                    await conn.fetchrow(_ACCOUNT + " WHERE u.username = $1", username)
+                )
                 await audit(conn, actor, "create", "user", username, None, created.audited())
         except asyncpg.UniqueViolationError as err:
             raise UsernameTaken(f"user {username!r} already exists") from err
         return created
 
-    async def change_account(self, actor: str, username: str, change: AccountChange) -> UserAccount:
+    async def change_account(
+        self, actor: str, username: str, change: AccountChange, *, keep: bytes | None = None
+    ) -> UserAccount:
         """Apply ``change``; refused (``LastAdmin``) when no active administrator would be left.
-        An account switched off, or given a new password by someone else, loses its tokens and
-        sessions (an administrator changing their own password stays logged in)."""
+        An account switched off, or given a new password, loses its tokens and sessions but
+        ``keep`` (the one asking: an administrator changing their own password stays logged
+        in there); a new password also lifts the waits after failed logins."""
         async with self._pool.acquire() as conn, conn.transaction():
             # Every active administrator's row is locked first, so two concurrent demotions
             # cannot each see the other as the remaining one.
             admins = await conn.fetch(
                 "SELECT username FROM users WHERE role = 'admin' AND active ORDER BY id FOR UPDATE"
             )
-            row = await conn.fetchrow(
-                "SELECT id, username, role, agency_code, active, failed_logins, locked_until,"
-                " created_at FROM users WHERE username = $1 FOR UPDATE",
-                username,
+            user_id = await conn.fetchval(
+                "SELECT id FROM users WHERE username = $1 FOR UPDATE", username
             )
-            if row is None:
+            if user_id is None:
                 raise UserNotFound(f"no user {username!r}")
-            before = _account(row)
+            before = _account(await conn.fetchrow(_ACCOUNT + " WHERE u.username = $1", username))
             stays_admin = change.role is Role.ADMIN and change.active
             others = [a["username"] for a in admins if a["username"] != username]
             if not stays_admin and not others:
                 raise LastAdmin("at least one active administrator must remain")
-            updated = await conn.fetchrow(
+            await conn.execute(
                 "UPDATE users SET role = $2, agency_code = $3, active = $4,"
-                " password_hash = coalesce($5, password_hash),"
-                " failed_logins = CASE WHEN $5::text IS NULL THEN failed_logins ELSE 0 END,"
-                " locked_until = CASE WHEN $5::text IS NULL THEN locked_until ELSE NULL END"
-                " WHERE id = $1 RETURNING username, role, agency_code, active, failed_logins,"
-                " locked_until, created_at",
-                row["id"],
+                " password_hash = coalesce($5, password_hash) WHERE id = $1",
+                user_id,
                 change.role.value,
                 change.agency_code,
                 change.active,
                 change.password_hash,
             )
-            assert updated is not None
-            after = _account(updated)
+            if change.password_hash is not None:
+                await conn.execute("DELETE FROM login_failures WHERE username = $1", username)
             ended = 0
-            new_password = change.password_hash is not None and username != actor
-            if not change.active or new_password:
-                status = await conn.execute("DELETE FROM auth_tokens WHERE user_id = $1", row["id"])
+            if not change.active or change.password_hash is not None:
+                status = await conn.execute(
+                    "DELETE FROM auth_tokens WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2",
+                    user_id,
+                    keep,
+                )
                 ended = int(status.split()[-1])
+            after = _account(await conn.fetchrow(_ACCOUNT + " WHERE u.username = $1", username))
             await audit(
                 conn,
                 actor,

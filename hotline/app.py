@@ -41,7 +41,7 @@ from db.suggestions import PostgresCorrections
 from db.tickets import PostgresTicketRepository
 from db.transcripts import PostgresTranscriptionJobs
 from db.users import PostgresUserRepository
-from hotline.auth import AuthService, Lockout
+from hotline.auth import AuthService, LoginDelay
 from hotline.events import EventBus
 from hotline.keys import (
     AGENCY,
@@ -75,7 +75,7 @@ from hotline.web.agents import add_routes as add_agents_routes
 from hotline.web.backoffice import add_routes as add_backoffice_routes
 from hotline.web.calls import add_routes as add_calls_routes
 from hotline.web.errors import error_middleware
-from hotline.web.http import LOGIN_LIMIT, PUBLIC_LIMIT
+from hotline.web.http import LOGIN_LIMIT, PUBLIC_LIMIT, TRUSTED_PROXIES
 from hotline.web.http import add_routes as add_api_routes
 from hotline.web.live import add_routes as add_live_routes
 from hotline.web.lookup import add_routes as add_lookup_routes
@@ -130,8 +130,9 @@ def provide_services(app: web.Application, pool: Pool) -> None:
     app[AUTH] = AuthService(
         users,
         token_ttl=timedelta(hours=settings.token_ttl_hours),
-        lockout=Lockout(
-            settings.login_lockout_failures, timedelta(minutes=settings.login_lockout_minutes)
+        delay=LoginDelay(
+            free=settings.login_delay_after,
+            longest=timedelta(minutes=settings.login_delay_max_minutes),
         ),
     )
     app[TICKETS] = PostgresTicketRepository(pool)
@@ -343,6 +344,7 @@ def build_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[MENU] = menu = load_menu(settings.menu_file)
     app[STAFFING] = StaffingPolicy.from_config(settings, menu.lines)
+    app[TRUSTED_PROXIES] = settings.trusted_networks
     app[LOGIN_LIMIT] = RateLimiter(settings.login_attempts_per_minute)
     app[PUBLIC_LIMIT] = RateLimiter(120)
     app[BUS] = EventBus()

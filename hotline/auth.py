@@ -20,6 +20,8 @@ from tickets.model import Credentials, Role, User
 logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 10
+MAX_USERNAME = 64
+IN_PROCESS = "in-process"  # the address of a login made by the process itself (demo, tests)
 
 
 class InvalidUser(Exception):
@@ -36,22 +38,35 @@ class TokenKind(StrEnum):
 class LoginStatus(StrEnum):
     OK = "ok"
     INVALID = "invalid"
-    LOCKED = "locked"
+    DELAYED = "delayed"  # too many failures for this name from this address: wait
 
 
 @dataclass(frozen=True)
 class LoginResult:
     status: LoginStatus
     token: str | None = None
-    locked_until: datetime | None = None
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True)
-class Lockout:
-    """``failures`` wrong passwords in a row lock the account for ``duration``."""
+class LoginDelay:
+    """Failed logins are counted per (name, address), for names that exist or not: past
+    ``free`` failures in a row that pair waits ``first``, doubled at each further failure up to
+    ``longest``; a failure ``forget_after`` the previous one starts the count again. Nobody
+    is locked out from somewhere else, and nothing tells a known name from an unknown one."""
 
-    failures: int = 5
-    duration: timedelta = timedelta(minutes=15)
+    free: int = 5
+    first: timedelta = timedelta(seconds=30)
+    longest: timedelta = timedelta(minutes=15)
+    forget_after: timedelta = timedelta(days=1)
+
+    def after(self, failures: int) -> timedelta | None:
+        """How long the pair waits after its ``failures``-th failure in a row."""
+        if failures < self.free:
+            return None
+        doublings = min(failures - self.free, 32)
+        wait: timedelta = min(self.longest, self.first * 2**doublings)
+        return wait
 
 
 class UserRepository(Protocol):
@@ -61,11 +76,17 @@ class UserRepository(Protocol):
 
     async def credentials(self, username: str) -> Credentials | None: ...
 
-    async def record_failure(
-        self, user_id: int, max_failures: int, lock_for: timedelta
-    ) -> datetime | None: ...
+    async def blocked_until(self, username: str, address: str) -> datetime | None: ...
 
-    async def clear_failures(self, user_id: int) -> None: ...
+    async def record_failure(
+        self, username: str, address: str, at: datetime, forget_before: datetime
+    ) -> int: ...
+
+    async def block(self, username: str, address: str, until: datetime) -> None: ...
+
+    async def clear_failures(self, username: str, address: str | None = None) -> None: ...
+
+    async def purge_failures(self, before: datetime) -> int: ...
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
 
@@ -77,10 +98,13 @@ class UserRepository(Protocol):
 
     async def delete_token(self, token_hash: bytes) -> None: ...
 
+    async def end_tokens(self, user_id: int, keep: bytes | None = None) -> int: ...
+
     async def purge_expired_tokens(self) -> int: ...
 
 
-def _token_hash(token: str) -> bytes:
+def token_hash(token: str) -> bytes:
+    """What is stored of a token (its SHA-256); a token of any characters hashes."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
@@ -96,11 +120,11 @@ def csrf_matches(session_token: str, presented: str) -> bool:
 
 class AuthService:
     def __init__(
-        self, users: UserRepository, *, token_ttl: timedelta, lockout: Lockout | None = None
+        self, users: UserRepository, *, token_ttl: timedelta, delay: LoginDelay | None = None
     ) -> None:
         self._users = users
         self._ttl = token_ttl
-        self._lockout = lockout or Lockout()
+        self._delay = delay or LoginDelay()
         self._hasher = PasswordHasher()
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
 
@@ -114,27 +138,42 @@ class AuthService:
     ) -> User:
         if not username.isascii() or not username.replace(".", "").replace("_", "").isalnum():
             raise InvalidUser("username: letters, digits, '.' and '_' only")
+        if len(username) > MAX_USERNAME:
+            raise InvalidUser(f"username: at most {MAX_USERNAME} characters")
         if (role is Role.AGENCY) != (agency_code is not None):
             raise InvalidUser("--agency is required for the agency role and only for it")
         return await self._users.add(username, self.hash_password(password), role, agency_code)
 
     async def set_password(self, username: str, password: str) -> bool:
-        """Replace a user's password (and lift a lockout); False when there is no such user."""
+        """Replace a user's password: every token and session of theirs ends, waits after
+        failed logins are lifted. False when there is no such user."""
         password_hash = self.hash_password(password)
         found = await self._users.credentials(username)
         if found is None:
             return False
         await self._users.set_password_hash(found.user.id, password_hash)
-        await self._users.clear_failures(found.user.id)
+        ended = await self._users.end_tokens(found.user.id)
+        await self._users.clear_failures(username)
+        logger.info("password of %s replaced; %d tokens ended", username, ended)
         return True
 
     async def login(
-        self, username: str, password: str, kind: TokenKind = TokenKind.API
+        self,
+        username: str,
+        password: str,
+        kind: TokenKind = TokenKind.API,
+        *,
+        address: str = IN_PROCESS,
     ) -> LoginResult:
-        """A new token, or why not. The same argon2 work is done for unknown users, switched-off
-        accounts and locked ones, so timing tells nothing; a locked account is not checked."""
-        found = await self._users.credentials(username)
+        """A new token, or why not, alike for every name: a (name, address) pair that failed
+        too often waits, checked before any password; otherwise the same argon2 work is done
+        for unknown names and switched-off accounts, and their failures count the same."""
         now = datetime.now(UTC)
+        name = username[:MAX_USERNAME]
+        blocked = await self._users.blocked_until(name, address)
+        if blocked is not None and blocked > now:
+            return LoginResult(LoginStatus.DELAYED, retry_at=blocked)
+        found = await self._users.credentials(name) if len(username) <= MAX_USERNAME else None
         usable = found is not None and found.active
         stored = found.password_hash if found is not None and usable else self._dummy_hash
         try:
@@ -142,35 +181,33 @@ class AuthService:
             verified = usable
         except (VerificationError, InvalidHashError):
             verified = False
-        if found is None or not found.active:
+        if found is None or not verified:
+            failures = await self._users.record_failure(
+                name, address, now, now - self._delay.forget_after
+            )
+            wait = self._delay.after(failures)
+            if wait is not None:
+                await self._users.block(name, address, now + wait)
+                logger.warning(
+                    "login: %d failures in a row for %r from %s; it waits %s",
+                    failures,
+                    name,
+                    address,
+                    wait,
+                )
             return LoginResult(LoginStatus.INVALID)
         user = found.user
-        if found.locked_until is not None and found.locked_until > now:
-            logger.warning("login: %s is locked until %s", user.username, found.locked_until)
-            return LoginResult(LoginStatus.LOCKED, locked_until=found.locked_until)
-        if not verified:
-            locked = await self._users.record_failure(
-                user.id, self._lockout.failures, self._lockout.duration
-            )
-            if locked is not None:
-                logger.warning(
-                    "login: %s locked until %s after %d failed attempts",
-                    user.username,
-                    locked,
-                    self._lockout.failures,
-                )
-                return LoginResult(LoginStatus.LOCKED, locked_until=locked)
-            return LoginResult(LoginStatus.INVALID)
-        await self._users.clear_failures(user.id)
+        await self._users.clear_failures(name, address)
         if self._hasher.check_needs_rehash(stored):
             await self._users.set_password_hash(user.id, self._hasher.hash(password))
         await self._users.purge_expired_tokens()
+        await self._users.purge_failures(now - self._delay.forget_after)
         token = secrets.token_urlsafe(32)
-        await self._users.add_token(_token_hash(token), user.id, now + self._ttl, kind.value)
+        await self._users.add_token(token_hash(token), user.id, now + self._ttl, kind.value)
         return LoginResult(LoginStatus.OK, token=token)
 
     async def authenticate(self, token: str, kind: TokenKind = TokenKind.API) -> User | None:
-        return await self._users.user_for_token(_token_hash(token), kind.value)
+        return await self._users.user_for_token(token_hash(token), kind.value)
 
     async def logout(self, token: str) -> None:
-        await self._users.delete_token(_token_hash(token))
+        await self._users.delete_token(token_hash(token))

@@ -10,6 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,6 +61,18 @@ def parse_bind(value: str) -> Bind:
     ):
         raise ValueError(f"expected host:port, got {value!r}")
     return Bind(host.strip("[]"), int(port))
+
+
+def parse_networks(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """``"10.0.0.0/8, 192.168.1.10"`` → networks (a bare address is a /32 or /128)."""
+    networks = []
+    for part in value.split(","):
+        if part.strip():
+            try:
+                networks.append(ip_network(part.strip(), strict=False))
+            except ValueError as err:
+                raise ValueError(f"not an address or CIDR network: {part.strip()!r}") from err
+    return tuple(networks)
 
 
 class Settings(BaseModel):
@@ -114,11 +127,19 @@ class Settings(BaseModel):
     db_timeout: float = Field(default=2.0, gt=0, description="seconds the IVR waits for the DB")
     spool_retry_interval: float = Field(default=5.0, gt=0)
     token_ttl_hours: float = Field(default=12.0, gt=0)
-    login_attempts_per_minute: int = Field(default=10, gt=0)
-    login_lockout_failures: int = Field(
-        default=5, gt=0, description="wrong passwords in a row that lock an account"
+    login_attempts_per_minute: int = Field(default=10, gt=0, description="per client address")
+    login_delay_after: int = Field(
+        default=5,
+        gt=0,
+        description="failed logins of one name from one address before that pair must wait",
     )
-    login_lockout_minutes: float = Field(default=15.0, gt=0)
+    login_delay_max_minutes: float = Field(
+        default=15.0, gt=0, description="longest wait (it starts at 30 s and doubles)"
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated CIDR list of reverse proxies whose X-Forwarded-For is read",
+    )
     session_cookie_secure: bool = Field(
         default=False, description="mark the console cookie Secure (set it behind HTTPS)"
     )
@@ -191,6 +212,12 @@ class Settings(BaseModel):
         # Asterisk is told where to record: a relative path would be relative to *its* spool.
         return None if value is None else value.expanduser().resolve()
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -203,6 +230,10 @@ class Settings(BaseModel):
     @property
     def http(self) -> Bind:
         return parse_bind(self.http_bind)
+
+    @property
+    def trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def recordings(self) -> Path:

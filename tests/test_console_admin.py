@@ -212,7 +212,8 @@ async def test_given_a_locked_account_when_the_admin_sets_a_password_then_it_is_
 ) -> None:
     await add_user(service, "lan", Role.OPERATOR)
     await db.execute(
-        "UPDATE users SET failed_logins = 3, locked_until = $1 WHERE username = 'lan'",
+        "INSERT INTO login_failures (username, address, failures, last_at, blocked_until)"
+        " VALUES ('lan', '203.0.113.7', 6, now(), $1)",
         datetime.now(UTC) + timedelta(minutes=10),
     )
     status, listed = await _call(admin, "GET", "/api/v1/users")
@@ -220,6 +221,7 @@ async def test_given_a_locked_account_when_the_admin_sets_a_password_then_it_is_
 
     status, body = await _call(admin, "PATCH", "/api/v1/users/lan", {"password": NEW_PASSWORD})
     assert (status, body["locked"], body["failed_logins"]) == (200, False, 0)
+    assert await db.fetchval("SELECT count(*) FROM login_failures") == 0
     assert (await service.app[AUTH].login("lan", PASSWORD)).token is None
     assert (await service.app[AUTH].login("lan", NEW_PASSWORD)).token is not None
     assert json.loads((await _audit(db, "user"))[-1]["after"])["password_changed"] is True

@@ -1,8 +1,8 @@
 """The citizen lookup against the real service: on a phone-sized Chromium a citizen enters the
 ticket code and the last four digits of their phone and reads the steps in plain Vietnamese
 with the agency's answer; wrong digits get exactly the answer an unknown code gets; the 11th
-attempt in a minute from one address, and the 6th failed one in an hour for one code, are
-refused with 429. Nothing but the steps and the answer is revealed."""
+attempt in a minute for one code from one address, and the 6th failed one in an hour for one
+code, are refused with 429. Nothing but the steps and the answer is revealed."""
 
 from __future__ import annotations
 
@@ -161,18 +161,18 @@ async def test_given_wrong_digits_or_an_unknown_code_when_looked_up_then_the_ans
     assert malformed[0] == 400
 
 
-async def test_given_ten_lookups_in_a_minute_when_the_eleventh_comes_then_it_is_refused_with_429(
+async def test_given_ten_lookups_of_a_code_in_a_minute_when_the_eleventh_comes_then_it_is_refused_with_429(
     service: RunningService, ticket: str
 ) -> None:
+    """Per code from one address (citizens behind one NAT each have their own: see
+    tests/test_logins.py)."""
     async with aiohttp.ClientSession(base_url=service.http_url) as http:
-        first = [(await lookup(http, f"1022-26-{n:06d}", "0000"))[0] for n in range(100, 109)] + [
-            (await lookup(http, ticket, "1234"))[0]
-        ]
+        first = [(await lookup(http, ticket, "1234"))[0] for _ in range(10)]
         eleventh = await lookup(http, ticket, "1234")
         async with http.post("/lookup", data={"code": ticket, "last4": "1234"}) as reply:
             page_status, page = reply.status, await reply.text()
 
-    assert first == [404] * 9 + [200]
+    assert first == [200] * 10
     assert eleventh[0] == 429
     assert eleventh[1]["error_id"] == "rate-limited"
     assert eleventh[1]["message"]

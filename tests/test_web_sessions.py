@@ -1,6 +1,7 @@
 """Browser sessions for the consoles: the login form (its own CSRF token), the HttpOnly
-SameSite cookie, the CSRF token every write with that cookie needs, lockout after repeated
-failures, logout, the socket's same-origin rule, the security headers, and the language."""
+SameSite cookie, the CSRF token every write with that cookie needs, where a login may send the
+browser, logout, the socket's same-origin rule, the security headers, and the language (waits
+after failed logins: tests/test_logins.py)."""
 
 from __future__ import annotations
 
@@ -132,21 +133,6 @@ async def _api_login(
         "/api/v1/auth/login", json={"username": username, "password": password}
     ) as reply:
         return reply.status, await reply.json()
-
-
-async def test_given_five_wrong_passwords_when_the_right_one_follows_then_the_account_is_locked(
-    service: RunningService,
-) -> None:
-    await add_user(service, "lan", Role.OPERATOR)
-    async with aiohttp.ClientSession(base_url=service.http_url) as http:
-        statuses = [(await _api_login(http, "lan", "sai-mật-khẩu"))[0] for _ in range(5)]
-        assert statuses == [401, 401, 401, 401, 423]
-        status, body = await _api_login(http, "lan")
-        assert (status, body["error_id"]) == (423, "account-locked")
-        await service.pool.execute(
-            "UPDATE users SET locked_until = now() - interval '1 second' WHERE username = 'lan'"
-        )
-        assert (await _api_login(http, "lan"))[0] == 200
 
 
 async def test_given_a_switched_off_account_when_it_logs_in_or_uses_a_token_then_it_is_refused(

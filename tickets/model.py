@@ -88,9 +88,8 @@ class User:
 
 @dataclass(frozen=True)
 class Credentials:
-    """What a login checks: the argon2 hash, a lockout in force, an account switched off."""
+    """What a login checks: the argon2 hash, an account switched off."""
 
     user: User
     password_hash: str
-    locked_until: datetime | None
     active: bool

@@ -10,10 +10,10 @@ from typing import Any
 from aiohttp import web
 
 from db.users import AccountChange, UserAccount, UserNotFound
-from hotline.auth import InvalidUser
+from hotline.auth import MAX_USERNAME, InvalidUser, token_hash
 from hotline.keys import AUTH, MENU, PROMPTS, PROVINCE, SETTINGS, USERS
 from hotline.web.errors import ApiError
-from hotline.web.http import MAX_PAGE, USER, int_param, json_object, requires
+from hotline.web.http import MAX_PAGE, USER, int_param, json_object, presented_token, requires
 from hotline.web.openapi import describe
 from hotline.web.pages import page, render
 from ivr.menu import MenuFile
@@ -21,7 +21,6 @@ from ivr.prompts import SOUND_FOLDER
 from tickets.agencies import AGENCY_KINDS
 from tickets.model import Line, Role
 
-MAX_USERNAME = 64
 MAX_PASSWORD = 256
 MAX_PROMPT_TEXT = 2000
 LANGS = ("vi", "en")
@@ -188,7 +187,8 @@ async def create_user(request: web.Request) -> web.Response:
 @requires(Role.ADMIN)
 async def change_user(request: web.Request) -> web.Response:
     """Change an account's role or agency, switch it off or on, or set its password (which
-    also lifts a lockout); switching an account off ends its sessions and tokens."""
+    also lifts the waits after failed logins). A new password or switching an account off
+    ends its sessions and tokens, all but the one asking (an administrator's own)."""
     body = await json_object(request)
     username = request.match_info["username"]
     known = {"role", "agency_code", "active", "password"}
@@ -215,7 +215,10 @@ async def change_user(request: web.Request) -> web.Response:
         _hash(request, _string(body, "password", MAX_PASSWORD)) if "password" in body else None
     )
     change = AccountChange(role, agency_code, active, password_hash)
-    account = await request.app[USERS].change_account(actor, username, change)
+    asking = presented_token(request)
+    account = await request.app[USERS].change_account(
+        actor, username, change, keep=token_hash(asking) if asking else None
+    )
     return web.json_response(account_json(account))
 
 

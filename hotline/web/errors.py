@@ -15,24 +15,34 @@ logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error_id: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        error_id: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_id = error_id
         self.message = message
+        self.headers = headers or {}
 
 
 RETRY_AFTER = "5"  # seconds a client should wait after a 503
 
 
-def error_body(status: int, error_id: str, message: str) -> web.Response:
-    return web.json_response({"error_id": error_id, "message": message}, status=status)
+def error_body(
+    status: int, error_id: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        {"error_id": error_id, "message": message}, status=status, headers=headers
+    )
 
 
 def unavailable(error_id: str, message: str) -> web.Response:
-    response = error_body(503, error_id, message)
-    response.headers["Retry-After"] = RETRY_AFTER
-    return response
+    return error_body(503, error_id, message, {"Retry-After": RETRY_AFTER})
 
 
 @web.middleware
@@ -41,7 +51,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         check_address(request)
         return await handler(request)
     except ApiError as err:
-        return error_body(err.status, err.error_id, err.message)
+        return error_body(err.status, err.error_id, err.message, err.headers)
     except DomainError as err:
         return error_body(err.status, err.error_id, err.message)
     except web.HTTPException as err:

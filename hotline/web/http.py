@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import functools
+import logging
+import math
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from typing import Any
 
 from aiohttp import web
@@ -11,7 +15,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 
-from hotline.auth import LoginStatus, TokenKind, csrf_matches, csrf_token
+from hotline.auth import LoginResult, LoginStatus, TokenKind, csrf_matches, csrf_token
 from hotline.keys import AGI, AUTH, BACKOFFICE_STORE, DATABASE, TICKETS
 from hotline.web.errors import ApiError
 from hotline.web.inputs import parse_json
@@ -22,6 +26,8 @@ from tickets.model import Role, Ticket, User
 from tickets.phone import mask_phone, national_phone, normalize_phone
 from tickets.privacy import redact
 from tickets.text import check_text
+
+logger = logging.getLogger(__name__)
 
 LOGIN_LIMIT = web.AppKey("login_limit", RateLimiter)
 PUBLIC_LIMIT = web.AppKey("public_limit", RateLimiter)
@@ -45,6 +51,52 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 def session_token(request: web.Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
+
+
+def presented_token(request: web.Request) -> str | None:
+    """The token this request authenticates with: a bearer token, else the session cookie."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return session_token(request)
+
+
+Network = IPv4Network | IPv6Network
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address, the key of every rate limit and of failed logins: the peer's,
+    unless the peer is a trusted proxy (``HOTLINE_TRUSTED_PROXIES``); then the nearest address
+    in ``X-Forwarded-For`` that is not one (each proxy appends the address it got the request
+    from, so the entries left of an untrusted one are the client's own claims)."""
+    remote = request.remote or "unknown"
+    trusted = request.app[TRUSTED_PROXIES]
+    if not _within(remote, trusted):
+        return remote
+    hops = [
+        hop.strip()
+        for header in request.headers.getall("X-Forwarded-For", [])
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        try:
+            ip_address(hop)
+        except ValueError:
+            logger.warning("X-Forwarded-For from trusted proxy %s holds %r", remote, hop[:60])
+            return remote
+        if not _within(hop, trusted):
+            return hop
+    return hops[0] if hops else remote
+
+
+def _within(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 async def identify(request: web.Request) -> User | None:
@@ -119,14 +171,10 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _client(request: web.Request) -> str:
-    return request.remote or "unknown"
-
-
 @describe(responses={503: "the database or the FastAGI server is down"})
 async def healthz(request: web.Request) -> web.Response:
     """Within 2 s whatever the database does (a frozen server is "unavailable")."""
-    if not request.app[PUBLIC_LIMIT].allow(_client(request)):
+    if not request.app[PUBLIC_LIMIT].allow(client_address(request)):
         raise ApiError(429, "rate-limited", "too many requests")
     database = await request.app[DATABASE].check(wait=HEALTH_WAIT)
     agi = request.app[AGI].serving
@@ -145,9 +193,8 @@ async def healthz(request: web.Request) -> web.Response:
         "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
     },
     responses={
-        401: "wrong user name or password",
-        423: "locked after repeated failures",
-        429: "too many attempts",
+        401: "wrong user name or password (the same for a name that does not exist)",
+        429: "too many attempts from this address, or too many failures for this name from it",
     },
 )
 async def login(request: web.Request) -> web.Response:
@@ -155,16 +202,53 @@ async def login(request: web.Request) -> web.Response:
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise ApiError(400, "invalid-request", 'expected JSON {"username", "password"}')
-    limiter = request.app[LOGIN_LIMIT]
-    if not (limiter.allow(_client(request)) and limiter.allow(f"user:{username}")):
-        raise ApiError(429, "rate-limited", "too many login attempts; wait a minute")
-    result = await request.app[AUTH].login(username, password)
-    if result.status is LoginStatus.LOCKED:
-        until = result.locked_until.isoformat() if result.locked_until else "later"
-        raise ApiError(423, "account-locked", f"too many failed logins; locked until {until}")
+    result = await attempt_login(request, username, password, TokenKind.API)
+    if result.status is LoginStatus.DELAYED:
+        assert result.retry_at is not None
+        raise ApiError(
+            429,
+            "login-delayed",
+            "too many failed logins for this name from this address;"
+            f" try again after {result.retry_at.isoformat()}",
+            headers={"Retry-After": str(retry_after(result.retry_at))},
+        )
     if result.token is None:
         raise ApiError(401, "invalid-credentials", "wrong user name or password")
     return web.json_response({"token": result.token})
+
+
+async def attempt_login(
+    request: web.Request, username: str, password: str, kind: TokenKind
+) -> LoginResult:
+    """A login from this request's client (the API's and the console form's): a few a minute
+    per address (``rate-limited``), then the failures of this name from this address."""
+    address = client_address(request)
+    if not request.app[LOGIN_LIMIT].allow(address):
+        raise ApiError(
+            429,
+            "rate-limited",
+            "too many login attempts; wait a minute",
+            headers={"Retry-After": "60"},
+        )
+    return await request.app[AUTH].login(username, password, kind, address=address)
+
+
+def retry_after(moment: datetime) -> int:
+    """Whole seconds from now until ``moment`` (at least 1), for ``Retry-After``."""
+    return max(1, math.ceil((moment - datetime.now(UTC)).total_seconds()))
+
+
+@describe(responses={204: "the token or session no longer works"})
+@requires(*ALL_ROLES)
+async def logout(request: web.Request) -> web.Response:
+    """End the bearer token (or the browser session) this request carries."""
+    token = presented_token(request)
+    assert token is not None  # requires() authenticated it
+    await request.app[AUTH].logout(token)
+    response = web.Response(status=204)
+    if "Authorization" not in request.headers:
+        response.del_cookie(SESSION_COOKIE, path="/")
+    return response
 
 
 @requires(*ALL_ROLES)
@@ -283,6 +367,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/v1/auth/login", login)
+    app.router.add_post("/api/v1/auth/logout", logout)
     app.router.add_get("/api/v1/auth/session", whoami)
     app.router.add_get("/api/v1/tickets", list_tickets)
     app.router.add_get("/api/v1/tickets/{ticket}", get_ticket)

@@ -2,8 +2,10 @@
 came from give the ticket's steps in plain words, with dates, and the agency's published
 answers. Nothing else is shown: no number, no names of staff, no notes, no transcript, no
 recording. A wrong code and wrong digits get the same answer, so the page tells nothing about
-which tickets exist; each client address has a few attempts a minute and each code a few
-failed attempts an hour.
+which tickets exist. Each code has a few attempts a minute from one client address (citizens
+behind one NAT each have their own), each address some more across codes, and each code a few
+failed attempts an hour from anywhere; the address is the one ``client_address`` finds (behind
+a trusted proxy, from ``X-Forwarded-For``).
 
 The page is a plain form posted to the server (it works without scripts, and the digits stay
 out of the address bar and the history); the JSON API answers the same for other clients."""
@@ -21,7 +23,7 @@ from aiohttp import web
 
 from db.agency import PublicTicket
 from hotline.keys import AGENCY
-from hotline.web.http import read_form
+from hotline.web.http import client_address, read_form
 from hotline.web.i18n import Lang, text
 from hotline.web.openapi import describe
 from hotline.web.pages import LANG_KEY, render
@@ -29,7 +31,8 @@ from hotline.web.ratelimit import RateLimiter
 from tickets.codes import HOTLINE_TZ
 from tickets.privacy import mask_text
 
-LOOKUPS_PER_MINUTE = 10
+LOOKUPS_PER_MINUTE = 10  # one code from one address
+ADDRESS_LOOKUPS_PER_MINUTE = 60  # one address, all codes
 FAILURES_PER_HOUR = 5
 MAX_CODE = 32
 
@@ -67,7 +70,8 @@ class FailedAttempts:
             failures.popleft()
 
 
-LOOKUP_CLIENTS = web.AppKey("lookup_clients", RateLimiter)
+LOOKUP_CLIENTS = web.AppKey("lookup_clients", RateLimiter)  # by address and code
+LOOKUP_ADDRESSES = web.AppKey("lookup_addresses", RateLimiter)
 LOOKUP_FAILURES = web.AppKey("lookup_failures", FailedAttempts)
 
 
@@ -97,7 +101,8 @@ def _last4(phone: str | None) -> str | None:
 async def look_up(request: web.Request, code: str, last4: str) -> PublicTicket:
     """The ticket, or ``LookupRefused``: too many attempts, malformed input, or not found
     (the same whether the code does not exist or the digits are wrong)."""
-    if not request.app[LOOKUP_CLIENTS].allow(request.remote or "unknown"):
+    address = client_address(request)
+    if not request.app[LOOKUP_ADDRESSES].allow(address):
         raise LookupRefused(RATE_LIMITED)
     code = code.strip().upper()
     last4 = last4.strip()
@@ -107,6 +112,8 @@ async def look_up(request: web.Request, code: str, last4: str) -> PublicTicket:
         or not (len(last4) == 4 and last4.isascii() and last4.isdigit())
     ):
         raise LookupRefused(BAD_INPUT)
+    if not request.app[LOOKUP_CLIENTS].allow(f"{address} {code}"):
+        raise LookupRefused(RATE_LIMITED)
     failures = request.app[LOOKUP_FAILURES]
     if failures.locked(code):
         raise LookupRefused(RATE_LIMITED)
@@ -180,7 +187,7 @@ def _refusal_response(refusal: Refusal, lang: Lang) -> web.Response:
     required_query=("code", "last4"),
     responses={
         404: "no ticket with this code and these digits",
-        429: "too many attempts from this address, or failed ones for this code",
+        429: "too many attempts for this code or from this address, or failed ones for the code",
     },
 )
 async def lookup_api(request: web.Request) -> web.Response:
@@ -261,6 +268,7 @@ async def lookup_submit(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app[LOOKUP_CLIENTS] = RateLimiter(LOOKUPS_PER_MINUTE)
+    app[LOOKUP_ADDRESSES] = RateLimiter(ADDRESS_LOOKUPS_PER_MINUTE)
     app[LOOKUP_FAILURES] = FailedAttempts(FAILURES_PER_HOUR, 3600.0)
     app.router.add_get("/lookup", lookup_page)
     app.router.add_post("/lookup", lookup_submit)

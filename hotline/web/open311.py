@@ -16,7 +16,7 @@ from aiohttp import web
 from db.open311 import CLOSED_STATUSES, NewRequest, PublicRequest
 from hotline.keys import API_KEYS, OPEN311, PROVINCE
 from hotline.web.errors import ApiError
-from hotline.web.http import PUBLIC_LIMIT, read_form
+from hotline.web.http import PUBLIC_LIMIT, client_address, read_form
 from hotline.web.i18n import Lang, text
 from hotline.web.openapi import describe
 from tickets.agencies import Locality, Province
@@ -89,7 +89,7 @@ def open311(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         try:
-            if not request.app[PUBLIC_LIMIT].allow(f"open311:{request.remote or 'unknown'}"):
+            if not request.app[PUBLIC_LIMIT].allow(f"open311:{client_address(request)}"):
                 raise Open311Error(429, "too many requests; slow down")
             return await handler(request)
         except Open311Error as err:

@@ -21,16 +21,20 @@ from aiohttp.typedefs import Handler
 
 from hotline.auth import LoginStatus, TokenKind, csrf_matches, csrf_token
 from hotline.keys import AUTH
+from hotline.web.errors import ApiError
 from hotline.web.http import (
-    LOGIN_LIMIT,
     SESSION_COOKIE,
     USER,
+    attempt_login,
+    client_address,
     read_form,
+    retry_after,
     session_token,
 )
 from hotline.web.i18n import DEFAULT_LANG, Lang, page_texts, text
 from hotline.web.openapi import PAGE_ATTRIBUTE, ROLES_ATTRIBUTE, describe
 from runtime.secrets_compare import same_secret
+from tickets.codes import HOTLINE_TZ
 from tickets.model import Role, User
 
 logger = logging.getLogger(__name__)
@@ -238,8 +242,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
         303: "logged in: on to the console",
         401: "wrong user name or password",
         403: "stale form",
-        423: "locked",
-        429: "too many attempts",
+        429: "too many attempts from this address, or failures for this name from it",
     },
     tag="pages",
 )
@@ -251,16 +254,21 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not expected or not same_secret(expected, presented):
         return _login_form(request, status=403, error=text("common.login_stale", lang))
     username, password = str(form.get("username", "")), str(form.get("password", ""))
-    limiter = request.app[LOGIN_LIMIT]
-    client = request.remote or "unknown"
-    if not (limiter.allow(client) and limiter.allow(f"user:{username}")):
-        return _login_form(request, status=429, error=text("common.login_rate_limited", lang))
-    result = await request.app[AUTH].login(username, password, TokenKind.SESSION)
-    if result.status is LoginStatus.LOCKED:
-        until = result.locked_until.astimezone().strftime("%H:%M") if result.locked_until else ""
-        return _login_form(
-            request, status=423, error=text("common.login_locked", lang).format(until=until)
+    client = client_address(request)
+    try:
+        result = await attempt_login(request, username, password, TokenKind.SESSION)
+    except ApiError as refused:  # too many attempts from this address
+        page = _login_form(request, status=429, error=text("common.login_rate_limited", lang))
+        page.headers.update(refused.headers)
+        return page
+    if result.status is LoginStatus.DELAYED:
+        assert result.retry_at is not None
+        until = result.retry_at.astimezone(HOTLINE_TZ).strftime("%H:%M:%S")
+        page = _login_form(
+            request, status=429, error=text("common.login_delayed", lang).format(until=until)
         )
+        page.headers["Retry-After"] = str(retry_after(result.retry_at))
+        return page
     if result.token is None:
         logger.info("console login refused for %r from %s", username, client)
         return _login_form(request, status=401, error=text("common.login_failed", lang))
