@@ -102,6 +102,15 @@ async def fetch(service: RunningService, path: str, token: str | None = None) ->
             return reply.status, await reply.text()
 
 
+async def api_token(service: RunningService, username: str) -> str:
+    async with aiohttp.ClientSession(base_url=service.http_url) as http:
+        async with http.post(
+            "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
+        ) as reply:
+            token: str = (await reply.json())["token"]
+    return token
+
+
 def xml_field(document: str, path: str) -> str | None:
     """A field of our own service's XML, which must be well-formed (a parse error fails)."""
     found = ET.fromstring(document).find(path)  # noqa: S314 (our own answer, not a stranger's)
@@ -161,12 +170,8 @@ async def test_given_an_operator_when_the_public_summary_is_set_cleared_or_too_l
     published: Published,
 ) -> None:
     service, code = published.service, published.code
+    headers = {"Authorization": f"Bearer {await api_token(service, 'op_lan')}"}
     async with aiohttp.ClientSession(base_url=service.http_url) as http:
-        async with http.post(
-            "/api/v1/auth/login", json={"username": "op_lan", "password": PASSWORD}
-        ) as reply:
-            token = (await reply.json())["token"]
-        headers = {"Authorization": f"Bearer {token}"}
 
         async def classify(body: dict[str, Any]) -> int:
             async with http.post(
@@ -205,11 +210,7 @@ async def test_given_an_agency_user_when_it_reads_the_ticket_its_timeline_and_it
     published: Published,
 ) -> None:
     service, code = published.service, published.code
-    async with aiohttp.ClientSession(base_url=service.http_url) as http:
-        async with http.post(
-            "/api/v1/auth/login", json={"username": "phuong_hc1", "password": PASSWORD}
-        ) as reply:
-            token = (await reply.json())["token"]
+    token = await api_token(service, "phuong_hc1")
     detail = await fetch(service, f"/api/v1/tickets/{code}", token)
     timeline = await fetch(service, f"/api/v1/tickets/{code}/timeline", token)
     inbox = await fetch(service, "/api/v1/agency/tickets?status=all", token)

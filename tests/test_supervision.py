@@ -48,6 +48,20 @@ async def a_call_on(live: Live, interface: str, *, keys: Sequence[str] = ("3",))
     return call
 
 
+async def operators_on_both_lines(live: Live, *, op201_talks: float) -> None:
+    """lan at op101 on the 1022 queue, minh at op201 on the 115 queue."""
+    live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=600.0))
+    live.board.add_softphone(Softphone("op201", ring_delay=1.0, talk_time=op201_talks))
+    for who, extension, queue in (
+        ("lan", "op101", "hotline-1022"),
+        ("minh", "op201", "emergency-115"),
+    ):
+        status, _ = await live.post(
+            who, "/api/v1/operators/me/login", {"extension": extension, "queues": [queue]}
+        )
+        assert status == 200
+
+
 def received(caplog: pytest.LogCaptureFixture) -> list[bytes]:
     """What the emulator's AMI sessions read from the backend, chunk by chunk."""
     return [
@@ -178,16 +192,7 @@ async def test_given_an_idle_operator_when_a_supervisor_asks_to_listen_then_409_
 async def test_given_a_1022_call_when_the_operator_transfers_it_to_115_then_the_caller_is_redirected_and_the_ticket_follows(
     live: Live, db: asyncpg.Connection
 ) -> None:
-    live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=600.0))
-    live.board.add_softphone(Softphone("op201", ring_delay=1.0, talk_time=5.0))
-    for who, extension, queue in (
-        ("lan", "op101", "hotline-1022"),
-        ("minh", "op201", "emergency-115"),
-    ):
-        status, _ = await live.post(
-            who, "/api/v1/operators/me/login", {"extension": extension, "queues": [queue]}
-        )
-        assert status == 200
+    await operators_on_both_lines(live, op201_talks=5.0)
 
     async with live.http.ws_connect(
         f"/api/v1/events?topics=calls&token={live.tokens['sup']}"
@@ -245,16 +250,7 @@ async def test_given_a_call_of_another_operator_when_an_operator_transfers_it_th
     """Who talks to whom is AgentConnect's ``Interface`` (app_queue.c ``try_calling``, which
     publishes queue_agent_connect_type with ``member->interface``; Asterisk 20): another
     operator is refused before any AMI action or ticket change, a supervisor moves the caller."""
-    live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=600.0))
-    live.board.add_softphone(Softphone("op201", ring_delay=1.0, talk_time=600.0))
-    for who, extension, queue in (
-        ("lan", "op101", "hotline-1022"),
-        ("minh", "op201", "emergency-115"),
-    ):
-        status, _ = await live.post(
-            who, "/api/v1/operators/me/login", {"extension": extension, "queues": [queue]}
-        )
-        assert status == 200
+    await operators_on_both_lines(live, op201_talks=600.0)
     call = await a_call_on(live, OP)
 
     other = await live.post("minh", f"/api/v1/calls/{call.uniqueid}/transfer", {"line": "115"})
