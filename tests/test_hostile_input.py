@@ -392,7 +392,11 @@ def fuzzed(database_url: str, tmp_path: Path) -> Iterator[tuple[LoopThread, Targ
         thread.run(stack.aclose())
 
 
-TEXT = st.text(alphabet=st.characters(blacklist_categories=()), max_size=40)
+# Any character, with those no reader can carry drawn often.
+TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=()) | st.sampled_from("".join(HOSTILE)),
+    max_size=40,
+)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(TEXT, children, max_size=4),
