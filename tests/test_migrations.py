@@ -163,7 +163,9 @@ async def test_given_calls_made_from_the_queue_before_0009_when_migrated_then_th
             ticket,
         )
 
-    assert [m.version for m in await migrate(db)] == [origin.version]
+    applied = await migrate(db, known_migrations()[: origin.version])  # later ones may follow
+
+    assert [m.version for m in applied] == [origin.version]
 
     rows = await db.fetch("SELECT uniqueid, origin FROM calls ORDER BY uniqueid")
     assert [(r["uniqueid"], r["origin"]) for r in rows] == [("1.1", "queue"), ("1.2", "ivr")]
