@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -98,7 +99,7 @@ async def send(
     method: str,
     path: str,
     *,
-    body: bytes | aiohttp.FormData | dict[str, str] | None = None,
+    body: bytes | None = None,
     headers: dict[str, str] | None = None,
     content_type: str = "application/json",
 ) -> tuple[int, Any]:
@@ -127,7 +128,6 @@ def refused(answer: tuple[int, Any], error_id: str = "invalid-characters") -> bo
 def form_bytes(fields: dict[str, str]) -> bytes:
     """A urlencoded form whose values may hold anything (aiohttp's own encoder refuses lone
     surrogates, a client need not)."""
-    from urllib.parse import quote
 
     def enc(text: str) -> str:
         return quote(text.encode("utf-8", "surrogatepass"), safe="")
@@ -462,3 +462,17 @@ def test_given_arbitrary_bodies_when_posted_to_the_write_routes_then_no_5xx_and_
             assert set(reply) == {"error_id", "message"}
     stored = [value for row in texts for value in row if value is not None]
     assert [value for value in stored if carriable(value) != value] == []
+
+
+async def test_given_a_citizens_sms_with_control_characters_or_in_utf16_when_kannel_passes_it_on_then_it_is_taken(
+    target: Target,
+) -> None:
+    """Kannel's MO query is read raw (a UTF-16BE text is full of NUL bytes) and what it decodes
+    to is cleaned, never refused: a citizen's message is not lost."""
+    secret = GATEWAYS["notify_callback_secret"]
+    base = f"/notify/kannel/mo?secret={secret}&from=0905123471"
+
+    control = await send(target, "GET", f"{base}&text=1%01%00&charset=UTF-8")
+    utf16 = await send(target, "GET", f"{base}&text=%00%31&charset=UTF-16BE")
+
+    assert (control[0], utf16[0]) == (200, 200)
