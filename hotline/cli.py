@@ -1,4 +1,7 @@
-"""The ``hotline`` command: serve, migrate, user add."""
+"""The ``hotline`` command line: one parser with a subcommand per task (the service, the demo,
+the load simulation, migrations, users, reports, reference data, API keys, the speech model);
+the back-office and speech commands add their own parsers (``hotline.cli_backoffice``,
+``speech.cli``)."""
 
 from __future__ import annotations
 
@@ -33,7 +36,12 @@ logger = logging.getLogger("hotline")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hotline", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="hotline",
+        description="Public hotlines 1022 and 115 next to Asterisk: the service and its tools.",
+        epilog="Each command has its own --help. Settings: defaults < --config FILE < HOTLINE_* "
+        "environment < flags (README.md, Configuration).",
+    )
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument("--data-dir", type=Path, help="embedded database, spool (HOTLINE_DATA_DIR)")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")

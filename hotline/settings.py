@@ -53,13 +53,10 @@ class Bind:
 
 def parse_bind(value: str) -> Bind:
     host, sep, port = value.rpartition(":")
-    if (
-        not sep
-        or not host
-        or not (port.isascii() and port.isdigit())
-        or not 0 <= int(port) <= 65535
-    ):
+    if not sep or not host or not (port.isascii() and port.isdigit()):
         raise ValueError(f"expected host:port, got {value!r}")
+    if not 0 <= int(port) <= 65535:
+        raise ValueError(f"port out of range (0 to 65535) in {value!r}")
     return Bind(host.strip("[]"), int(port))
 
 

@@ -9,21 +9,24 @@ directly: pydub would hand it to ffmpeg at an assumed 44.1 kHz (speech.md §4).
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 with warnings.catch_warnings():
-    # pydub imports audioop, deprecated in 3.11/3.12 (audioop-lts provides it from 3.13).
+    # deprecated in 3.11/3.12 (audioop-lts provides it from 3.13)
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
 
-    from pydub import AudioSegment
-    from pydub.exceptions import CouldntDecodeError, CouldntEncodeError
-
 from speech.errors import AudioError
+
+logger = logging.getLogger(__name__)
 
 RECOGNITION_RATE = 16000
 TELEPHONE_RATE = 8000
@@ -44,7 +47,30 @@ class Pcm:
         return len(self.data) / (SAMPLE_WIDTH * self.rate)
 
 
+@functools.cache
+def _pydub() -> Any:
+    """pydub, imported where audio is first converted: it looks for ffmpeg when imported and
+    warns on every import without it, so commands that convert nothing (``--help`` included)
+    never load it. Without ffmpeg one log line says so, once per process."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # its own audioop import
+        warnings.simplefilter("ignore", RuntimeWarning)  # "Couldn't find ffmpeg": logged below
+        from pydub import AudioSegment
+        from pydub.exceptions import CouldntDecodeError, CouldntEncodeError
+    if shutil.which("ffmpeg") is None and shutil.which("avconv") is None:
+        logger.warning(
+            "speech: ffmpeg is not installed (Debian: apt-get install ffmpeg): GSM recordings "
+            "cannot be decoded nor mp3/ogg archive copies written"
+        )
+    return SimpleNamespace(
+        AudioSegment=AudioSegment,
+        CouldntDecodeError=CouldntDecodeError,
+        CouldntEncodeError=CouldntEncodeError,
+    )
+
+
 def _segment(path: Path) -> Any:
+    pydub = _pydub()
     suffix = path.suffix.lower().lstrip(".")
     try:
         with path.open("rb") as fh:
@@ -57,14 +83,14 @@ def _segment(path: Path) -> Any:
         raise AudioError(f"{path} is empty")
     try:
         if suffix in ("ulaw", "ul", "mulaw", "pcmu"):
-            return AudioSegment(
+            return pydub.AudioSegment(
                 data=audioop.ulaw2lin(raw, SAMPLE_WIDTH),
                 sample_width=SAMPLE_WIDTH,
                 frame_rate=TELEPHONE_RATE,
                 channels=1,
             )
         if suffix in ("alaw", "al", "pcma"):
-            return AudioSegment(
+            return pydub.AudioSegment(
                 data=audioop.alaw2lin(raw, SAMPLE_WIDTH),
                 sample_width=SAMPLE_WIDTH,
                 frame_rate=TELEPHONE_RATE,
@@ -72,12 +98,12 @@ def _segment(path: Path) -> Any:
             )
         if suffix in ("sln", "raw"):
             usable = len(raw) - len(raw) % SAMPLE_WIDTH
-            return AudioSegment(
+            return pydub.AudioSegment(
                 data=raw[:usable], sample_width=SAMPLE_WIDTH, frame_rate=TELEPHONE_RATE, channels=1
             )
         if suffix == "sln16":
             usable = len(raw) - len(raw) % SAMPLE_WIDTH
-            return AudioSegment(
+            return pydub.AudioSegment(
                 data=raw[:usable],
                 sample_width=SAMPLE_WIDTH,
                 frame_rate=RECOGNITION_RATE,
@@ -85,8 +111,8 @@ def _segment(path: Path) -> Any:
             )
         if suffix in ("wav", "gsm", "mp3", "ogg"):
             with path.open("rb") as fh:
-                return AudioSegment.from_file(fh, format=suffix)
-    except (CouldntDecodeError, audioop.error, EOFError, ValueError, IndexError) as err:
+                return pydub.AudioSegment.from_file(fh, format=suffix)
+    except (pydub.CouldntDecodeError, audioop.error, EOFError, ValueError, IndexError) as err:
         raise AudioError(f"{path} cannot be decoded as {suffix}: {err}") from err
     raise AudioError(f"{path}: unknown audio format {suffix!r}")
 
@@ -127,7 +153,7 @@ def write_archive(path: Path, fmt: str) -> Path:
     try:
         segment.export(str(partial), **options).close()
         os.replace(partial, target)
-    except (CouldntEncodeError, OSError) as err:
+    except (_pydub().CouldntEncodeError, OSError) as err:
         partial.unlink(missing_ok=True)
         raise AudioError(f"cannot write the archive copy {target}: {err}") from err
     return target

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -16,6 +17,7 @@ import asyncpg
 import psutil
 import pytest
 
+from hotline.cli import _parser
 from switchboard.fastagi import CallerScript, SimulatedChannel, run_hotline_call
 from tests.conftest import SOUNDS, with_database
 
@@ -225,3 +227,76 @@ def test_given_a_fresh_database_when_migrate_runs_then_the_schema_is_created(
         assert "applied migration 0001_initial" in done.stderr
     finally:
         asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def _commands() -> dict[str, str]:
+    """Every subcommand of ``hotline`` with its one-line help, read from the parser itself."""
+    actions = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert len(actions) == 1
+    return {choice.dest: choice.help or "" for choice in actions[0]._choices_actions}
+
+
+def test_given_hotline_help_when_printed_then_every_command_is_listed_with_its_help_in_plain_text() -> (
+    None
+):
+    done = hotline("--help", env=base_env(Path("unused"), None))
+
+    assert done.returncode == 0, done.stderr
+    commands = _commands()
+    assert len(commands) >= 10
+    for name, help_text in commands.items():
+        assert help_text, f"{name} has no help line"
+        assert name in done.stdout
+        assert " ".join(help_text.split()[:3]) in " ".join(done.stdout.split())
+    assert "``" not in done.stdout
+    assert "Public hotlines 1022 and 115" in done.stdout
+
+
+def _without_ffmpeg(tmp_path: Path) -> dict[str, str]:
+    """The environment of a machine without ffmpeg: PATH holds only what the command needs."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    env = base_env(tmp_path, None)
+    env["PATH"] = str(bin_dir)
+    return env
+
+
+def test_given_no_ffmpeg_when_a_command_converts_no_audio_then_nothing_warns_about_it(
+    tmp_path: Path,
+) -> None:
+    env = _without_ffmpeg(tmp_path)
+
+    helped = hotline("--help", env=env)
+    checked = hotline("simulate", "--help", env=env)
+
+    assert helped.returncode == 0, helped.stderr
+    assert checked.returncode == 0, checked.stderr
+    assert "ffmpeg" not in helped.stderr + checked.stderr
+    assert helped.stderr == ""
+
+
+def test_given_no_ffmpeg_when_audio_is_converted_twice_then_one_log_line_names_the_debian_package(
+    tmp_path: Path,
+) -> None:
+    wav = Path(__file__).parent / "fixtures" / "speech" / "ambulance_8k.wav"
+    script = (
+        "import logging, sys\n"
+        "from pathlib import Path\n"
+        "from speech.audio import load_for_recognition\n"
+        "logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')\n"
+        f"for _ in range(2): print(load_for_recognition(Path({str(wav)!r})).seconds > 1)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_without_ffmpeg(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]  # a WAV needs no ffmpeg
+    warnings = [line for line in done.stderr.splitlines() if "ffmpeg" in line]
+    assert len(warnings) == 1, done.stderr
+    assert "apt-get install ffmpeg" in warnings[0]
+    assert "RuntimeWarning" not in done.stderr

@@ -61,7 +61,17 @@ def test_given_a_database_url_in_the_environment_when_printed_then_the_secret_is
     ("text", "environ", "message"),
     [
         ('agi_bind = "nohost"', {}, r"agi_bind \(config file"),
-        ("", {"HOTLINE_AGI_BIND": "1.2.3.4:99999"}, r"agi_bind \(environment HOTLINE_AGI_BIND\)"),
+        (
+            "",
+            {"HOTLINE_AGI_BIND": "1.2.3.4:99999"},
+            r"agi_bind \(environment HOTLINE_AGI_BIND\): .*port out of range",
+        ),
+        (
+            'http_bind = "127.0.0.1:65536"',
+            {},
+            r"http_bind \(config file .*\): .*port out of range \(0 to 65535\)",
+        ),
+        ('http_bind = "127.0.0.1:http"', {}, r"http_bind \(config file .*\): .*expected host:port"),
         (
             "",
             {"HOTLINE_DB_TIMEOUT": "-1"},
