@@ -72,6 +72,15 @@ class PostgresAgentsRepository:
         row = await self._pool.fetchrow(_SESSION + " AND s.user_id = $1", user_id)
         return None if row is None else OperatorSession(**dict(row))
 
+    async def last_interface(self, user_id: int) -> str | None:
+        """The softphone this user logged in with last (the console offers it again)."""
+        value = await self._pool.fetchval(
+            "SELECT interface FROM operator_sessions WHERE user_id = $1"
+            " ORDER BY logged_in_at DESC, id DESC LIMIT 1",
+            user_id,
+        )
+        return None if value is None else str(value)
+
     async def session_of_interface(self, interface: str) -> OperatorSession | None:
         row = await self._pool.fetchrow(_SESSION + " AND s.interface = $1", interface)
         return None if row is None else OperatorSession(**dict(row))

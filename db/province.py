@@ -315,6 +315,22 @@ class PostgresProvinceRepository:
                 {"deadline_days": days},
             )
 
+    async def set_subcategory_deadline(self, actor: str, code: str, days: int | None) -> bool:
+        """``False`` when there is no such subcategory. ``None``: the category's deadline."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            before = await conn.fetchrow(
+                "SELECT * FROM subcategories WHERE code = $1 FOR UPDATE", code
+            )
+            if before is None:
+                return False
+            await conn.execute(
+                "UPDATE subcategories SET deadline_days = $2 WHERE code = $1", code, days
+            )
+            await audit(
+                conn, actor, "update", "subcategory", code, dict(before), {"deadline_days": days}
+            )
+        return True
+
     async def audit_trail(
         self, entity: str | None = None, *, limit: int = 100, offset: int = 0
     ) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+from playwright.async_api import expect
 
 from db.province import load_province
 from db.users import AccountChange, LastAdmin, PostgresUserRepository
@@ -335,6 +336,10 @@ async def test_given_the_admin_console_when_a_user_an_agency_and_a_prompt_are_ed
         )
         await prompt.locator("button.save").click()
         await page.wait_for_selector("#prompts-list article[data-key=to_operator] .badge.warn")
+        notice = prompt.locator("[data-testid=prompt-regenerate]")
+        await expect(notice).to_be_visible()
+        await expect(notice).to_contain_text("python -m hotline.prompts --database-url")
+        await expect(notice).to_contain_text("Người gọi vẫn nghe tệp âm thanh cũ")
         await screenshot(page, "admin-prompts")
         assert (
             await db.fetchval("SELECT text FROM prompt_texts WHERE key = 'to_operator'")
@@ -359,6 +364,39 @@ async def test_given_the_admin_console_when_a_user_an_agency_and_a_prompt_are_ed
         assert await page.text_content("#tab-agencies") == "Agencies"
         await screenshot(page, "admin-agencies-en")
         assert script_errors(page) == []
+
+
+async def test_given_the_deadlines_tab_when_a_subcategory_gets_its_own_deadline_then_it_is_stored_and_audited(
+    service: RunningService, admin: aiohttp.ClientSession, db: asyncpg.Connection
+) -> None:
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await log_in(page, service.http_url, "root", path="/admin")
+        await page.click("#tab-categories")
+        noise = page.locator("#categories-body tr.subcategory[data-code=noise]")
+        await expect(noise).to_contain_text("Tiếng ồn")
+        category_days = await db.fetchval(
+            "SELECT deadline_days FROM categories WHERE code = 'field_report'"
+        )
+        await expect(noise.locator("input")).to_have_attribute("placeholder", str(category_days))
+        await noise.locator("input").fill("2")
+        await noise.locator("button").click()
+        await page.wait_for_selector("#toast:has-text('Đã lưu thời hạn của Tiếng ồn')")
+        await screenshot(page, "admin-deadlines")
+        assert script_errors(page) == []
+
+    assert await db.fetchval("SELECT deadline_days FROM subcategories WHERE code = 'noise'") == 2
+    rows = await _audit(db, "subcategory")
+    assert [(r["actor"], r["entity_key"]) for r in rows] == [("root", "noise")]
+    assert json.loads(rows[0]["after"]) == {"deadline_days": 2}
+    status, body = await _call(
+        admin, "PUT", "/api/v1/subcategories/no-such/deadline", {"deadline_days": 2}
+    )
+    assert (status, body["error_id"]) == (404, "subcategory-not-found")
+    status, body = await _call(
+        admin, "PUT", "/api/v1/subcategories/noise/deadline", {"deadline_days": 0}
+    )
+    assert status == 400
 
 
 async def test_given_an_operator_session_when_it_opens_the_admin_console_then_it_gets_the_forbidden_page(

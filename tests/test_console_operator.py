@@ -378,3 +378,57 @@ async def test_given_an_agency_user_or_nobody_when_the_operator_console_is_opene
         assert response.status == 403
         assert await agency.is_visible("text=Không có quyền truy cập")
         assert await agency.locator("#call-panel").count() == 0
+
+
+async def test_given_an_operator_on_a_call_when_they_pause_then_the_badge_says_the_pause_starts_after_the_call_and_the_softphone_is_offered_again(
+    live: Live,
+) -> None:
+    live.board.add_softphone(Softphone("op106", ring_delay=1.0, talk_time=100_000.0))
+    await add_user(live.service, "lan", Role.OPERATOR)
+    await add_user(live.service, "moi", Role.OPERATOR)
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await log_in(page, live.service.http_url, "lan", path="/operator")
+        assert await page.input_value("#extension") == ""
+        assert await page.get_attribute("#extension", "placeholder") == "số máy của bạn"
+        await log_softphone_in(page, "op106")
+        call = await live.board.place_call("1022", CALLER, script=CallerScript(keys=["1"]))
+        await page.wait_for_selector("#state[data-state=on_call]", timeout=20_000)
+        await page.select_option("#reason", label="Họp")
+        await page.click("#pause")
+        badge = page.locator("#state")
+        await expect(badge).to_have_attribute("data-paused", "true")
+        await expect(badge).to_have_text("Đang nghe máy · tạm nghỉ sau cuộc gọi này")
+        await screenshot(page, "operator-paused-on-call")
+        call.hangup()
+        await expect(badge).to_have_attribute("data-state", "paused", timeout=10_000)
+        await expect(badge).to_have_text("Tạm nghỉ")
+        await page.click("#phone-logout")
+        await page.wait_for_selector("#phone-login:not([hidden])")
+
+        await page.reload()
+        await page.wait_for_selector("#phone-login:not([hidden])")
+        assert await page.input_value("#extension") == "op106"
+        other = await new_page(browser)
+        await log_in(other, live.service.http_url, "moi", path="/operator")
+        assert await other.input_value("#extension") == ""
+        assert script_errors(page) == []
+
+
+async def test_given_the_network_is_lost_when_the_operator_acts_then_the_error_is_in_the_pages_language(
+    live: Live,
+) -> None:
+    await add_user(live.service, "lan", Role.OPERATOR)
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await log_in(page, live.service.http_url, "lan", path="/operator")
+        await page.wait_for_selector("#phone-login:not([hidden])")
+        await page.fill("#extension", "op107")
+        await page.context.set_offline(True)
+        await page.click("#phone-login button[type=submit]")
+        error = page.locator("#status-error")
+        await expect(error).to_have_text("Không kết nối được máy chủ. Kiểm tra mạng rồi thử lại.")
+        assert "Failed to fetch" not in await page.inner_text("body")
+        await screenshot(page, "operator-offline-error")
+        await page.context.set_offline(False)
+        assert script_errors(page) == []

@@ -257,3 +257,19 @@ async def test_given_a_next_that_leaves_the_site_when_logging_in_then_the_consol
     assert "stolen" not in str(header.headers)
     assert kept.headers["Location"] == "/operator?tab=callbacks#x"
     assert echoed  # the form does not carry a bad next along either
+
+
+async def test_given_a_browser_when_it_asks_for_the_icon_then_the_pages_icon_and_favicon_ico_answer(
+    service: RunningService,
+) -> None:
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await page.goto(f"{service.http_url}/login")
+        href = await page.get_attribute("link[rel=icon]", "href")
+        assert href is not None
+        linked = await page.request.get(f"{service.http_url}{href}")
+        fallback = await page.request.get(f"{service.http_url}/favicon.ico")
+        assert (linked.status, fallback.status) == (200, 200)
+        assert fallback.headers["content-type"] == "image/svg+xml"
+        assert await fallback.body() == await linked.body()
+        assert (await fallback.body()).startswith(b"<svg")

@@ -1,6 +1,7 @@
 """Console texts in Vietnamese (the default) and English: one TOML file per page under
 ``locales/`` with a ``[vi]`` and an ``[en]`` table of the same keys; ``common.toml`` holds what
-every page shows. A key is ``<file>.<name>``, e.g. ``operator.title``."""
+every page shows, ``errors.toml`` the API's errors by ``error_id``, ``events.toml`` the
+timeline's event kinds. A key is ``<file>.<name>``, e.g. ``operator.title``."""
 
 from __future__ import annotations
 
@@ -45,7 +46,12 @@ def text(key: str, lang: Lang) -> str:
     return catalog()[lang].get(key, key)
 
 
+# Texts every page's script may need: the shell's, API errors by ``error_id``, and the
+# timeline's events (``tickets.events.EventKind``).
+SHARED = ("common", "errors", "events")
+
+
 def page_texts(lang: Lang, *pages: str) -> dict[str, str]:
-    """The texts a page's script needs: the common ones and its own."""
-    prefixes = tuple(f"{p}." for p in ("common", *pages))
+    """The texts a page's script needs: the shared ones and its own."""
+    prefixes = tuple(f"{p}." for p in (*SHARED, *pages))
     return {k: v for k, v in catalog()[lang].items() if k.startswith(prefixes)}

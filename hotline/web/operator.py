@@ -36,7 +36,8 @@ PAUSE_REASONS = (
 
 @page(*TAKES_CALLS)
 async def operator_console(request: web.Request) -> web.Response:
-    """The operator console (HTML)."""
+    """The operator console (HTML); the softphone field offers the one used last."""
+    last = await request.app[AGENTS_REPO].last_interface(request[USER].id)
     return render(
         request,
         "operator.html",
@@ -45,6 +46,7 @@ async def operator_console(request: web.Request) -> web.Response:
         user=request[USER],
         data={"pause_reasons": [{"key": k, "reason": r} for k, r in PAUSE_REASONS]},
         pause_reasons=PAUSE_REASONS,
+        last_extension=last.split("/", 1)[-1] if last else "",
     )
 
 

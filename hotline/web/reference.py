@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date
+from typing import Any
 
 from aiohttp import web
 
 from hotline.keys import PROVINCE
+from hotline.web.errors import ApiError
 from hotline.web.fields import enum_field, required_text, text_field
 from hotline.web.http import MAX_PAGE, USER, int_param, json_object, requires
 from hotline.web.openapi import describe
@@ -160,11 +162,35 @@ async def put_holiday(request: web.Request) -> web.Response:
 async def put_deadline(request: web.Request) -> web.Response:
     body = await json_object(request)
     category = enum_field(Category, request.match_info["code"], "category")
+    days = _deadline_days(body)
+    await request.app[PROVINCE].set_category_deadline(request[USER].username, category, days)
+    return web.json_response({"category": category.value, "deadline_days": days})
+
+
+@describe(
+    body={
+        "type": "object",
+        "required": ["deadline_days"],
+        "properties": {"deadline_days": {"type": ["integer", "null"]}},
+    },
+    responses={404: "no such subcategory"},
+)
+@requires(Role.ADMIN)
+async def put_subcategory_deadline(request: web.Request) -> web.Response:
+    """A subcategory's own deadline in working days (``null``: its category's)."""
+    body = await json_object(request)
+    code = request.match_info["code"]
+    days = _deadline_days(body)
+    if not await request.app[PROVINCE].set_subcategory_deadline(request[USER].username, code, days):
+        raise ApiError(404, "subcategory-not-found", f"no subcategory {code!r}")
+    return web.json_response({"subcategory": code, "deadline_days": days})
+
+
+def _deadline_days(body: dict[str, Any]) -> int | None:
     days = body.get("deadline_days")
     if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 1):
         raise InvalidRequest("deadline_days must be a positive integer or null")
-    await request.app[PROVINCE].set_category_deadline(request[USER].username, category, days)
-    return web.json_response({"category": category.value, "deadline_days": days})
+    return days
 
 
 @describe(
@@ -191,6 +217,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/localities", list_localities)
     app.router.add_get("/api/v1/categories", list_categories)
     app.router.add_put("/api/v1/categories/{code}/deadline", put_deadline)
+    app.router.add_put("/api/v1/subcategories/{code}/deadline", put_subcategory_deadline)
     app.router.add_get("/api/v1/routing", route_preview)
     app.router.add_put("/api/v1/routing-rules", put_rule)
     app.router.add_put("/api/v1/holidays/{day}", put_holiday)

@@ -322,24 +322,40 @@
 
   /* ------------------------------------------------------------- categories */
 
+  /* One row per category, then its subcategories (field reports: flooding, noise …), each with
+     its own deadline; a subcategory left empty takes its category's. */
+  function deadlineRow(item, path, label, fallback) {
+    const days = el("input", {
+      type: "number", min: "1", max: "365", step: "1",
+      value: item.deadline_days === null ? "" : item.deadline_days,
+      placeholder: fallback === undefined || fallback === null ? "" : String(fallback),
+      title: fallback === undefined ? null : t("admin.as_category"),
+      "aria-label": t("admin.deadline_days") + " · " + name(item),
+    });
+    async function save() {
+      const value = days.value === "" ? null : Number(days.value);
+      try {
+        await H.api("PUT", path, { deadline_days: value });
+        H.notify(t("admin.saved_deadline", { category: name(item) }), "info");
+        await loaders.categories();
+      } catch (err) {
+        H.failed(err);
+      }
+    }
+    return el("tr", { "data-code": item.code, class: fallback === undefined ? "category" : "subcategory" },
+      el("td", {}, el("code", { text: item.code })),
+      el("td", { class: fallback === undefined ? "" : "indent", text: label }),
+      el("td", {}, days, " ", el("span", { class: "muted", text: t("admin.days") })),
+      el("td", {}, el("button", { type: "button", onclick: save, text: t("common.save") })));
+  }
+
   loaders.categories = async function () {
     await loadReference();
-    clear($("categories-body"), state.categories.map(function (c) {
-      const days = el("input", { type: "number", min: "1", max: "365", step: "1", value: c.deadline_days === null ? "" : c.deadline_days, "aria-label": t("admin.deadline_days") });
-      async function save() {
-        const value = days.value === "" ? null : Number(days.value);
-        try {
-          await H.api("PUT", "/api/v1/categories/" + encodeURIComponent(c.code) + "/deadline", { deadline_days: value });
-          H.notify(t("admin.saved_deadline", { category: name(c) }), "info");
-        } catch (err) {
-          H.failed(err);
-        }
-      }
-      return el("tr", { "data-code": c.code },
-        el("td", {}, el("code", { text: c.code })),
-        el("td", { text: name(c) }),
-        el("td", {}, days, " ", el("span", { class: "muted", text: t("admin.days") })),
-        el("td", {}, el("button", { type: "button", onclick: save, text: t("common.save") })));
+    clear($("categories-body"), state.categories.flatMap(function (c) {
+      return [deadlineRow(c, "/api/v1/categories/" + encodeURIComponent(c.code) + "/deadline", name(c))].concat(
+        state.subcategories.filter(function (s) { return s.category === c.code; }).map(function (s) {
+          return deadlineRow(s, "/api/v1/subcategories/" + encodeURIComponent(s.code) + "/deadline", "↳ " + name(s), c.deadline_days);
+        }));
     }));
   };
 
@@ -359,6 +375,9 @@
         await H.api("PUT", "/api/v1/prompts/" + encodeURIComponent(p.key), { vi: vi.value, en: en.value });
         H.notify(t("admin.saved_prompt", { key: p.key }), "info");
         await loaders.prompts();
+        // The sound files are made outside the service: say so where the edit was made.
+        const saved = document.querySelector("#prompts-list article[data-key='" + CSS.escape(p.key) + "'] .regenerate");
+        if (saved) saved.hidden = false;
       } catch (err) {
         H.failed(err);
       }
@@ -378,6 +397,8 @@
       el("div", { class: "prompt-texts" },
         el("label", {}, t("admin.text_vi"), vi),
         el("label", {}, t("admin.text_en"), en)),
+      el("p", { class: "regenerate notice", role: "status", "data-testid": "prompt-regenerate", hidden: true },
+        t("admin.prompt_regenerate"), " ", el("code", { text: "python -m hotline.prompts --database-url …" })),
       el("div", { class: "row" },
         el("button", { type: "button", class: "primary save", onclick: save, text: t("common.save") }),
         edited.length ? el("button", { type: "button", onclick: reset, text: t("admin.prompt_reset") }) : null));

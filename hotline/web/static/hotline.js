@@ -15,11 +15,17 @@
     return s;
   }
 
+  /* An API error in the page's language: the text of errors.<error_id> when the locale has
+     one, else the server's message. Status 0: the server was not reached at all. */
   class ApiError extends Error {
     constructor(status, body) {
-      super((body && body.message) || "HTTP " + status);
+      const id = body && body.error_id;
+      const key = "errors." + id;
+      const known = id && Object.prototype.hasOwnProperty.call(data.texts, key);
+      super(known ? t(key, body.details || {}) : (body && body.message) || "HTTP " + status);
       this.status = status;
-      this.errorId = body && body.error_id;
+      this.errorId = id;
+      this.details = (body && body.details) || {};
     }
   }
 
@@ -33,7 +39,13 @@
       payload = JSON.stringify(body);
     }
     if (method !== "GET") headers["X-CSRF-Token"] = data.csrf;
-    const response = await fetch(path, { method, headers, body: payload, credentials: "same-origin" });
+    let response;
+    try {
+      response = await fetch(path, { method, headers, body: payload, credentials: "same-origin" });
+    } catch (err) {
+      // the browser's own words ("Failed to fetch") would mix languages on the page
+      throw new ApiError(0, { error_id: "network", message: t("errors.network") });
+    }
     if (response.status === 401 && data.user) {
       location.assign("/login?next=" + encodeURIComponent(location.pathname));
     }
@@ -207,6 +219,14 @@
     }));
   }
 
+  /* An operator's state in words. Paused while ringing or on a call: that call goes on and no
+     new one comes after it. */
+  function operatorState(op) {
+    const value = op ? op.state : "unavailable";
+    const paused = !!(op && op.paused) && value !== "paused";
+    return t("common.state_" + value + (paused ? "_paused" : ""));
+  }
+
   function notify(message, kind) {
     const box = document.getElementById("toast") || document.body.appendChild(el("div", { id: "toast", role: "status" }));
     box.textContent = message;
@@ -220,5 +240,5 @@
     notify(t("common.error_generic", { message: err.message }), "error");
   }
 
-  window.Hotline = { data, t, api, ApiError, live, el, clear, fmt, charts: { bars, legend }, notify, failed };
+  window.Hotline = { data, t, api, ApiError, live, el, clear, fmt, charts: { bars, legend }, operatorState, notify, failed };
 })();

@@ -56,11 +56,12 @@
     if (state.interface === null) return;
     $("interface").textContent = state.interface;
     const value = op ? op.state : "unavailable";
-    const badge = $("state");
-    badge.textContent = t("operator.state_" + value);
-    badge.className = "badge state state-" + value;
-    badge.dataset.state = value;
     const paused = !!(op && op.paused);
+    const badge = $("state");
+    badge.textContent = H.operatorState(op);
+    badge.className = "badge state state-" + value + (paused ? " paused" : "");
+    badge.dataset.state = value;
+    badge.dataset.paused = String(paused);
     $("pause").hidden = paused;
     $("reason").parentElement.hidden = paused;
     $("unpause").hidden = !paused;

@@ -204,7 +204,7 @@
     const since = el("span", { class: "tabular" });
     ticking(since, op.seconds_in_state);
     const onCall = op.state === "on_call";
-    const badge = el("span", { class: "badge state state-" + op.state, "data-testid": "state", text: t("wallboard.state_" + op.state) });
+    const badge = el("span", { class: "badge state state-" + op.state + (op.paused ? " paused" : ""), "data-testid": "state", "data-paused": String(!!op.paused), text: H.operatorState(op) });
     return el(
       "tr",
       { "data-interface": op.interface, "data-state": op.state },
@@ -241,7 +241,7 @@
       document.getElementById("state-counts"),
       STATES.map(function (s) {
         const n = ops.filter(function (op) { return op.state === s; }).length;
-        return el("li", { class: "state-" + s, "data-state": s, "data-count": String(n) }, el("span", { class: "wb-state-n", text: fmt.number(n) }), t("wallboard.state_" + s));
+        return el("li", { class: "state-" + s, "data-state": s, "data-count": String(n) }, el("span", { class: "wb-state-n", text: fmt.number(n) }), t("common.state_" + s));
       })
     );
   }
