@@ -147,6 +147,7 @@ async def run_pipeline(
         jobs,
         transcriber,
         Suggester(load_rules()),
+        recordings=recordings[0].path.parent,  # where make_recordings wrote them
         queue_size=2 * workers,
         max_attempts=3,
         retry_delay=1.0,

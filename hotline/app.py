@@ -213,6 +213,7 @@ async def speech_ctx(app: web.Application) -> AsyncIterator[None]:
                 jobs,
                 transcriber,
                 suggester,
+                recordings=settings.recordings,
                 queue_size=settings.speech_queue_size,
                 max_attempts=settings.speech_max_attempts,
                 retry_delay=settings.speech_retry_delay,

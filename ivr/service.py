@@ -21,6 +21,7 @@ from ivr.recorder import IntakeRecorder
 from tickets.codes import HOTLINE_TZ
 from tickets.intake import CallIntake
 from tickets.model import CallDisposition, Category, Line
+from tickets.recordings import spool_relative
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ class IvrService:
         await caller.answer()
         mixmonitor = await caller.get_variable("MIXMONITOR_FILENAME")
         if mixmonitor:
-            call.intake = call.intake.step("call_recording", call_recording=mixmonitor)
+            stored = spool_relative(mixmonitor, self._recordings)
+            call.intake = call.intake.step("call_recording", call_recording=stored)
         await caller.play(flow.greeting)
 
         category = flow.category
@@ -219,15 +221,16 @@ class IvrService:
             await call.save("recording_failed", {"purpose": step.purpose})
             return
         field = f"{step.purpose}_recording"
+        stored = spool_relative(recording.path, self._recordings)
         await call.save(
             "recorded",
             {
                 "purpose": step.purpose,
-                "file": str(recording.path),
+                "file": stored,
                 "seconds": round(recording.seconds, 2),
                 "ended_by": recording.ended_by,
             },
-            **{field: str(recording.path)},
+            **{field: stored},
         )
         if recording.ended_by == "hangup":
             raise CallerHungUp("caller hung up while recording")

@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from speech.errors import AudioError
 from speech.suggest import Suggester, Suggestion
 from speech.transcript import TranscriptResult
+from tickets.recordings import spool_relative
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class TranscriptionJob:
     ticket_code: str
     line: str
     purpose: str  # "description" (1022 field report) or "location" (115 address)
-    audio_path: Path
+    audio_path: Path  # as stored: relative to the recordings spool (``tickets.recordings``)
     attempts: int  # including the current one
 
 
@@ -68,6 +69,7 @@ class TranscriptionService:
         transcriber: Transcriber,
         suggester: Suggester,
         *,
+        recordings: Path,
         queue_size: int,
         max_attempts: int,
         retry_delay: float,
@@ -77,6 +79,7 @@ class TranscriptionService:
         self._jobs = jobs
         self._transcriber = transcriber
         self._suggester = suggester
+        self._recordings = recordings  # the spool the stored paths are relative to
         self._queue: asyncio.Queue[TranscriptionJob] = asyncio.Queue(queue_size)
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
@@ -123,7 +126,7 @@ class TranscriptionService:
 
     async def process(self, job: TranscriptionJob) -> None:
         try:
-            result = await self._transcriber.transcribe(job.audio_path)
+            result = await self._transcriber.transcribe(self._recordings / job.audio_path)
         except AudioError as err:
             logger.warning("ticket %s: recording cannot be transcribed: %s", job.ticket_code, err)
             await self._jobs.fail(job, str(err))
@@ -150,6 +153,9 @@ class TranscriptionService:
                 )
                 await self._jobs.retry(job, error, self._retry_delay)
             return
+        if result.archive_path is not None:
+            archive = spool_relative(result.archive_path, self._recordings)
+            result = replace(result, archive_path=archive)
         suggestion = None
         if job.purpose == "description" and result.text:
             suggestion = self._suggester.suggest(result.text)

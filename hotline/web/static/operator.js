@@ -206,16 +206,25 @@
     const badge = $("transcript-status");
     badge.hidden = !status;
     badge.textContent = status ? t("operator.transcript_" + status) : "";
-    const source = ticket || call || {};
-    const players = [];
-    for (const kind of ["description", "location"]) {
-      if (source[kind + "_recording"]) {
-        players.push(el("figure", { class: "player" },
-          el("figcaption", { text: t("operator.recording_" + kind) }),
-          el("audio", { controls: true, preload: "none", src: "/api/v1/tickets/" + encodeURIComponent(call.code) + "/recordings/" + kind })));
-      }
-    }
-    clear($("recordings"), players);
+    recordingPlayers($("recordings"), ["description", "location"]);
+  }
+
+  /* Players of the ticket's recordings in ``box``. Players already there for the same files are
+     kept, so a re-render (a state change, a transcript) never stops what is being heard. */
+  function recordingPlayers(box, kinds) {
+    const call = state.call;
+    const source = state.ticket || call || {};
+    const shown = kinds.filter(function (kind) { return call && call.code && source[kind + "_recording"]; });
+    const sources = shown.map(function (kind) {
+      return "/api/v1/tickets/" + encodeURIComponent(call.code) + "/recordings/" + kind;
+    });
+    const current = Array.from(box.querySelectorAll("audio")).map(function (a) { return a.getAttribute("src"); });
+    if (current.join("|") === sources.join("|")) return;
+    clear(box, shown.map(function (kind, i) {
+      return el("figure", { class: "player", "data-kind": kind },
+        el("figcaption", { text: t("operator.recording_" + kind) }),
+        el("audio", { controls: true, preload: "metadata", src: sources[i] }));
+    }));
   }
 
   async function loadTicket() {
@@ -429,6 +438,7 @@
       status = el("p", { class: "muted", text: t("operator.dispatch_none") });
     }
     clear($("dispatch-status"), status);
+    recordingPlayers($("dispatch-address"), ["location"]);
     $("dispatch-answer").hidden = !d.pending;
     for (const id of ["dispatch-accept", "dispatch-decline", "decline-reason"]) $(id).disabled = frozen;
     tickDispatch();
