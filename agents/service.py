@@ -41,6 +41,7 @@ from agents.ports import (
     TicketTransfer,
 )
 from agents.stats import ServiceLevels, delta_for
+from tickets.events import EventKind
 from tickets.intake import CallIntake, IntakeOrigin
 from tickets.model import CallDisposition, Category, Line, Role, User
 from tickets.phone import national_phone, normalize_phone
@@ -222,7 +223,7 @@ class AgentsService:
             disposition=CallDisposition.FALLBACK,
             queue=joined.queue,
             origin=IntakeOrigin.QUEUE,
-        ).step("seen_in_queue", {"queue": joined.queue})
+        ).step(EventKind.SEEN_IN_QUEUE, {"queue": joined.queue})
         code = await self._intake.save(intake)
         logger.warning(
             "call %s joined %s without passing the IVR; ticket %s created from the queue",

@@ -66,6 +66,7 @@ from speech.model import open_model
 from speech.pool import ProcessTranscriber
 from speech.service import TranscriptionService
 from speech.suggest import Suggester, load_rules
+from tickets.events import EventKind
 from tickets.intake import CallIntake
 from tickets.model import Category, Line
 
@@ -174,7 +175,7 @@ async def run_pipeline(
             )
             await repository.save(intake)
             await repository.save(
-                intake.step("recorded", description_recording=str(recording.path))
+                intake.step(EventKind.RECORDED, description_recording=str(recording.path))
             )
             if interval:
                 await asyncio.sleep(interval)

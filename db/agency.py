@@ -12,12 +12,16 @@ from typing import Any
 import asyncpg
 
 from tickets.attachments import Attachment, Upload
+from tickets.events import EventKind
 from tickets.model import TicketStatus
 
 # What a citizen may see happen to a ticket (the rest stays internal).
-PUBLIC_EVENT_KINDS = (
-    "forward", "reassign", "accept", "respond", "close", "completed", "reopen", "merge",
-    "transferred",
+PUBLIC_EVENT_KINDS = tuple(
+    EventKind(k)
+    for k in (
+        "forward", "reassign", "accept", "respond", "close", "completed", "reopen", "merge",
+        "transferred",
+    )
 )  # fmt: skip
 
 
@@ -164,7 +168,7 @@ class PostgresAgencyRepository:
         return int(value)
 
     async def note(
-        self, ticket_id: int, at: datetime, actor: str, kind: str, data: dict[str, Any]
+        self, ticket_id: int, at: datetime, actor: str, kind: EventKind, data: dict[str, Any]
     ) -> None:
         """An event on the ticket's timeline without a status change."""
         await self._pool.execute(
@@ -198,10 +202,11 @@ class PostgresAgencyRepository:
             assert row is not None
             await conn.execute(
                 "INSERT INTO ticket_events (ticket_id, at, actor, kind, data)"
-                " VALUES ($1, $2, $3, 'attachment_added', $4::jsonb)",
+                " VALUES ($1, $2, $3, $4, $5::jsonb)",
                 ticket_id,
                 at,
                 uploaded_by,
+                EventKind.ATTACHMENT_ADDED,
                 json.dumps(
                     {
                         "attachment": row["id"],

@@ -21,6 +21,7 @@ from tickets.codes import code_year, format_code, plain_int
 from tickets.dispatch import Attempt, DispatchResult
 from tickets.duplicates import Candidate
 from tickets.errors import InvalidTransition
+from tickets.events import EventKind
 from tickets.model import Category, Line, TicketStatus
 from tickets.service import Change, TicketState
 
@@ -235,14 +236,14 @@ class PostgresBackofficeStore:
                         ticket.id,
                         change.at,
                         change.actor,
-                        "transferred",
+                        change.action,
                         _event_json({**change.data, "to": code}),
                     ),
                     (
                         new_id,
                         change.at,
                         change.actor,
-                        "transferred_from",
+                        EventKind.TRANSFERRED_FROM,
                         _event_json({"from": ticket.code, "from_line": ticket.line.value}),
                     ),
                 ],

@@ -12,6 +12,7 @@ from datetime import datetime
 import asyncpg
 
 from tickets.codes import code_year, format_code
+from tickets.events import EventKind
 from tickets.model import Category, Line
 
 _ALLOCATE = """
@@ -136,10 +137,11 @@ class PostgresOpen311Repository:
             )
             await conn.execute(
                 "INSERT INTO ticket_events (ticket_id, at, actor, kind, data)"
-                " VALUES ($1, $2, $3, 'created', $4::jsonb)",
+                " VALUES ($1, $2, $3, $4, $5::jsonb)",
                 ticket_id,
                 at,
                 f"open311:{request.client}",
+                EventKind.CREATED,
                 json.dumps(
                     {"source": "open311", "client": request.client, **request.contact},
                     ensure_ascii=False,

@@ -19,6 +19,7 @@ from db.listen import CHANNEL as EVENTS_CHANNEL
 from speech.service import TranscriptionJob
 from speech.suggest import Suggestion
 from speech.transcript import TranscriptResult
+from tickets.events import EventKind
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ class PostgresTranscriptionJobs:
                     "agency": suggestion.agency,
                     "confidence": suggestion.confidence,
                 }
-            await self._event(conn, job, "transcript", data, "done")
+            await self._event(conn, job, EventKind.TRANSCRIPT, data, "done")
         return True
 
     async def fail(self, job: TranscriptionJob, error: str) -> None:
@@ -201,7 +202,7 @@ class PostgresTranscriptionJobs:
                 )
             )
             data = {"purpose": job.purpose, "error": error, "attempts": job.attempts}
-            await self._event(conn, job, "transcript_failed", data, "failed")
+            await self._event(conn, job, EventKind.TRANSCRIPT_FAILED, data, "failed")
 
     async def retry(self, job: TranscriptionJob, error: str, delay_seconds: float) -> None:
         await self._call(
@@ -232,7 +233,7 @@ class PostgresTranscriptionJobs:
         self,
         conn: Any,
         job: TranscriptionJob,
-        kind: str,
+        kind: EventKind,
         data: dict[str, Any],
         status: str,
     ) -> None:

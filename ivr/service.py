@@ -19,6 +19,7 @@ from ivr.menu import LineFlow, Menu, MenuFile, RecordStep
 from ivr.ports import Caller, SpeechRecognizer
 from ivr.recorder import IntakeRecorder
 from tickets.codes import HOTLINE_TZ
+from tickets.events import EventKind
 from tickets.intake import CallIntake
 from tickets.model import CallDisposition, Category, Line
 from tickets.recordings import spool_relative
@@ -66,7 +67,7 @@ class IvrService:
                 started_at=datetime.now(UTC),
                 category=flow.category,
                 queue=flow.queue,
-            ).step("call_started", {"caller": info.caller_raw, "line": info.line.value}),
+            ).step(EventKind.CALL_STARTED, {"caller": info.caller_raw, "line": info.line.value}),
             self._recorder,
         )
         try:
@@ -74,7 +75,7 @@ class IvrService:
         except CallerHungUp:
             logger.info("caller hung up in the IVR after %s", call.intake.events[-1].kind)
             await call.save(
-                "caller_hung_up",
+                EventKind.CALLER_HUNG_UP,
                 disposition=CallDisposition.ABANDONED_IN_IVR,
                 ended_at=datetime.now(UTC),
             )
@@ -88,7 +89,7 @@ class IvrService:
             logger.warning("service stopping: call leaves the IVR for queue %s", flow.queue)
             await self._recorder.spool(
                 call.intake.step(
-                    "service_stopped",
+                    EventKind.SERVICE_STOPPED,
                     disposition=CallDisposition.FALLBACK,
                     ended_at=datetime.now(UTC),
                 )
@@ -97,7 +98,7 @@ class IvrService:
         except Exception as err:
             logger.exception("IVR flow failed; caller goes to the fallback queue %s", flow.queue)
             await call.save(
-                "fallback",
+                EventKind.FALLBACK,
                 {"error": type(err).__name__},
                 disposition=CallDisposition.FALLBACK,
                 queue=flow.queue,
@@ -115,7 +116,7 @@ class IvrService:
         mixmonitor = await caller.get_variable("MIXMONITOR_FILENAME")
         if mixmonitor:
             stored = spool_relative(mixmonitor, self._recordings)
-            call.intake = call.intake.step("call_recording", call_recording=stored)
+            call.intake = call.intake.step(EventKind.CALL_RECORDING, call_recording=stored)
         await caller.play(flow.greeting)
 
         category = flow.category
@@ -128,7 +129,7 @@ class IvrService:
             await self._record(caller, record, call)
         await caller.play(flow.connecting)
         code = await call.save(
-            "to_queue",
+            EventKind.TO_QUEUE,
             {"queue": flow.queue},
             disposition=CallDisposition.QUEUED,
             ended_at=datetime.now(UTC),
@@ -154,21 +155,21 @@ class IvrService:
             if digit is None and self._speech is not None and menu.spoken_phrases():
                 digit, spoken = await self._listen(caller, menu, call, attempt)
             if digit is None:
-                await call.save("no_input", {"attempt": attempt})
+                await call.save(EventKind.NO_INPUT, {"attempt": attempt})
                 break
             option = menu.option(digit)
             if option is not None:
                 choice: dict[str, object] = {"digit": digit, "category": option.category.value}
                 if spoken is not None:
                     choice["spoken"] = spoken
-                await call.save("menu_choice", choice, category=option.category)
+                await call.save(EventKind.MENU_CHOICE, choice, category=option.category)
                 if option.category is Category.UNCLASSIFIED:
                     await caller.play(menu.operator)
                 return option.category, option.record
-            await call.save("invalid_choice", {"digit": digit, "attempt": attempt})
+            await call.save(EventKind.INVALID_CHOICE, {"digit": digit, "attempt": attempt})
             if attempt < menu.max_attempts:
                 await caller.play(menu.invalid)
-        await call.save("to_operator", {}, category=Category.UNCLASSIFIED)
+        await call.save(EventKind.TO_OPERATOR, {}, category=Category.UNCLASSIFIED)
         await caller.play(menu.operator)
         return Category.UNCLASSIFIED, None
 
@@ -218,12 +219,12 @@ class IvrService:
             beep=self._menu.recording.beep,
         )
         if recording is None:
-            await call.save("recording_failed", {"purpose": step.purpose})
+            await call.save(EventKind.RECORDING_FAILED, {"purpose": step.purpose})
             return
         field = f"{step.purpose}_recording"
         stored = spool_relative(recording.path, self._recordings)
         await call.save(
-            "recorded",
+            EventKind.RECORDED,
             {
                 "purpose": step.purpose,
                 "file": stored,
@@ -251,7 +252,7 @@ class _Call:
         return self.announced_code
 
     async def save(
-        self, kind: str, data: dict[str, object] | None = None, **changes: object
+        self, kind: EventKind, data: dict[str, object] | None = None, **changes: object
     ) -> str | None:
         self.intake = self.intake.step(kind, dict(data or {}), **changes)
         return await self._recorder.save(self.intake)

@@ -29,6 +29,7 @@ from speech.pool import ProcessTranscriber
 from speech.service import TranscriptionService
 from speech.suggest import Suggester, load_rules
 from tests.support.speech import FIXTURES, korean_model_path
+from tickets.events import EventKind
 from tickets.intake import CallIntake
 from tickets.model import Category, Line
 
@@ -57,7 +58,9 @@ async def ticket_with_recording(
     await repository.save(intake)
     if recording is not None:
         field = "location_recording" if line is Line.MEDICAL else "description_recording"
-        intake = intake.step("recorded", {"file": str(recording)}, **{field: str(recording)})
+        intake = intake.step(
+            EventKind.RECORDED, {"file": str(recording)}, **{field: str(recording)}
+        )
         await repository.save(intake)
     return intake
 
@@ -129,7 +132,7 @@ async def test_given_a_ticket_when_it_gets_a_recording_then_exactly_one_job_is_q
     shutil.copy(FIXTURES / "ambulance_8k.wav", recording)
 
     intake = await ticket_with_recording(pool, recording)
-    await PostgresIntakeRepository(pool).save(intake.step("to_queue"))  # same recording
+    await PostgresIntakeRepository(pool).save(intake.step(EventKind.TO_QUEUE))  # same recording
     await asyncio.sleep(0.2)
 
     ticket = await ticket_id(pool, intake)

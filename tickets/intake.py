@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from tickets.events import EventKind
 from tickets.model import CallDisposition, Category, Line
 from tickets.phone import normalize_phone
 
@@ -70,7 +71,9 @@ class CallIntake:
         digest = hashlib.sha256(self.uniqueid.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         return f"{stem[: MAX_FILE_STEM - 17]}_{digest}"
 
-    def step(self, kind: str, data: dict[str, Any] | None = None, **changes: Any) -> CallIntake:
+    def step(
+        self, kind: EventKind, data: dict[str, Any] | None = None, **changes: Any
+    ) -> CallIntake:
         """A new snapshot: one more event, the given fields changed, the version bumped."""
         event = IntakeEvent(len(self.events) + 1, datetime.now(UTC), kind, data or {})
         return replace(self, version=self.version + 1, events=(*self.events, event), **changes)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tickets.errors import InvalidTransition
+from tickets.events import EventKind
 from tickets.model import Role, TicketStatus
 
 S = TicketStatus
@@ -62,6 +63,20 @@ TRANSITIONS: dict[Action, Transition] = {
     ),
     Action.MERGE: Transition(OPEN_STATUSES, S.MERGED, STAFF),
     Action.TRANSFER: Transition(OPEN_STATUSES, S.TRANSFERRED, STAFF),
+}
+
+
+# The event each action leaves on the timeline.
+EVENT_OF: dict[Action, EventKind] = {
+    Action.CLASSIFY: EventKind.CLASSIFY,
+    Action.FORWARD: EventKind.FORWARD,
+    Action.ACCEPT: EventKind.ACCEPT,
+    Action.RESPOND: EventKind.RESPOND,
+    Action.CLOSE: EventKind.CLOSE,
+    Action.REOPEN: EventKind.REOPEN,
+    Action.REASSIGN: EventKind.REASSIGN,
+    Action.MERGE: EventKind.MERGE,
+    Action.TRANSFER: EventKind.TRANSFERRED,
 }
 
 

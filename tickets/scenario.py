@@ -28,6 +28,7 @@ from tickets.dispatch import (
     Point,
     next_facility,
 )
+from tickets.events import EventKind
 from tickets.lifecycle import Action, Closure, next_status
 from tickets.model import Category, Line, Role, TicketStatus
 from tickets.routing import Router
@@ -185,7 +186,7 @@ class ScenarioEvent:
     ticket_key: int
     at: datetime
     actor: str
-    kind: str
+    kind: EventKind
     data: dict[str, Any]
 
 
@@ -359,7 +360,7 @@ class _Builder:
         return call
 
     def event(
-        self, ticket: ScenarioTicket, at: datetime, actor: str, kind: str, **data: Any
+        self, ticket: ScenarioTicket, at: datetime, actor: str, kind: EventKind, **data: Any
     ) -> None:
         self.scenario.events.append(ScenarioEvent(ticket.key, at, actor, kind, data))
 
@@ -376,7 +377,9 @@ class _Builder:
             updated_at=created,
         )
         self.scenario.tickets.append(ticket)
-        self.event(ticket, created, "ivr", "created", line=line.value, category=category.value)
+        self.event(
+            ticket, created, "ivr", EventKind.CREATED, line=line.value, category=category.value
+        )
         return ticket
 
     # ---------------------------------------------------------------- 1022
@@ -405,7 +408,7 @@ class _Builder:
             classified = call.answered_at + timedelta(seconds=rng.randint(20, 120))
             ticket.classified_at = classified
             self.step(ticket, Action.CLASSIFY, Role.OPERATOR)
-            self.event(ticket, classified, operator, "classified", category=category.value)
+            self.event(ticket, classified, operator, EventKind.CLASSIFY, category=category.value)
             if category is Category.FIELD_REPORT:
                 sub, locality = next(pairs)
                 self.field_report(ticket, call, operator, sub, locality, closures.pop())
@@ -414,7 +417,7 @@ class _Builder:
                 self.step(ticket, Action.CLOSE, Role.OPERATOR)
                 ticket.closed_at = call.ended_at
                 ticket.response = "Tổng đài viên đã hướng dẫn, trả lời trực tiếp"
-                self.event(ticket, call.ended_at, operator, "closed", answered_on_call=True)
+                self.event(ticket, call.ended_at, operator, EventKind.CLOSE, answered_on_call=True)
             ticket.updated_at = ticket.closed_at or ticket.created_at
 
     def answered_call(
@@ -424,7 +427,7 @@ class _Builder:
         start = ticket.created_at
         if retried:
             first = self.call(ticket, start, mean_wait=mean_wait, abandoned=True, talk=(0, 0))
-            self.event(ticket, first.ended_at, "system", "abandoned_in_queue")
+            self.event(ticket, first.ended_at, "system", EventKind.ABANDONED_IN_QUEUE)
             start = first.ended_at + timedelta(seconds=self.rng.randint(30, 600))
         return self.call(ticket, start, mean_wait=mean_wait, abandoned=False, talk=talk)
 
@@ -454,30 +457,37 @@ class _Builder:
         ticket.forwarded_at = forwarded
         ticket.deadline_at = deadline
         self.event(
-            ticket, forwarded, operator, "forwarded", agency=agency, deadline=deadline.isoformat()
+            ticket,
+            forwarded,
+            operator,
+            EventKind.FORWARD,
+            agency=agency,
+            deadline=deadline.isoformat(),
         )
         accepted = forwarded + timedelta(minutes=rng.randint(10, 600))
         if accepted >= deadline:
             accepted = forwarded + (deadline - forwarded) / 4
         self.step(ticket, Action.ACCEPT, Role.AGENCY)
         ticket.accepted_at = accepted
-        self.event(ticket, accepted, agency, "accepted")
+        self.event(ticket, accepted, agency, EventKind.ACCEPT)
         if rng.random() < self.mix.on_time_share:
             responded = accepted + (deadline - accepted) * rng.uniform(0.05, 0.95)
         else:
             escalated = deadline + timedelta(minutes=rng.randint(1, 30))
             ticket.escalated_at = escalated
-            self.event(ticket, escalated, "system", "escalated", deadline=deadline.isoformat())
+            self.event(
+                ticket, escalated, "system", EventKind.ESCALATED, deadline=deadline.isoformat()
+            )
             responded = deadline + timedelta(hours=rng.uniform(2, 120))
         self.step(ticket, Action.RESPOND, Role.AGENCY)
         ticket.responded_at = responded
         ticket.response = _RESPONSE
-        self.event(ticket, responded, agency, "responded", response=_RESPONSE)
+        self.event(ticket, responded, agency, EventKind.RESPOND, response=_RESPONSE)
         closed = responded + timedelta(hours=rng.uniform(4, 72))
         ticket.closed_at = closed
         ticket.closure = closure.value
         self.step(ticket, Action.CLOSE, Role.OPERATOR)
-        self.event(ticket, closed, operator, "closed", closure=closure.value)
+        self.event(ticket, closed, operator, EventKind.CLOSE, closure=closure.value)
 
     # ---------------------------------------------------------------- 115
     def ask(
@@ -506,7 +516,12 @@ class _Builder:
             )
         )
         self.event(
-            ticket, sent, operator, "dispatch_requested", facility=facility.code, seq=attempt.seq
+            ticket,
+            sent,
+            operator,
+            EventKind.DISPATCH_REQUESTED,
+            facility=facility.code,
+            seq=attempt.seq,
         )
 
     def medical(self) -> None:
@@ -531,7 +546,7 @@ class _Builder:
             ticket.answered_at = call.answered_at
             ticket.classified_at = call.answered_at
             self.step(ticket, Action.CLASSIFY, Role.OPERATOR)
-            self.event(ticket, call.answered_at, operator, "answered")
+            self.event(ticket, call.answered_at, operator, EventKind.ANSWERED)
             if sent:
                 end = self.dispatch(ticket, call.answered_at, operator, fate)
             else:
@@ -541,7 +556,9 @@ class _Builder:
             self.step(ticket, Action.CLOSE, Role.OPERATOR)
             ticket.closed_at = end
             ticket.updated_at = end
-            self.event(ticket, end, operator, "closed", outcome=ticket.outcome, reason=fate.value)
+            self.event(
+                ticket, end, operator, EventKind.CLOSE, outcome=ticket.outcome, reason=fate.value
+            )
 
     def dispatch(
         self, ticket: ScenarioTicket, answered: datetime, operator: str, fate: Fate
@@ -568,7 +585,10 @@ class _Builder:
             result = DispatchResult.TIMED_OUT if timed_out else DispatchResult.DECLINED
             self.ask(ticket, attempts, facility, sent, operator, reply, result)
             self.event(
-                ticket, reply, "system" if timed_out else facility.code, f"dispatch_{result}"
+                ticket,
+                reply,
+                "system" if timed_out else facility.code,
+                EventKind.DISPATCH_TIMED_OUT if timed_out else EventKind.DISPATCH_DECLINED,
             )
             sent = reply
         if fate is Fate.NO_VEHICLE:
@@ -577,14 +597,14 @@ class _Builder:
         assert facility is not None, "the province has too few facilities for its scenario"
         accepted = sent + timedelta(seconds=rng.randint(10, 60))
         self.ask(ticket, attempts, facility, sent, operator, accepted, DispatchResult.ACCEPTED)
-        self.event(ticket, accepted, facility.code, "dispatch_accepted")
+        self.event(ticket, accepted, facility.code, EventKind.DISPATCH_ACCEPTED)
         ticket.facility_code = facility.code
         ticket.accepted_at = accepted
         if fate not in _ON_SCENE:  # cancelled by the caller, or a second crew called back
             return accepted + timedelta(minutes=rng.randint(2, 10))
         on_scene = accepted + timedelta(minutes=rng.uniform(6, 25))
         ticket.on_scene_at = on_scene
-        self.event(ticket, on_scene, facility.code, "on_scene")
+        self.event(ticket, on_scene, facility.code, EventKind.ON_SCENE)
         if fate in (Fate.HANDLED, Fate.TRANSPORTED):
             completed = on_scene + timedelta(minutes=rng.uniform(10, 80))
         else:
@@ -593,7 +613,12 @@ class _Builder:
         outcome = FATES[fate][1]
         assert outcome is not None
         self.event(
-            ticket, completed, facility.code, "completed", outcome=outcome.value, reason=fate.value
+            ticket,
+            completed,
+            facility.code,
+            EventKind.COMPLETED,
+            outcome=outcome.value,
+            reason=fate.value,
         )
         return completed
 

@@ -36,7 +36,8 @@ from tickets.errors import (
     NotYourTicket,
     TicketNotFound,
 )
-from tickets.lifecycle import Action, Closure, next_status
+from tickets.events import EventKind
+from tickets.lifecycle import EVENT_OF, Action, Closure, next_status
 from tickets.model import Category, Line, Role, TicketStatus, User
 from tickets.routing import Router
 
@@ -79,7 +80,7 @@ class TicketState:
 class Change:
     """Column values to set and the event that records them."""
 
-    action: str
+    action: EventKind
     actor: str
     at: datetime
     status: TicketStatus | None
@@ -170,7 +171,7 @@ class BackofficeService:
     ) -> TicketState:
         ticket = await self.ticket(ticket_id, user)
         target = next_status(ticket.status, action, user.role)
-        change = Change(action.value, user.username, self._clock(), target, columns or {}, data)
+        change = Change(EVENT_OF[action], user.username, self._clock(), target, columns or {}, data)
         return await self._store.apply(ticket, change)
 
     # ---------------------------------------------------------------- lifecycle
@@ -226,7 +227,7 @@ class BackofficeService:
         if public_summary is not None:
             columns["public_summary"] = data["public_summary"] = public_summary or None
         target = next_status(ticket.status, Action.CLASSIFY, user.role)
-        change = Change(Action.CLASSIFY.value, user.username, now, target, columns, data)
+        change = Change(EventKind.CLASSIFY, user.username, now, target, columns, data)
         return await self._store.apply(ticket, change)
 
     async def forward(self, user: User, ticket_id: int, agency: str | None = None) -> TicketState:
@@ -257,7 +258,7 @@ class BackofficeService:
             "routing": rule,
             "deadline": deadline.isoformat() if deadline else None,
         }
-        change = Change(Action.FORWARD.value, user.username, now, target, columns, data)
+        change = Change(EventKind.FORWARD, user.username, now, target, columns, data)
         return await self._store.apply(ticket, change)
 
     async def accept(self, user: User, ticket_id: int) -> TicketState:
@@ -284,7 +285,7 @@ class BackofficeService:
         now = self._clock()
         columns: dict[str, Any] = {"closed_at": now, "closure": closure.value if closure else None}
         change = Change(
-            Action.CLOSE.value,
+            EventKind.CLOSE,
             user.username,
             now,
             target,
@@ -310,9 +311,7 @@ class BackofficeService:
         days = province.deadline_days(ticket.category, ticket.subcategory)
         if days is not None:
             columns["deadline_at"] = province.calendar().deadline(now, days)
-        change = Change(
-            Action.REOPEN.value, user.username, now, target, columns, {"reason": reason}
-        )
+        change = Change(EventKind.REOPEN, user.username, now, target, columns, {"reason": reason})
         return await self._store.apply(ticket, change)
 
     async def reassign(self, user: User, ticket_id: int, agency: str, reason: str) -> TicketState:
@@ -338,7 +337,7 @@ class BackofficeService:
         escalated = []
         for ticket in await self._store.overdue(now):
             change = Change(
-                "escalated",
+                EventKind.ESCALATED,
                 SYSTEM,
                 now,
                 None,
@@ -376,7 +375,7 @@ class BackofficeService:
         merged = await self._store.apply(
             source,
             Change(
-                Action.MERGE.value,
+                EventKind.MERGE,
                 user.username,
                 now,
                 status,
@@ -387,7 +386,7 @@ class BackofficeService:
         await self._store.note(
             target.id,
             Change(
-                "merged_from",
+                EventKind.MERGED_FROM,
                 user.username,
                 now,
                 None,
@@ -404,7 +403,12 @@ class BackofficeService:
         status = next_status(ticket.status, Action.TRANSFER, user.role)
         line = Line.MEDICAL if ticket.line is Line.CITIZEN else Line.CITIZEN
         change = Change(
-            Action.TRANSFER.value, user.username, self._clock(), status, {}, {"to_line": line.value}
+            EventKind.TRANSFERRED,
+            user.username,
+            self._clock(),
+            status,
+            {},
+            {"to_line": line.value},
         )
         return await self._store.transfer(ticket, line, change)
 
@@ -447,7 +451,7 @@ class BackofficeService:
             await self._store.apply(
                 ticket,
                 Change(
-                    "dispatch_failed",
+                    EventKind.DISPATCH_FAILED,
                     SYSTEM,
                     now,
                     None,
@@ -468,7 +472,7 @@ class BackofficeService:
         await self._store.apply(
             ticket,
             Change(
-                "dispatch_requested",
+                EventKind.DISPATCH_REQUESTED,
                 actor,
                 now,
                 None,
@@ -504,7 +508,7 @@ class BackofficeService:
         await self._store.apply(
             ticket,
             Change(
-                f"dispatch_{result.value}",
+                EventKind.DISPATCH_ACCEPTED if accepted else EventKind.DISPATCH_DECLINED,
                 user.username,
                 now,
                 None,
@@ -547,7 +551,7 @@ class BackofficeService:
         await self._store.apply(
             ticket,
             Change(
-                "dispatch_timed_out",
+                EventKind.DISPATCH_TIMED_OUT,
                 SYSTEM,
                 now,
                 None,
@@ -582,7 +586,8 @@ class BackofficeService:
             raise InvalidRequest("only 115 tickets have dispatch milestones")
         now = self._clock()
         return await self._store.apply(
-            ticket, Change(kind, user.username, now, None, {f"{kind}_at": now}, {})
+            ticket,
+            Change(EventKind(kind), user.username, now, None, {f"{kind}_at": now}, {}),
         )
 
     async def complete(self, user: User, ticket_id: int, outcome: Outcome) -> TicketState:
@@ -595,7 +600,7 @@ class BackofficeService:
         return await self._store.apply(
             ticket,
             Change(
-                "completed",
+                EventKind.COMPLETED,
                 user.username,
                 now,
                 target,

@@ -45,6 +45,7 @@ from tickets.attachments import (
 )
 from tickets.codes import plain_int
 from tickets.errors import InvalidRequest, InvalidTransition
+from tickets.events import EventKind
 from tickets.model import Role, TicketStatus, User
 from tickets.phone import mask_phone
 from tickets.privacy import summary
@@ -369,7 +370,9 @@ async def reassign_request(request: web.Request) -> web.Response:
     if ticket.status not in REASSIGNABLE:
         raise InvalidTransition(f"cannot ask to reassign a ticket that is {ticket.status}")
     data = {"agency": ticket.agency_code, "reason": reason.strip()}
-    await request.app[AGENCY].note(ticket.id, utc_now(), user.username, "reassign_requested", data)
+    await request.app[AGENCY].note(
+        ticket.id, utc_now(), user.username, EventKind.REASSIGN_REQUESTED, data
+    )
     request.app[BUS].emit(
         "tickets",
         "reassign_requested",

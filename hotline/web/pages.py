@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from hotline.auth import LoginStatus, TokenKind, csrf_matches, csrf_token
-from hotline.keys import AUTH
+from hotline.keys import AUTH, MENU
 from hotline.web.errors import ApiError
 from hotline.web.http import (
     SESSION_COOKIE,
@@ -36,6 +36,7 @@ from hotline.web.openapi import PAGE_ATTRIBUTE, ROLES_ATTRIBUTE, describe
 from runtime.secrets_compare import same_secret
 from tickets.codes import HOTLINE_TZ
 from tickets.model import Role, User
+from tickets.staffing import queue_lines
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ def render(
         if user is None
         else {"username": user.username, "role": user.role.value, "agency": user.agency_code},
         "texts": page_texts(lang, page),
+        # the line of each queue, for the timelines' "queued" steps
+        "queues": {q: line.value for q, line in queue_lines(request.app[MENU].lines).items()},
         **(data or {}),
     }
     body = _templates.get_template(template).render(

@@ -459,19 +459,24 @@
 
   /* ------------------------------------------------------------------ audit */
 
-  function shown(value) {
+  /* A value in words: yes/no, a role or an agency kind by its name, text in quotes. */
+  function shown(key, value) {
     if (value === null || value === undefined) return t("common.none");
+    if (typeof value === "boolean") return t("admin.value_" + value);
+    if (key === "role") return t("common.role_" + value);
+    if (key === "kind") return label("kind_", value);
+    if (key === "locked_until") return H.fmt.dateTime(value);
     return typeof value === "string" ? "«" + value + "»" : JSON.stringify(value);
   }
 
-  /* What an audit row changed: the fields whose value differs, old → new. */
+  /* What an audit row changed: the fields whose value differs, old → new, by their names. */
   function summary(before, after) {
     if (!after) return t("common.none");
     return Object.entries(after).filter(function ([key, value]) {
       return !before || JSON.stringify(before[key]) !== JSON.stringify(value);
     }).map(function ([key, value]) {
-      const old = before && key in before ? shown(before[key]) + " → " : "";
-      return key + ": " + old + shown(value);
+      const old = before && key in before ? shown(key, before[key]) + " → " : "";
+      return label("field_", key) + ": " + old + shown(key, value);
     }).join("; ") || t("admin.no_difference");
   }
 

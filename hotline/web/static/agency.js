@@ -10,6 +10,7 @@
   const PAGE = 50;
   const state = { status: "open", offset: 0, total: 0, selected: null, items: [] };
   const agencyNames = {};
+  const categoryNames = {};
 
   function name(pair) {
     if (!pair) return null;
@@ -26,7 +27,9 @@
     const select = document.getElementById("agency-select");
     let agencies = [];
     try {
-      agencies = (await H.api("GET", "/api/v1/agencies")).items;
+      const [listed, categories] = await Promise.all([H.api("GET", "/api/v1/agencies"), H.api("GET", "/api/v1/categories")]);
+      agencies = listed.items;
+      for (const c of categories.categories) categoryNames[c.code] = data.lang === "en" ? c.name_en : c.name_vi;
     } catch (err) {
       H.failed(err);
       return;
@@ -107,12 +110,11 @@
   }
 
   /* ------------------------------------------------------------------ one ticket */
-  function eventText(event) {
-    const values = Object.assign({ kind: event.kind, agency: "", reason: "", filename: "" }, event.data || {});
-    values.agency = agencyNames[values.agency] || values.agency;
-    const key = "agency.ev_" + event.kind;
-    return Object.prototype.hasOwnProperty.call(data.texts, key) ? t(key, values) : t("agency.ev_other", values);
-  }
+  /* How this page names the codes in timeline events (hotline.js eventText). */
+  const eventNames = {
+    agency: function (code) { return agencyNames[code] || code; },
+    category: function (code) { return categoryNames[code] || code; },
+  };
 
   async function showTicket(item) {
     const pane = document.getElementById("ticket-detail");
@@ -153,8 +155,8 @@
       el("ol", { class: "timeline", id: "timeline" }, timeline.events.map(function (event) {
         return el("li", { "data-kind": event.kind },
           el("time", { datetime: event.at, text: fmt.dateTime(event.at) }),
-          eventText(event), " ",
-          el("span", { class: "muted", text: t("agency.by", { actor: event.actor }) }));
+          H.eventText(event, eventNames), " ",
+          el("span", { class: "muted", text: t("agency.by", { actor: H.actorName(event.actor) }) }));
       })));
   }
 

@@ -219,6 +219,47 @@
     }));
   }
 
+  function has(key) {
+    return Object.prototype.hasOwnProperty.call(data.texts, key);
+  }
+
+  /* A value of an event's data in words: through the page's ``names`` (category, agency,
+     facility: its reference data), a queue by its line, else events.<field>_<value>, else as
+     it is. */
+  function eventValue(field, value, names) {
+    if (value === null || value === undefined || value === "") return t("common.none");
+    if (names && names[field]) return names[field](value);
+    if (field === "queue" && data.queues && data.queues[value]) return t("common.line_" + data.queues[value]);
+    if (has("events." + field + "_" + value)) return t("events." + field + "_" + value);
+    return typeof value === "number" ? fmt.number(value) : String(value);
+  }
+
+  /* One timeline event in the page's language (events.toml; its kinds are tickets/events.py):
+     the kind's sentence with the event's data, then the fields that have a text of their own
+     and that the sentence does not say. A kind this page does not know shows its code. */
+  function eventText(event, names) {
+    const key = "events." + event.kind;
+    if (!has(key)) return event.kind;
+    const raw = event.data || {};
+    const values = {};
+    for (const [field, value] of Object.entries(raw)) values[field] = eventValue(field, value, names);
+    const sentence = data.texts[key];
+    let text = t(key, values).replace(/\{[a-z_]+\}/g, t("common.none"));
+    for (const [field, value] of Object.entries(raw)) {
+      const extra = "events.field_" + field;
+      if (has(extra) && value !== null && value !== "" && !sentence.includes("{" + field + "}")) {
+        text += " · " + t(extra, values);
+      }
+    }
+    return text;
+  }
+
+  /* Who did it: a person's user name, or what the system part is called in words. */
+  function actorName(actor) {
+    const base = String(actor || "").split(":")[0];
+    return has("events.actor_" + base) ? t("events.actor_" + base) : actor;
+  }
+
   /* An operator's state in words. Paused while ringing or on a call: that call goes on and no
      new one comes after it. */
   function operatorState(op) {
@@ -240,5 +281,5 @@
     notify(t("common.error_generic", { message: err.message }), "error");
   }
 
-  window.Hotline = { data, t, api, ApiError, live, el, clear, fmt, charts: { bars, legend }, operatorState, notify, failed };
+  window.Hotline = { data, t, api, ApiError, live, el, clear, fmt, charts: { bars, legend }, eventText, actorName, operatorState, notify, failed };
 })();

@@ -13,12 +13,6 @@
   const lang = H.data.lang;
   const $ = function (id) { return document.getElementById(id); };
 
-  // IVR path details not worth a glance: when, the server's file names, what the panel shows.
-  const PATH_HIDDEN = ["at", "step", "file", "caller", "line"];
-  // Timeline events with a text of their own (operator.ev_<kind>); others show their kind.
-  const EVENT_TEXTS = ["call_started", "menu_choice", "call_recording", "recorded", "to_queue", "classify", "dispatch_requested", "dispatch_accepted", "dispatch_declined",
-    "dispatch_timed_out", "dispatch_failed", "answered", "on_scene", "completed", "transcript", "transfer"];
-
   const state = {
     refs: null,          // categories, subcategories, localities, agencies
     interface: null,     // the operator's softphone, e.g. PJSIP/op101
@@ -160,11 +154,10 @@
     $("category").textContent = categoryName(call.category);
     $("waited").textContent = call.hold_seconds !== undefined ? fmt.duration(call.hold_seconds) : t("common.none");
     clear($("ivr-path"), (call.ivr_path || []).map(function (step) {
-      const details = Object.entries(step)
-        .filter(function (e) { return !PATH_HIDDEN.includes(e[0]); })
-        .map(function (e) { return e[0] + ": " + (typeof e[1] === "object" ? JSON.stringify(e[1]) : e[1]); });
-      const name = EVENT_TEXTS.includes(step.step) ? t("operator.ev_" + step.step) : step.step;
-      return el("li", {}, el("strong", { text: name }), details.length ? " " + details.join(", ") : "");
+      const data = Object.assign({}, step);
+      delete data.step;
+      delete data.at;
+      return el("li", { "data-kind": step.step }, H.eventText({ kind: step.step, data: data }, names()));
     }));
     renderTranscript();
     $("ticket-card").hidden = !call.code;
@@ -404,7 +397,7 @@
   }
 
   function outcomeLabel(outcome) {
-    return t("operator.outcome_" + outcome);
+    return t("events.outcome_" + outcome);
   }
 
   function renderDispatch() {
@@ -480,20 +473,21 @@
     clear($("dispatch-timeline"), state.timeline.map(function (e) {
       return el("li", { "data-kind": e.kind },
         el("span", { class: "tabular muted", text: clock(e.at) }), " ",
-        el("span", { text: eventText(e) }),
-        e.data && e.data.reason ? el("span", { class: "muted", text: " — " + e.data.reason }) : null,
-        el("span", { class: "muted actor", text: " · " + e.actor }));
+        el("span", { text: H.eventText(e, names()) }),
+        el("span", { class: "muted actor", text: " · " + H.actorName(e.actor) }));
     }));
   }
 
-  function eventText(event) {
-    if (!EVENT_TEXTS.includes(event.kind)) return event.kind;
-    const data = event.data || {};
-    const asked = state.dispatch ? state.dispatch.attempts.find(function (a) { return a.facility === data.facility; }) : null;
-    return t("operator.ev_" + event.kind, {
-      facility: asked ? facilityName(asked) : data.facility || "",
-      outcome: data.outcome ? outcomeLabel(data.outcome) : "",
-    });
+  /* How this page names the codes in timeline events (hotline.js eventText). */
+  function names() {
+    return {
+      category: categoryName,
+      agency: agencyName,
+      facility: function (code) {
+        const asked = state.dispatch ? state.dispatch.attempts.find(function (a) { return a.facility === code; }) : null;
+        return asked ? facilityName(asked) : code;
+      },
+    };
   }
 
   function tickDispatch() {
