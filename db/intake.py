@@ -21,10 +21,14 @@ ON CONFLICT (line, year) DO UPDATE SET last = ticket_counters.last + 1
 RETURNING last
 """
 
+# A ticket's recordings are transcribed ('pending', then a job queued by a trigger) unless the
+# instance that took the call has no speech model ('no_model': no job, migration 0010).
 _INSERT_TICKET = """
 INSERT INTO tickets (code, line, category, caller_phone, caller_raw, description_recording,
-                     location_recording, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                     location_recording, created_at, updated_at, transcript_status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8,
+        CASE WHEN $6::text IS NULL AND $7::text IS NULL THEN 'none'
+             WHEN $9::boolean THEN 'pending' ELSE 'no_model' END)
 RETURNING id
 """
 
@@ -62,7 +66,9 @@ UPDATE tickets SET category = CASE WHEN status = 'new' THEN $2 ELSE category END
                    location_recording = $4::text,
                    transcript_status = CASE WHEN ($3::text IS NOT NULL OR $4::text IS NOT NULL)
                                               AND transcript_status = 'none'
-                                            THEN 'pending' ELSE transcript_status END,
+                                            THEN CASE WHEN $5::boolean THEN 'pending'
+                                                      ELSE 'no_model' END
+                                            ELSE transcript_status END,
                    updated_at = now()
 WHERE id = $1
 """
@@ -125,6 +131,7 @@ class PostgresIntakeRepository:
                     intake.description_recording,
                     intake.location_recording,
                     intake.started_at,
+                    intake.transcribe,
                 )
                 call_id = await conn.fetchval(
                     _INSERT_CALL,
@@ -180,6 +187,7 @@ class PostgresIntakeRepository:
                 intake.category.value,
                 intake.description_recording,
                 intake.location_recording,
+                intake.transcribe,
             )
             stored_seq = await conn.fetchval(
                 "SELECT coalesce(max(call_seq), 0) FROM ticket_events WHERE call_id = $1", call_id

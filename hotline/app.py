@@ -241,7 +241,13 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
         retry_interval=settings.spool_retry_interval,
     )
     app[RECORDER] = recorder
-    service = IvrService(menu, recorder, settings.recordings, speech=app.get(SPEECH))
+    service = IvrService(
+        menu,
+        recorder,
+        settings.recordings,
+        speech=app.get(SPEECH),
+        transcribe=settings.vosk_model is not None,
+    )
     server = FastAgiServer(
         {"hotline": hotline_route(service, menu)},
         header_timeout=settings.agi_header_timeout,

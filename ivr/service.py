@@ -49,11 +49,14 @@ class IvrService:
         recorder: IntakeRecorder,
         recordings_dir: Path,
         speech: SpeechRecognizer | None = None,
+        *,
+        transcribe: bool = True,
     ) -> None:
         self._menu = menu
         self._recorder = recorder
         self._recordings = recordings_dir
         self._speech = speech  # None ⇒ menus are DTMF-only
+        self._transcribe = transcribe  # False ⇒ no speech model: recordings without transcripts
 
     async def handle(self, caller: Caller, info: CallInfo) -> None:
         flow = self._menu.lines[info.line]
@@ -67,6 +70,7 @@ class IvrService:
                 started_at=datetime.now(UTC),
                 category=flow.category,
                 queue=flow.queue,
+                transcribe=self._transcribe,
             ).step(EventKind.CALL_STARTED, {"caller": info.caller_raw, "line": info.line.value}),
             self._recorder,
         )

@@ -10,7 +10,7 @@ from pathlib import Path, PurePath
 
 import asyncpg
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Page, expect
 
 from db.migrations import known_migrations, migrate
 from db.province import load_province
@@ -132,7 +132,7 @@ async def _answer_on_the_page(live: Live, page: Page, extension: str) -> None:
     await page.wait_for_selector("#state[data-state=available]")
 
 
-async def test_given_a_field_report_connected_to_the_operator_when_the_recording_is_played_then_it_plays_from_the_path_inside_the_spool(
+async def test_given_a_field_report_connected_to_the_operator_without_a_speech_model_when_the_recording_is_played_then_it_plays_and_no_transcript_is_promised(
     live: Live, db: asyncpg.Connection
 ) -> None:
     live.board.add_softphone(Softphone("op111", ring_delay=1.0, talk_time=100_000.0))
@@ -148,6 +148,10 @@ async def test_given_a_field_report_connected_to_the_operator_when_the_recording
         player = "#recordings figure[data-kind=description] audio"
         await page.wait_for_selector(player)
 
+        # the service has no speech model: it says so, it does not promise a transcript
+        await expect(page.locator("#transcript-status")).to_have_text(
+            "không có bản chuyển (chưa cài mô hình giọng nói)"
+        )
         duration = await played_seconds(page, player)
 
         assert duration > 1.0

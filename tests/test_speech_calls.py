@@ -167,7 +167,7 @@ async def test_given_a_field_report_call_when_the_description_is_recorded_then_a
     assert any("menu words not in the model's vocabulary" in m and "thủ" in m for m in messages)
 
 
-async def test_given_no_model_when_the_service_starts_then_one_log_line_says_the_menu_is_dtmf_only(
+async def test_given_no_model_when_the_service_starts_then_one_log_line_says_so_and_recordings_queue_no_transcription(
     database_url: str, db: asyncpg.Connection, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
@@ -185,7 +185,11 @@ async def test_given_no_model_when_the_service_starts_then_one_log_line_says_the
     assert not any(c.startswith("RECORD FILE") for c in result.agi.commands)
     assert (await ticket_of(db, channel.uniqueid))["category"] == "unclassified"
     row = await ticket_of(db, reported.uniqueid)
-    assert row["transcript_status"] == "pending"
+    assert row["transcript_status"] == "no_model"  # said so on the console, never "pending"
+    jobs = await db.fetchval(
+        "SELECT count(*) FROM transcription_jobs WHERE ticket_id = $1", row["id"]
+    )
+    assert jobs == 0  # nothing queued that could never run
     assert (service.settings.recordings / row["description_recording"]).exists()
 
 

@@ -50,6 +50,9 @@ class CallIntake:
     description_recording: str | None = None
     location_recording: str | None = None
     ended_at: datetime | None = None
+    # False where no speech model is installed: its recordings are kept without a transcript
+    # (and no transcription job is queued for them)
+    transcribe: bool = True
     version: int = 1
     events: tuple[IntakeEvent, ...] = field(default_factory=tuple)
     origin: IntakeOrigin = IntakeOrigin.IVR

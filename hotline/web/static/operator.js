@@ -194,7 +194,7 @@
     const text = (ticket && ticket.transcript) || (call && call.transcript) || "";
     const raw = (call && call.transcript_status) || "none";
     const status = raw === "none" ? "" : raw;
-    $("transcript").textContent = text || t("operator.no_transcript");
+    $("transcript").textContent = text || t(raw === "no_model" ? "operator.no_transcript_model" : "operator.no_transcript");
     $("transcript").classList.toggle("muted", !text);
     const badge = $("transcript-status");
     badge.hidden = !status;
