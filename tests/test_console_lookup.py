@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from db.backoffice import PostgresBackofficeStore
 from db.province import load_province
 from hotline.web.lookup import FailedAttempts
+from notify.templates import Event, render
 from tests.support.browser import PHONE, chromium, new_page, screenshot, script_errors
 from tests.support.service import RunningService
 from tickets.agencies import load_province as read_province
@@ -218,3 +220,25 @@ def test_given_an_idle_window_when_failures_expire_then_the_code_is_free_again()
     assert not attempts.locked("1022-26-000001")
     assert locked_now.locked("x")
     assert not locked_now.locked("y")
+
+
+async def test_given_the_link_in_a_citizens_sms_when_opened_on_a_phone_then_the_lookup_has_the_code_filled_in(
+    service: RunningService, ticket: str
+) -> None:
+    lookup_url = f"{service.http_url}/tra-cuu"  # notify_lookup_url's path by default
+    message = render(Event.RECEIVED, {"code": ticket, "line": "1022"}, lookup_url=lookup_url)
+    link = message.rsplit("Tra cứu: ", 1)[1]
+    assert link == f"{lookup_url}?ma={ticket}"
+    async with chromium() as browser:
+        page = await new_page(browser, viewport=PHONE)
+        response = await page.goto(link)
+        assert response is not None
+        assert response.status == 200
+        assert await page.input_value("#lookup-code") == ticket
+        await page.fill("#lookup-last4", CALLER[-4:])
+        await page.click("#lookup-form button[type=submit]")
+        await page.wait_for_selector("#lookup-result")
+        assert urlsplit(page.url).path == "/tra-cuu"
+        assert ANSWER in await page.inner_text("#lookup-result")
+        await screenshot(page, "lookup-from-sms-link")
+        assert script_errors(page) == []

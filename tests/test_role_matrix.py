@@ -96,6 +96,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/api/v1/tickets/{ticket}/reassign-request"): frozenset({AGY}),
     ("GET", "/lookup"): PUBLIC,
     ("POST", "/lookup"): PUBLIC,
+    ("GET", "/tra-cuu"): PUBLIC,
+    ("POST", "/tra-cuu"): PUBLIC,
     ("GET", "/api/v1/public/lookup"): PUBLIC,
     ("GET", "/wallboard"): MANAGERS,
     ("GET", "/api/v1/stats/categories"): MANAGERS,

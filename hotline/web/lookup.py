@@ -31,6 +31,8 @@ from hotline.web.ratelimit import RateLimiter
 from tickets.codes import HOTLINE_TZ
 from tickets.privacy import mask_text
 
+# The page in English and in Vietnamese words: the SMS link (notify_lookup_url) uses /tra-cuu.
+LOOKUP_PATHS = ("/lookup", "/tra-cuu")
 LOOKUPS_PER_MINUTE = 10  # one code from one address
 ADDRESS_LOOKUPS_PER_MINUTE = 60  # one address, all codes
 FAILURES_PER_HOUR = 5
@@ -223,11 +225,17 @@ def _page(
 
 
 @describe(
-    query={"lang": {"type": "string", "enum": ["vi", "en"]}}, produces="text/html", tag="pages"
+    query={
+        "ma": {"type": "string", "description": "the ticket code to pre-fill (SMS links)"},
+        "lang": {"type": "string", "enum": ["vi", "en"]},
+    },
+    produces="text/html",
+    tag="pages",
 )
 async def lookup_page(request: web.Request) -> web.Response:
-    """The citizen lookup form (public, HTML, fits a phone)."""
-    return _page(request)
+    """The citizen lookup form (public, HTML, fits a phone); the link in citizens' SMS
+    (``notify_lookup_url?ma=CODE``, ``/tra-cuu`` by default) opens it with the code filled in."""
+    return _page(request, code=request.query.get("ma", "").strip())
 
 
 @describe(
@@ -270,6 +278,7 @@ def add_routes(app: web.Application) -> None:
     app[LOOKUP_CLIENTS] = RateLimiter(LOOKUPS_PER_MINUTE)
     app[LOOKUP_ADDRESSES] = RateLimiter(ADDRESS_LOOKUPS_PER_MINUTE)
     app[LOOKUP_FAILURES] = FailedAttempts(FAILURES_PER_HOUR, 3600.0)
-    app.router.add_get("/lookup", lookup_page)
-    app.router.add_post("/lookup", lookup_submit)
+    for path in LOOKUP_PATHS:
+        app.router.add_get(path, lookup_page)
+        app.router.add_post(path, lookup_submit)
     app.router.add_get("/api/v1/public/lookup", lookup_api)
