@@ -22,6 +22,7 @@ from panoramisk import Manager
 
 from agents.errors import AsteriskRefused, AsteriskUnavailable
 from agents.events import AmiEvent
+from agents.ports import Answer
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +215,7 @@ class AmiConnection:
         exten: str,
         callerid: str,
         variables: Mapping[str, str],
-    ) -> bool:
+    ) -> Answer:
         return await self._originate(
             channel,
             {"Context": context, "Exten": exten, "Priority": "1"},
@@ -230,7 +231,7 @@ class AmiConnection:
         data: str,
         callerid: str,
         variables: Mapping[str, str],
-    ) -> bool:
+    ) -> Answer:
         return await self._originate(
             channel, {"Application": application, "Data": data}, callerid, variables
         )
@@ -241,9 +242,9 @@ class AmiConnection:
         target: dict[str, str],
         callerid: str,
         variables: Mapping[str, str],
-    ) -> bool:
+    ) -> Answer:
         """Async Originate; the reply list ends with its OriginateResponse (Success: the
-        first leg answered within the 30 s Timeout)."""
+        first leg answered within the 30 s Timeout; otherwise its Reason says why not)."""
         action: dict[str, Any] = {
             "Action": "Originate",
             "Channel": channel,
@@ -257,7 +258,12 @@ class AmiConnection:
         reply = await self._send(action, as_list=None, wait=ORIGINATE_WAIT)
         messages = reply if isinstance(reply, list) else [reply]
         result = next((m for m in messages if m.get("Event") == "OriginateResponse"), None)
-        return result is not None and result.get("Response") == "Success"
+        if result is None:
+            return Answer.UNAVAILABLE
+        if result.get("Response") == "Success":
+            return Answer.ANSWERED
+        reason = str(result.get("Reason", "0"))
+        return Answer.of_reason(int(reason) if reason.isdigit() else 0)
 
     async def redirect(self, channel: str, *, context: str, exten: str, priority: str) -> None:
         await self._send(

@@ -40,6 +40,20 @@ class OperatorNotOnCall(AgentsError):
     status = 409
 
 
+class SpyNotConnected(AgentsError):
+    """The supervisor's softphone was rung but nobody is listening: it did not answer, was
+    busy or not reachable, or the operator's call ended before it answered. ``error_id`` says
+    which (``spy-<answer>``, ``spy-call-ended``); ``details`` names the softphone."""
+
+    error_id = "spy-not-connected"
+    status = 409
+
+    def __init__(self, message: str, *, why: str, extension: str) -> None:
+        super().__init__(message)
+        self.error_id = f"spy-{why.replace('_', '-')}"
+        self.details = {"extension": extension.split("/", 1)[-1]}
+
+
 class CallNotFound(AgentsError):
     error_id = "call-not-found"
     status = 404

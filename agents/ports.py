@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from agents.callbacks import Callback, CallbackStatus
@@ -13,6 +14,26 @@ from agents.stats import IntervalDelta
 from tickets.intake import CallIntake
 from tickets.model import User
 from tickets.service import TicketState
+
+
+class Answer(StrEnum):
+    """How the first leg of an Originate ended: Asterisk's ``OriginateResponse`` says it in
+    ``Reason``, the last control frame of the leg (``__ast_request_and_dial`` in
+    main/channel.c: 4 answer, 3 still ringing at the timeout, 5 busy, 8 congestion, 1 hung up,
+    0 the channel could not even be requested — an unregistered or unknown phone)."""
+
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    CONGESTION = "congestion"
+    HUNG_UP = "hung_up"
+    UNAVAILABLE = "unavailable"
+
+    @classmethod
+    def of_reason(cls, reason: int) -> Answer:
+        return {4: cls.ANSWERED, 3: cls.NO_ANSWER, 5: cls.BUSY, 8: cls.CONGESTION}.get(
+            reason, cls.HUNG_UP if reason == 1 else cls.UNAVAILABLE
+        )
 
 
 class AsteriskControl(Protocol):
@@ -35,8 +56,8 @@ class AsteriskControl(Protocol):
         exten: str,
         callerid: str,
         variables: Mapping[str, str],
-    ) -> bool:
-        """Place a call from ``channel``; True once the first leg answered."""
+    ) -> Answer:
+        """Place a call from ``channel``; how its first leg ended."""
         ...
 
     async def originate_application(
@@ -47,9 +68,9 @@ class AsteriskControl(Protocol):
         data: str,
         callerid: str,
         variables: Mapping[str, str],
-    ) -> bool:
+    ) -> Answer:
         """Ring ``channel`` and, once answered, run ``application(data)`` on it (no
-        dialplan); True once it answered."""
+        dialplan); how the ringing ended."""
         ...
 
     async def redirect(self, channel: str, *, context: str, exten: str, priority: str) -> None:

@@ -21,6 +21,7 @@ from agents.errors import (
     NotLoggedIn,
     NotOnThisCall,
     OperatorNotOnCall,
+    SpyNotConnected,
 )
 from agents.events import AmiEvent
 from agents.model import (
@@ -34,6 +35,7 @@ from agents.model import (
 )
 from agents.ports import (
     AgentsRepository,
+    Answer,
     AsteriskControl,
     IntakeSaver,
     OperatorSession,
@@ -75,6 +77,16 @@ class SpyMode(StrEnum):
         """
         extra = {SpyMode.LISTEN: "", SpyMode.WHISPER: "w", SpyMode.BARGE: "B"}[self]
         return f"bq{extra}ES"
+
+
+# What the supervisor is told when their softphone did not join the call.
+_NOT_CONNECTED = {
+    Answer.NO_ANSWER: "did not answer within 30 s",
+    Answer.BUSY: "was busy",
+    Answer.CONGESTION: "could not be reached (congestion)",
+    Answer.HUNG_UP: "hung up while ringing",
+    Answer.UNAVAILABLE: "is not available (not registered, or no such phone)",
+}
 
 
 class AgentsService:
@@ -343,22 +355,35 @@ class AgentsService:
             call.uniqueid,
             spyer,
         )
-        answered = await self._control.originate_application(
+        answer = await self._control.originate_application(
             spyer,
             application="ChanSpy",
             data=data,
             callerid=f"{mode.value.capitalize()} {name} <{endpoint}>",
             variables={"HOTLINE_SPY_MODE": mode.value, "HOTLINE_SPY_BY": supervisor.username},
         )
-        if not answered:
-            logger.info("supervisor %s did not pick up %s", supervisor.username, spyer)
+        if answer is not Answer.ANSWERED:
+            logger.info("supervisor %s: %s rang, %s", supervisor.username, spyer, answer.value)
+            raise SpyNotConnected(
+                f"{spyer} {_NOT_CONNECTED[answer]}: nobody is listening to {target_interface}",
+                why=answer.value,
+                extension=spyer,
+            )
+        still = self.model.call_of(target_interface)
+        if still is None or still.uniqueid != call.uniqueid:
+            logger.info("supervisor %s: call %s ended first", supervisor.username, call.uniqueid)
+            raise SpyNotConnected(
+                f"the call of {target_interface} ended before {spyer} answered",
+                why="call_ended",
+                extension=spyer,
+            )
         return {
             "interface": target_interface,
             "uniqueid": call.uniqueid,
             "mode": mode.value,
             "extension": spyer,
             "application_data": data,
-            "answered": answered,
+            "answered": True,
         }
 
     # -- transfer between the lines --------------------------------------------------------
@@ -439,7 +464,7 @@ class AgentsService:
         status = start_attempt(callback)
         assert callback.phone is not None
         await self._repository.update_callback(callback.id, status, user.id, attempt=True)
-        answered = await self._control.originate(
+        answer = await self._control.originate(
             session.interface,
             context=self._callback_context,
             exten=national_phone(callback.phone),
@@ -449,8 +474,8 @@ class AgentsService:
                 "HOTLINE_TICKET": callback.ticket_code or "",
             },
         )
-        if not answered:
-            logger.info("callback %d: operator %s did not pick up", callback.id, user.username)
+        if answer is not Answer.ANSWERED:
+            logger.info("callback %d: operator %s: %s", callback.id, user.username, answer.value)
             await self._repository.update_callback(
                 callback.id, CallbackStatus.PENDING, user.id, attempt=False
             )

@@ -123,6 +123,44 @@ async def test_given_a_supervisor_on_the_wallboard_when_a_caller_joins_the_1022_
         await call.wait()
 
 
+async def test_given_a_supervisors_softphone_when_it_does_not_answer_then_answers_then_the_wallboard_tells_each_truth(
+    live: Live,
+) -> None:
+    live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=100_000.0))
+    live.board.add_softphone(Softphone("sup201", answers=False))
+    live.board.add_softphone(Softphone("sup202", ring_delay=2.0, talk_time=3600.0))
+    await live.login("lan", "op101")
+    call = await live.board.place_call("1022", "0901234567", script=CallerScript(keys=["3"]))
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await open_wallboard(live, page)
+        await page.wait_for_selector(f"{ROW}[data-state=on_call]", timeout=20_000)
+        toast = page.locator("#toast")
+
+        await page.fill("#my-extension", "sup201")
+        await page.click(f"{ROW} button[data-action=listen]")
+        await expect(toast).to_have_text(
+            "Đang gọi máy sup201 của bạn — nhấc máy để vào cuộc gọi của lan…"
+        )
+        await expect(toast).to_have_text(
+            "Máy sup201 của bạn không trả lời trong 30 giây: bạn chưa vào cuộc gọi.",
+            timeout=15_000,
+        )
+        await expect(toast).to_have_attribute("data-kind", "error")
+        await screenshot(page, "wallboard-listen-not-answered")
+        assert live.board.spies == []
+
+        await page.fill("#my-extension", "sup202")
+        await page.click(f"{ROW} button[data-action=listen]")
+        await expect(toast).to_have_text(
+            "Bạn đang nghe cuộc gọi của lan trên máy sup202.", timeout=15_000
+        )
+        await expect(toast).to_have_attribute("data-kind", "ok")
+        assert [s.mode for s in live.board.spies] == ["listen"]
+        assert script_errors(page) == []
+    call.hangup()
+
+
 async def test_given_a_ready_operator_when_the_supervisor_pauses_and_logs_them_out_from_the_wallboard_then_asterisk_has_the_reason_and_then_no_member(
     live: Live,
 ) -> None:

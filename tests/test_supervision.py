@@ -189,6 +189,64 @@ async def test_given_an_idle_operator_when_a_supervisor_asks_to_listen_then_409_
     assert not any(e.name in ("Newchannel", "ChanSpyStart") for e in live.board.events)
 
 
+async def test_given_a_supervisors_softphone_that_does_not_join_when_listening_is_asked_then_409_says_why_and_nobody_listens(
+    live: Live,
+) -> None:
+    """Asterisk answers an Originate with ``OriginateResponse`` whose ``Reason`` is the last
+    control frame of the first leg (``fast_originate`` in main/manager.c; the values are
+    ``__ast_request_and_dial``'s in main/channel.c: 3 still ringing at the timeout, 0 the
+    channel could not be requested): the service must not call that a success."""
+    live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=3600.0))
+    live.board.add_softphone(Softphone("sup201", answers=False))
+    live.board.add_softphone(Softphone("sup202", registered=False))
+    await live.login("lan", "op101")
+    await a_call_on(live, OP)
+
+    rang = await live.post(
+        "sup", f"/api/v1/operators/{OP}/spy", {"mode": "listen", "extension": "sup201"}
+    )
+    offline = await live.post(
+        "sup", f"/api/v1/operators/{OP}/spy", {"mode": "whisper", "extension": "sup202"}
+    )
+    unknown = await live.post(
+        "sup", f"/api/v1/operators/{OP}/spy", {"mode": "barge", "extension": "nobody9"}
+    )
+
+    assert rang[0] == 409
+    assert rang[1]["error_id"] == "spy-no-answer"
+    assert rang[1]["details"] == {"extension": "sup201"}
+    assert "did not answer" in rang[1]["message"]
+    assert (offline[0], offline[1]["error_id"]) == (409, "spy-unavailable")
+    assert (unknown[0], unknown[1]["error_id"]) == (409, "spy-unavailable")
+    responses = [e for e in live.board.events if e.name == "OriginateResponse"]
+    assert [(e.get("Response"), e.get("Reason")) for e in responses] == [
+        ("Failure", "3"),
+        ("Failure", "0"),
+        ("Failure", "0"),
+    ]
+    assert live.board.spies == []
+
+
+async def test_given_a_call_that_ends_while_the_supervisors_phone_rings_when_it_answers_then_409_says_the_call_ended(
+    live: Live,
+) -> None:
+    """ChanSpy with ``S`` (app_chanspy.c ``common_exec``: stop when no channel is left to spy
+    on) leaves the supervisor's phone with nothing to hear once the operator's call is over."""
+    live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=2.0))
+    live.board.add_softphone(Softphone("sup201", ring_delay=20.0, talk_time=3600.0))
+    await live.login("lan", "op101")
+    call = await a_call_on(live, OP)
+
+    status, body = await live.post(
+        "sup", f"/api/v1/operators/{OP}/spy", {"mode": "listen", "extension": "sup201"}
+    )
+    await call.wait()
+
+    assert status == 409, body
+    assert body["error_id"] == "spy-call-ended"
+    assert body["details"] == {"extension": "sup201"}
+
+
 async def test_given_a_1022_call_when_the_operator_transfers_it_to_115_then_the_caller_is_redirected_and_the_ticket_follows(
     live: Live, db: asyncpg.Connection
 ) -> None:
@@ -303,8 +361,9 @@ async def test_given_a_ticket_with_a_description_recording_when_the_player_fetch
     assert token is not None
     live.tokens["ubnd"] = token
     stored = await db.fetchval("SELECT description_recording FROM tickets WHERE code = $1", code)
+    recording = live.service.settings.recordings / stored  # stored inside the spool
     outside = tmp_path / "secret.wav"
-    outside.write_bytes(Path(stored).read_bytes())
+    outside.write_bytes(recording.read_bytes())
 
     async def fetch(who: str, kind: str = "description") -> tuple[int, str, str, bytes]:
         path = f"/api/v1/tickets/{code}/recordings/{kind}"
@@ -326,20 +385,19 @@ async def test_given_a_ticket_with_a_description_recording_when_the_player_fetch
             "UPDATE tickets SET description_recording = $2 WHERE code = $1", code, path
         )
         escapes.append(await fetch("sup"))
-    await db.execute(
-        "UPDATE tickets SET description_recording = $2 WHERE code = $1",
-        code,
-        str(Path(stored).relative_to(live.service.settings.recordings)),
+    await db.execute(  # an absolute path inside the spool, as stored before migration 0009
+        "UPDATE tickets SET description_recording = $2 WHERE code = $1", code, str(recording)
     )
-    relative = await fetch("sup")
+    absolute = await fetch("sup")
 
+    assert not Path(stored).is_absolute()
     assert served[:3] == (200, "audio/wav", f'inline; filename="{code}-description.wav"')
-    assert served[3] == Path(stored).read_bytes()
+    assert served[3] == recording.read_bytes()
     assert served[3][:4] == b"RIFF"
     assert by_admin[0] == 200
     assert location[0] == 404
     assert agency[0] == 403
     assert [e[0] for e in escapes] == [404, 404]
     assert (tmp_path / "secret.wav").exists()  # it was there to be served, and was not
-    assert relative[0] == 200
-    assert relative[3] == served[3]
+    assert absolute[0] == 200
+    assert absolute[3] == served[3]

@@ -31,6 +31,8 @@ class DomainError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        # values a console puts in its own words for the error (errors.toml), e.g. a phone
+        self.details: dict[str, str] = {}
 
 
 class InvalidRequest(DomainError):

@@ -36,11 +36,17 @@ RECORDING_KINDS = ("description", "location")
             "extension": {"type": "string", "description": "the supervisor's softphone"},
         },
     },
-    responses={409: "the operator is not on a call", 503: "no AMI connection"},
+    responses={
+        409: "the operator is not on a call, or the supervisor's softphone did not join it "
+        "(error_id spy-no-answer, spy-busy, spy-congestion, spy-hung-up, spy-unavailable, "
+        "spy-call-ended; details.extension names the softphone)",
+        503: "no AMI connection",
+    },
 )
 @requires(*OVERSEES)
 async def spy(request: web.Request) -> web.Response:
-    """Ring the supervisor's softphone; once answered, it joins the operator's call."""
+    """Ring the supervisor's softphone and answer once it has joined the operator's call (up
+    to 30 s of ringing); 409 when it did not, saying why."""
     service = agents_service(request)
     body = await json_object(request)
     try:

@@ -1,4 +1,5 @@
-"""One error body for every failure: ``{"error_id": "...", "message": "..."}``."""
+"""One error body for every failure: ``{"error_id": "...", "message": "..."}``, with
+``"details"`` when a console needs values to say it in its own words."""
 
 from __future__ import annotations
 
@@ -34,11 +35,16 @@ RETRY_AFTER = "5"  # seconds a client should wait after a 503
 
 
 def error_body(
-    status: int, error_id: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    error_id: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: dict[str, str] | None = None,
 ) -> web.Response:
-    return web.json_response(
-        {"error_id": error_id, "message": message}, status=status, headers=headers
-    )
+    body: dict[str, object] = {"error_id": error_id, "message": message}
+    if details:
+        body["details"] = details
+    return web.json_response(body, status=status, headers=headers)
 
 
 def unavailable(error_id: str, message: str) -> web.Response:
@@ -53,7 +59,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ApiError as err:
         return error_body(err.status, err.error_id, err.message, err.headers)
     except DomainError as err:
-        return error_body(err.status, err.error_id, err.message)
+        return error_body(err.status, err.error_id, err.message, details=err.details)
     except web.HTTPException as err:
         if err.status < 400:
             raise

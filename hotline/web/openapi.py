@@ -25,7 +25,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error_id", "message"],
-    "properties": {"error_id": {"type": "string"}, "message": {"type": "string"}},
+    "properties": {
+        "error_id": {"type": "string"},
+        "message": {"type": "string"},
+        "details": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
 }
 
 

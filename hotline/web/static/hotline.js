@@ -268,13 +268,14 @@
     return t("common.state_" + value + (paused ? "_paused" : ""));
   }
 
-  function notify(message, kind) {
+  function notify(message, kind, milliseconds) {
     const box = document.getElementById("toast") || document.body.appendChild(el("div", { id: "toast", role: "status" }));
     box.textContent = message;
     box.className = "toast " + (kind || "info");
+    box.dataset.kind = kind || "info";
     box.hidden = false;
     clearTimeout(notify.timer);
-    notify.timer = setTimeout(function () { box.hidden = true; }, 5000);
+    notify.timer = setTimeout(function () { box.hidden = true; }, milliseconds || 5000);
   }
 
   function failed(err) {

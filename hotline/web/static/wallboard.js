@@ -184,11 +184,15 @@
       action = "spy";
     }
     button.disabled = true;
+    const spying = body && body.mode;
+    const extension = spying ? body.extension : "";
+    if (spying) H.notify(t("wallboard.calling_spy", { extension: extension, name: label }), "info", 35000);
     try {
       await H.api("POST", interfacePath(op.interface) + "/" + action, body);
-      H.notify(t("wallboard.done_" + (body && body.mode ? body.mode : action), { name: label }));
+      H.notify(t("wallboard.done_" + (spying ? body.mode : action), { name: label, extension: extension }), "ok");
     } catch (err) {
-      H.failed(err);
+      // e.g. the softphone did not answer: said as such, never as if it had worked
+      H.notify(err.message, "error", 10000);
     } finally {
       button.disabled = false;
     }
