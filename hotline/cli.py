@@ -22,7 +22,7 @@ from db.users import PostgresUserRepository, UsernameTaken
 from hotline import cli_backoffice
 from hotline.app import build_app
 from hotline.auth import AuthService, InvalidUser
-from hotline.emulated.demo import DemoOptions, build_demo_app
+from hotline.emulated.demo import STAFFED_FOR, DemoOptions, build_demo_app
 from hotline.emulated.plan import SCENARIOS, SimulationOptions
 from hotline.emulated.simulate import simulate
 from hotline.logs import configure_logging
@@ -57,8 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--agi-bind", help="host:port for FastAGI (default 127.0.0.1:4573)")
     demo.add_argument("--http-bind", help="host:port for HTTP (default 127.0.0.1:8080)")
     demo.add_argument("--seed", type=int, default=1, help="the simulation's random seed")
-    demo.add_argument("--calls-per-hour", type=float, default=240.0)
-    demo.add_argument("--operators", type=int, default=4, choices=range(1, 51), metavar="1..50")
+    demo.add_argument(
+        "--calls-per-hour",
+        type=float,
+        default=STAFFED_FOR,
+        help=f"how often citizens call (default {STAFFED_FOR:.0f}: the rate the simulated "
+        "operators are sized for by Erlang C; more shows an overloaded shift)",
+    )
 
     simulate = commands.add_parser(
         "simulate", help="load the service through the emulator and print what became of calls"
@@ -114,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return serve(settings)
         if args.command == "demo":
-            options = DemoOptions(args.seed, args.calls_per_hour, args.operators)
+            if args.calls_per_hour <= 0:
+                print("hotline: --calls-per-hour: > 0", file=sys.stderr)
+                return 2
+            options = DemoOptions(args.seed, args.calls_per_hour)
             return serve(settings, build_demo_app(settings, options))
         if args.command == "simulate":
             return _simulate(settings, args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +28,9 @@ from ivr.server import SECRET_VARIABLE
 from switchboard import Clock, Softphone, Switchboard
 from switchboard.traffic import TrafficProfile
 from tickets.agencies import load_province as read_province_file
-from tickets.model import Role
+from tickets.erlang import Staffing, StaffingTarget, agents_needed, traffic_intensity
+from tickets.model import Line, Role
+from tickets.staffing import line_targets
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +41,42 @@ BOARD = web.AppKey("switchboard", Switchboard)
 DEMO_AGENCY = "UBND-Q-HC"  # a district committee of the demo province
 
 
+# The shift the demo staffs: citizens call this often at most, 20 % of them 115 (the traffic
+# profile's share); each call keeps an operator busy for the ringing, the talk and the queue's
+# 15 s wrap-up (asterisk_conf/queues.conf).
+STAFFED_FOR = 120.0  # calls an hour
+RING = (2.0, 6.0)  # seconds a simulated operator lets the phone ring
+TALK = (30.0, 90.0)  # seconds a simulated conversation lasts
+WRAP_UP = 15.0
+BUSY_PER_CALL = sum(RING) / 2 + sum(TALK) / 2 + WRAP_UP
+SHARE_115 = TrafficProfile().share_115
+YOUR_SEAT = "op100"  # a softphone no simulated operator uses: the person trying the demo
+YOUR_LOGIN = "operator"
+SUPERVISOR_PHONE = "sup201"  # answers for the supervisor trying listen / whisper / barge
+PICK_UP = 3.0  # seconds those two phones ring before "you" pick up
+
+
 @dataclass(frozen=True)
 class DemoOptions:
     seed: int = 1
-    calls_per_hour: float = 240.0
-    operators: int = 4
+    calls_per_hour: float = STAFFED_FOR  # more shows an overloaded shift, on purpose
+
+
+def team_sizes(
+    calls_per_hour: float, targets: Mapping[Line, StaffingTarget]
+) -> dict[Line, Staffing]:
+    """Operators per line by Erlang C for ``calls_per_hour`` (the line's share of it), each
+    call keeping an operator ``BUSY_PER_CALL`` seconds, to reach the line's target."""
+    shares = {Line.CITIZEN: 1.0 - SHARE_115, Line.MEDICAL: SHARE_115}
+    return {
+        line: agents_needed(
+            traffic_intensity(calls_per_hour * share, 3600.0, BUSY_PER_CALL),
+            BUSY_PER_CALL,
+            targets[line].level,
+            targets[line].seconds,
+        )
+        for line, share in shares.items()
+    }
 
 
 def _free_port() -> int:
@@ -94,42 +127,82 @@ def build_demo_app(settings: Settings, options: DemoOptions) -> web.Application:
 
 async def _people(app: web.Application, board: Switchboard, options: DemoOptions) -> None:
     """The demo province (agencies, localities, routing: loaded if missing), the console
-    logins, the operators on their softphones, and the citizens who call."""
+    logins, one team of simulated operators per line sized by Erlang C, a free seat and a
+    supervisor's softphone for the person trying it, and the citizens who call."""
     added = await PostgresProvinceRepository(app[POOL]).load(read_province_file(None))
     logger.info("demo: province reference data loaded (%s)", added)
-    auth = AuthService(PostgresUserRepository(app[POOL]), token_ttl=timedelta(hours=12))
+    users = PostgresUserRepository(app[POOL])
+    auth = AuthService(users, token_ttl=timedelta(hours=12))
     service = app[AGENTS]
+    settings = app[SETTINGS]
+    targets = line_targets(settings)
+    queues = {line: flow.queue for line, flow in app[MENU].lines.items()}
+    teams = team_sizes(STAFFED_FOR, targets)
+    first = {Line.CITIZEN: 101, Line.MEDICAL: 151}
+    for line, staffing in teams.items():
+        for n in range(staffing.agents):
+            extension = f"op{first[line] + n}"
+            board.add_softphone(
+                Softphone(extension, ring_delay=RING, talk_time=TALK, name=extension)
+            )
+            await _demo_user(auth, extension, Role.OPERATOR)
+            found = await users.credentials(extension)
+            assert found is not None
+            await service.login(found.user, extension, [queues[line]])
+    board.add_softphone(
+        Softphone(YOUR_SEAT, ring_delay=PICK_UP, talk_time=(180.0, 300.0), name="Bạn / You")
+    )
+    board.add_softphone(
+        Softphone(SUPERVISOR_PHONE, ring_delay=PICK_UP, talk_time=3600.0, name="Giám sát")
+    )
     lines = [
-        f"demo: supervisor login  demo / {await _demo_user(auth, 'demo', Role.SUPERVISOR)}",
+        f"demo: supervisor login  demo / {await _demo_user(auth, 'demo', Role.SUPERVISOR)}"
+        f"  (softphone {SUPERVISOR_PHONE} for listen / whisper / barge on the wallboard; it"
+        f" picks up after {PICK_UP:.0f} s)",
         f"demo: administrator login  admin / {await _demo_user(auth, 'admin', Role.ADMIN)}",
         f"demo: agency login ({DEMO_AGENCY})  ubnd / "
         f"{await _demo_user(auth, 'ubnd', Role.AGENCY, DEMO_AGENCY)}",
+        f"demo: your operator seat  {YOUR_LOGIN} / "
+        f"{await _demo_user(auth, YOUR_LOGIN, Role.OPERATOR)}  on softphone {YOUR_SEAT}"
+        f" (no simulated operator uses it: calls ring on your screen, picked up after"
+        f" {PICK_UP:.0f} s, and last 3 to 5 minutes)",
     ]
-    for n in range(options.operators):
-        extension = f"op{101 + n}"
-        board.add_softphone(
-            Softphone(extension, ring_delay=(2.0, 6.0), talk_time=(25.0, 120.0), name=extension)
-        )
-        password = await _demo_user(auth, extension, Role.OPERATOR)
-        user = await auth.authenticate((await auth.login(extension, password)).token or "")
-        assert user is not None
-        await service.login(user, extension, None)
-        lines.append(f"demo: operator {extension} on PJSIP/{extension}  {extension} / {password}")
-    queues = sorted(flow.queue for flow in app[MENU].lines.values())
     board.start_traffic(TrafficProfile(calls_per_hour=options.calls_per_hour))
-    for line in lines:
-        logger.info("%s", line)
+    for text in lines:
+        logger.info("%s", text)
     logger.info(
         "demo: consoles on http://%s/login (operator, wallboard, agency inbox, administration);"
         " citizens look up a ticket on http://%s/lookup",
-        app[SETTINGS].http_bind,
-        app[SETTINGS].http_bind,
+        settings.http_bind,
+        settings.http_bind,
     )
-    logger.info(
-        "demo: %d operators in %s; citizens call about %.0f times an hour",
-        options.operators,
-        queues,
-        options.calls_per_hour,
+    logger.info("demo: %s", staffing_text(teams, targets, STAFFED_FOR))
+    if options.calls_per_hour > STAFFED_FOR:
+        needed = team_sizes(options.calls_per_hour, targets)
+        logger.warning(
+            "demo: citizens call %.0f times an hour, more than the shift is staffed for: Erlang C"
+            " would need %d operators on 1022 and %d on 115; expect queues to grow and"
+            " callbacks to pile up (an overloaded shift, on purpose)",
+            options.calls_per_hour,
+            needed[Line.CITIZEN].agents,
+            needed[Line.MEDICAL].agents,
+        )
+    else:
+        logger.info("demo: citizens call about %.0f times an hour", options.calls_per_hour)
+
+
+def staffing_text(
+    teams: Mapping[Line, Staffing], targets: Mapping[Line, StaffingTarget], rate: float
+) -> str:
+    parts = [
+        f"{line.value}: {teams[line].agents} simulated operators for"
+        f" {targets[line].level:.0%} within {targets[line].seconds} s"
+        f" ({teams[line].service_level:.1%} expected)"
+        for line in (Line.CITIZEN, Line.MEDICAL)
+    ]
+    return (
+        f"staffed by Erlang C for {rate:.0f} calls an hour ({SHARE_115:.0%} on 115,"
+        f" {BUSY_PER_CALL:.0f} s of an operator per call): " + "; ".join(parts)
     )
 
 
