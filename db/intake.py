@@ -25,10 +25,11 @@ RETURNING last
 # instance that took the call has no speech model ('no_model': no job, migration 0010).
 _INSERT_TICKET = """
 INSERT INTO tickets (code, line, category, caller_phone, caller_raw, description_recording,
-                     location_recording, created_at, updated_at, transcript_status)
+                     location_recording, created_at, updated_at, transcript_status, simulated)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8,
         CASE WHEN $6::text IS NULL AND $7::text IS NULL THEN 'none'
-             WHEN $9::boolean THEN 'pending' ELSE 'no_model' END)
+             WHEN $9::boolean THEN 'pending' ELSE 'no_model' END,
+        $10)
 RETURNING id
 """
 
@@ -132,6 +133,7 @@ class PostgresIntakeRepository:
                     intake.location_recording,
                     intake.started_at,
                     intake.transcribe,
+                    intake.simulated,
                 )
                 call_id = await conn.fetchval(
                     _INSERT_CALL,

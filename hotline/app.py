@@ -62,6 +62,7 @@ from hotline.keys import (
     PROVINCE,
     REPORTS,
     SETTINGS,
+    SIMULATED,
     STAFFING,
     STATS,
     TICKETS,
@@ -247,6 +248,7 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.recordings,
         speech=app.get(SPEECH),
         transcribe=settings.vosk_model is not None,
+        simulated=app.get(SIMULATED, False),
     )
     server = FastAgiServer(
         {"hotline": hotline_route(service, menu)},

@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--aht-115", type=float, default=120.0, help="mean handling time, s")
     simulate.add_argument("--patience", type=float, default=120.0, help="callers' mean, s")
     simulate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    simulate.add_argument(
+        "--into-configured-database",
+        action="store_true",
+        help="write into the configured database (its tickets are marked simulated and left "
+        "out of reports) instead of a scratch database made and dropped for the run",
+    )
 
     commands.add_parser("migrate", help="apply pending database migrations and exit")
 
@@ -182,7 +188,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         patience=args.patience,
         progress=not args.no_progress,
     )
-    return simulate(settings, options)
+    return simulate(settings, options, into_configured_database=args.into_configured_database)
 
 
 def _database(settings: Settings, *, migrate_schema: bool) -> Any:

@@ -31,6 +31,9 @@ from tickets.staffing import StaffingPolicy
 
 # what the service was started with
 SETTINGS = web.AppKey("settings", Settings)
+# set by ``hotline simulate``: the calls this instance takes are simulated; their tickets are
+# marked so (``tickets.simulated``) and left out of reports
+SIMULATED = web.AppKey("simulated", bool)
 MENU = web.AppKey("menu", MenuFile)
 STAFFING = web.AppKey("staffing", StaffingPolicy)  # queue → line, Erlang C targets
 

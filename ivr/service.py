@@ -51,12 +51,14 @@ class IvrService:
         speech: SpeechRecognizer | None = None,
         *,
         transcribe: bool = True,
+        simulated: bool = False,
     ) -> None:
         self._menu = menu
         self._recorder = recorder
         self._recordings = recordings_dir
         self._speech = speech  # None ⇒ menus are DTMF-only
         self._transcribe = transcribe  # False ⇒ no speech model: recordings without transcripts
+        self._simulated = simulated  # the calls are ``hotline simulate``'s
 
     async def handle(self, caller: Caller, info: CallInfo) -> None:
         flow = self._menu.lines[info.line]
@@ -71,6 +73,7 @@ class IvrService:
                 category=flow.category,
                 queue=flow.queue,
                 transcribe=self._transcribe,
+                simulated=self._simulated,
             ).step(EventKind.CALL_STARTED, {"caller": info.caller_raw, "line": info.line.value}),
             self._recorder,
         )

@@ -53,6 +53,7 @@ class CallIntake:
     # False where no speech model is installed: its recordings are kept without a transcript
     # (and no transcription job is queued for them)
     transcribe: bool = True
+    simulated: bool = False  # a call of ``hotline simulate``: its ticket stays out of reports
     version: int = 1
     events: tuple[IntakeEvent, ...] = field(default_factory=tuple)
     origin: IntakeOrigin = IntakeOrigin.IVR

@@ -15,10 +15,12 @@ import asyncio
 import logging
 import secrets
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from aiohttp import web
@@ -26,6 +28,7 @@ from pydantic import SecretStr
 
 from agents.service import AgentsService
 from agents.stats import interval_start
+from db.scratch import scratch_database
 from db.simulation import PostgresSimulationRepository
 from db.users import PostgresUserRepository
 from hotline.app import POOL, build_app
@@ -49,7 +52,7 @@ from hotline.emulated.plan import (
 )
 from hotline.emulated.progress import Progress
 from hotline.emulated.render import render
-from hotline.keys import AGENTS, AGENTS_REPO, AGI, MENU
+from hotline.keys import AGENTS, AGENTS_REPO, AGI, MENU, SIMULATED
 from hotline.settings import Settings
 from runtime.tasks import TaskManager
 from switchboard import CallerScript, Clock, Softphone, Switchboard
@@ -123,6 +126,7 @@ async def run_simulation(
         url = SecretStr(f"ami://hotline:{secret}@127.0.0.1:{board.ami_port}")
         settings = settings.model_copy(update={"ami_url": url, "agi_bind": "127.0.0.1:0"})
         app = build_app(settings)
+        app[SIMULATED] = True
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         stack.push_async_callback(runner.cleanup)
         real_start = time.monotonic()
@@ -249,8 +253,39 @@ async def _drive(
     return outcomes
 
 
-def simulate(settings: Settings, options: SimulationOptions, out: TextIO = sys.stdout) -> int:
-    """Run, print the summary; 0 when no call was lost and the figures agree."""
-    summary, targets = asyncio.run(run_simulation(settings, options))
+def simulate(
+    settings: Settings,
+    options: SimulationOptions,
+    *,
+    into_configured_database: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run, print the summary; 0 when no call was lost and the figures agree. On a scratch
+    database of its own (and a scratch data folder), dropped at the end, unless told to run
+    ``into_configured_database``: then its tickets are marked simulated (left out of reports)."""
+    if into_configured_database:
+        where = "the configured database (tickets marked simulated, left out of reports)"
+        summary, targets = asyncio.run(run_simulation(settings, options))
+    else:
+        where, (summary, targets) = asyncio.run(_on_scratch(settings, options))
+    print(f"database: {where}", file=out)
     print(render(summary, targets), file=out)
     return 0 if summary.ok else 1
+
+
+async def _on_scratch(
+    settings: Settings, options: SimulationOptions
+) -> tuple[str, tuple[Summary, dict[Line, StaffingTarget]]]:
+    """The simulation on a database made for it on the configured server (or an embedded one)
+    and a temporary data folder (recordings, spool): nothing of it is left behind."""
+    server = settings.database_url.get_secret_value() if settings.database_url else None
+    with tempfile.TemporaryDirectory(prefix="hotline-simulate-") as folder:
+        async with scratch_database(server, Path(folder), prefix="hotline_simulate") as scratch:
+            scratch_settings = settings.model_copy(
+                update={
+                    "database_url": SecretStr(scratch.url),
+                    "data_dir": Path(folder),
+                    "recordings_dir": None,
+                }
+            )
+            return f"scratch {scratch.describe()}", await run_simulation(scratch_settings, options)
