@@ -16,7 +16,8 @@ from tickets.reports import CallFigures, CitizenFigures, MedicalFigures, Report
 from tickets.staffing import IntervalCounts, QueueStaffing, StaffingPolicy, plan_staffing
 
 # Requests are the tickets of the period that are not a merged duplicate nor handed over to the
-# other line (those are counted once, on the ticket that carries on).
+# other line (those are counted once, on the ticket that carries on), nor simulated (``hotline
+# simulate --into-configured-database``); neither are the calls of simulated tickets.
 
 _CITIZEN = """
 SELECT
@@ -34,7 +35,7 @@ SELECT
   count(*) FILTER (WHERE forwarded_at IS NOT NULL AND escalated_at IS NOT NULL) AS escalated
 FROM tickets t
 WHERE t.line = '1022' AND t.created_at >= $1 AND t.created_at < $2
-  AND t.merged_into IS NULL AND t.status <> 'transferred'
+  AND t.merged_into IS NULL AND t.status <> 'transferred' AND NOT t.simulated
 """
 
 # On 115 every call leaves a ticket, so all of them are requests (prank calls, wrong numbers,
@@ -43,7 +44,7 @@ WHERE t.line = '1022' AND t.created_at >= $1 AND t.created_at < $2
 # success rate is successful outcomes / all 115 requests.
 _MEDICAL_FILTER = """
 WHERE t.line = '115' AND t.category = 'medical' AND t.created_at >= $1 AND t.created_at < $2
-  AND t.merged_into IS NULL AND t.status <> 'transferred'
+  AND t.merged_into IS NULL AND t.status <> 'transferred' AND NOT t.simulated
 """
 
 _MEDICAL = (
@@ -74,8 +75,9 @@ SELECT line,
   count(*) FILTER (WHERE answered_at IS NOT NULL AND queue_wait_seconds <= 15) AS within_15s,
   count(*) FILTER (WHERE answered_at IS NOT NULL AND queue_wait_seconds <= 20) AS within_20s,
   count(*) FILTER (WHERE abandoned_at IS NOT NULL AND answered_at IS NULL) AS abandoned
-FROM calls
+FROM calls c
 WHERE queue_joined_at >= $1 AND queue_joined_at < $2
+  AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = c.ticket_id AND t.simulated)
 GROUP BY line
 """
 

@@ -9,11 +9,13 @@ import os
 import re
 import sys
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from db.reports import PostgresReportRepository
 from hotline.emulated.plan import (
     DAILY_PROFILE,
     SCENARIOS,
@@ -22,6 +24,7 @@ from hotline.emulated.plan import (
     plan_calls,
     seed_mix,
 )
+from tickets.codes import HOTLINE_TZ
 from tickets.model import Line
 
 
@@ -98,13 +101,11 @@ def _table(stdout: str) -> dict[str, list[str]]:
     return rows
 
 
-async def test_given_a_short_simulation_when_run_as_a_process_then_no_call_is_lost_and_the_summary_matches_the_database(
-    database_url: str, tmp_path: Path, db: asyncpg.Connection
-) -> None:
+async def _simulate_process(database_url: str, data_dir: Path, *extra: str) -> str:
+    """``hotline simulate`` as a process (a short run); its standard output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env |= {"HOTLINE_DATABASE_URL": database_url, "HOTLINE_DATA_DIR": str(tmp_path)}
+    env |= {"HOTLINE_DATABASE_URL": database_url, "HOTLINE_DATA_DIR": str(data_dir)}
     args = ["--seed", "5", "--hours", "0.1", "--scale", "50", "--calls-per-hour", "300"]
-
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -112,14 +113,40 @@ async def test_given_a_short_simulation_when_run_as_a_process_then_no_call_is_lo
         "simulate",
         *args,
         "--no-progress",
+        *extra,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 110)
-
     assert process.returncode == 0, stdout.decode() + stderr.decode()[-3000:]
-    out = stdout.decode()
+    return stdout.decode()
+
+
+async def test_given_a_configured_database_when_simulate_runs_by_default_then_it_runs_on_a_scratch_database_and_leaves_nothing(
+    database_url: str, tmp_path: Path, db: asyncpg.Connection
+) -> None:
+    out = await _simulate_process(database_url, tmp_path)
+
+    database = re.search(r"^database: scratch .*database (hotline_simulate_\w+)", out, re.M)
+    assert database is not None, out
+    assert "cross-check with the emulator: ok" in out
+    assert _table(out)["tickets lost"] == ["0", "0", "0"]
+    assert await db.fetchval("SELECT count(*) FROM tickets") == 0
+    assert await db.fetchval("SELECT count(*) FROM calls") == 0
+    left = await db.fetchval(
+        "SELECT count(*) FROM pg_database WHERE datname = $1", database.group(1)
+    )
+    assert left == 0  # dropped at the end
+    assert not (tmp_path / "recordings").exists()  # recordings went to a scratch folder too
+
+
+async def test_given_a_short_simulation_into_the_configured_database_when_run_as_a_process_then_no_call_is_lost_the_summary_matches_and_reports_leave_it_out(
+    database_url: str, tmp_path: Path, db: asyncpg.Connection
+) -> None:
+    out = await _simulate_process(database_url, tmp_path, "--into-configured-database")
+
+    assert "database: the configured database" in out
     plan = plan_calls(SimulationOptions(seed=5, hours=0.1, calls_per_hour=300))
     assert f"plan: {len(plan)} calls, fingerprint {fingerprint(plan)}; placed {len(plan)}" in out
     assert "cross-check with the emulator: ok" in out
@@ -159,3 +186,21 @@ async def test_given_a_short_simulation_when_run_as_a_process_then_no_call_is_lo
         )
         assert table["AHT (s, statistics)"][column] == aht
     assert re.search(r"^Erlang C operators needed\s+\d+\s+\d+\s*$", out, re.MULTILINE)
+    assert await db.fetchval("SELECT bool_and(simulated) FROM tickets") is True
+    today = datetime.now(HOTLINE_TZ).date()
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        report = await PostgresReportRepository(pool).report(
+            today - timedelta(days=1), today + timedelta(days=1), (Line.CITIZEN, Line.MEDICAL)
+        )
+    finally:
+        await pool.close()
+    assert report.citizen is not None
+    assert report.medical is not None
+    assert (report.citizen.requests, report.citizen.unclassified, report.medical.requests) == (
+        0,
+        0,
+        0,
+    )
+    assert report.calls == {}
