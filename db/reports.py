@@ -9,10 +9,19 @@ from datetime import date, datetime, time, timedelta
 import asyncpg
 
 from db.agents import PostgresAgentsRepository
+from db.migrations import Connection
 from tickets.codes import HOTLINE_TZ
 from tickets.dispatch import SUCCESSFUL_OUTCOMES, Outcome
 from tickets.model import Category, Line
-from tickets.reports import CallFigures, CitizenFigures, MedicalFigures, Report
+from tickets.reports import (
+    AgencyFigures,
+    CallFigures,
+    CitizenFigures,
+    MedicalFigures,
+    MonthFigures,
+    Report,
+    sum_calls,
+)
 from tickets.staffing import IntervalCounts, QueueStaffing, StaffingPolicy, plan_staffing
 
 # Requests are the tickets of the period that are not a merged duplicate nor handed over to the
@@ -66,10 +75,11 @@ SELECT dispatched_at IS NOT NULL AS sent, outcome, count(*) AS n FROM tickets t"
     + "GROUP BY 1, 2"
 )
 
-# A call counts in the period of the day it joined the queue; "answered within 20 s" means it
-# waited at most 20 s in the queue before an operator answered.
+# A call counts in the period (and the month) of the day it joined the queue; "answered within
+# 20 s" means it waited at most 20 s in the queue before an operator answered. Per month and
+# line; the period's figures are the months' sums.
 _CALLS = """
-SELECT line,
+SELECT date_trunc('month', queue_joined_at AT TIME ZONE $3)::date AS month, line,
   count(*) AS queued,
   count(*) FILTER (WHERE answered_at IS NOT NULL) AS answered,
   count(*) FILTER (WHERE answered_at IS NOT NULL AND queue_wait_seconds <= 15) AS within_15s,
@@ -78,7 +88,34 @@ SELECT line,
 FROM calls c
 WHERE queue_joined_at >= $1 AND queue_joined_at < $2
   AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = c.ticket_id AND t.simulated)
-GROUP BY line
+GROUP BY 1, 2
+"""
+
+
+# The series the reports page draws: requests per local month and category (1022's, and 115's
+# medical ones), the calls per month and line, and per agency the 1022 tickets forwarded to it,
+# answered and rated satisfactory (the report's rules: merged, transferred and simulated
+# tickets left out).
+_MONTH_REQUESTS = """
+SELECT date_trunc('month', t.created_at AT TIME ZONE $3)::date AS month, t.category,
+       count(*) AS n
+FROM tickets t
+WHERE t.created_at >= $1 AND t.created_at < $2
+  AND t.merged_into IS NULL AND t.status <> 'transferred' AND NOT t.simulated
+  AND ((t.line = '1022' AND t.category <> 'unclassified') OR t.category = 'medical')
+GROUP BY 1, 2
+"""
+
+_AGENCIES = """
+SELECT agency_code,
+  count(*) AS forwarded,
+  count(*) FILTER (WHERE responded_at IS NOT NULL) AS responded,
+  count(*) FILTER (WHERE responded_at IS NOT NULL AND closure = 'satisfied') AS satisfied
+FROM tickets t
+WHERE t.line = '1022' AND t.created_at >= $1 AND t.created_at < $2
+  AND t.merged_into IS NULL AND t.status <> 'transferred' AND NOT t.simulated
+  AND t.forwarded_at IS NOT NULL AND t.agency_code IS NOT NULL
+GROUP BY agency_code
 """
 
 
@@ -88,6 +125,41 @@ def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
         datetime.combine(start, time(0), tzinfo=HOTLINE_TZ),
         datetime.combine(end + timedelta(days=1), time(0), tzinfo=HOTLINE_TZ),
     )
+
+
+def _call_figures(row: asyncpg.Record) -> CallFigures:
+    return CallFigures(
+        queued=row["queued"],
+        answered=row["answered"],
+        within_15s=row["within_15s"],
+        within_20s=row["within_20s"],
+        abandoned=row["abandoned"],
+    )
+
+
+async def _months(
+    conn: Connection, low: datetime, high: datetime, lines: tuple[Line, ...]
+) -> tuple[MonthFigures, ...]:
+    """Every calendar month the period touches, in order, with its requests and calls."""
+    zone = str(HOTLINE_TZ)
+    wanted = {line.value for line in lines}
+    requests: dict[date, dict[Category, int]] = {}
+    for r in await conn.fetch(_MONTH_REQUESTS, low, high, zone):
+        category = Category(r["category"])
+        if (Line.MEDICAL if category is Category.MEDICAL else Line.CITIZEN).value in wanted:
+            requests.setdefault(r["month"], {})[category] = r["n"]
+    calls: dict[date, dict[Line, CallFigures]] = {}
+    for r in await conn.fetch(_CALLS, low, high, zone):
+        if r["line"] in wanted:
+            calls.setdefault(r["month"], {})[Line(r["line"])] = _call_figures(r)
+    first = low.astimezone(HOTLINE_TZ).date().replace(day=1)
+    last = (high.astimezone(HOTLINE_TZ) - timedelta(days=1)).date().replace(day=1)
+    months = []
+    month = first
+    while month <= last:
+        months.append(MonthFigures(month, requests.get(month, {}), calls.get(month, {})))
+        month = (month + timedelta(days=32)).replace(day=1)
+    return tuple(months)
 
 
 class PostgresReportRepository:
@@ -143,19 +215,22 @@ class PostgresReportRepository:
                     not_sent_by_outcome=outcomes[False],
                     mean_minutes_to_scene=None if minutes is None else float(minutes),
                 )
+            months = await _months(conn, low, high, lines)
             calls = {
-                Line(r["line"]): CallFigures(
-                    queued=r["queued"],
-                    answered=r["answered"],
-                    within_15s=r["within_15s"],
-                    within_20s=r["within_20s"],
-                    abandoned=r["abandoned"],
-                )
-                for r in await conn.fetch(_CALLS, low, high)
-                if r["line"] in {line.value for line in lines}
+                line: sum_calls(m.calls[line] for m in months if line in m.calls)
+                for line in lines
+                if any(line in m.calls for m in months)
             }
+            agencies = (
+                tuple(
+                    AgencyFigures(r["agency_code"], r["forwarded"], r["responded"], r["satisfied"])
+                    for r in await conn.fetch(_AGENCIES, low, high)
+                )
+                if Line.CITIZEN in lines
+                else ()
+            )
         needed = () if staffing is None else await self._staffing(low, high, lines, staffing)
-        return Report(start, end, lines, citizen, medical, calls, needed)
+        return Report(start, end, lines, citizen, medical, calls, needed, months, agencies)
 
     async def _staffing(
         self, low: datetime, high: datetime, lines: tuple[Line, ...], policy: StaffingPolicy

@@ -135,6 +135,10 @@ def test_given_the_seven_month_scenario_when_the_report_is_printed_in_english_th
     assert table[("Line 115", SENT_EN)] == ("2,785", "87.8 %")
     assert table[("Line 115", "Not sent to any facility")] == ("388", "12.2 %")
     assert table[("Line 115", "Handled successfully")] == ("1,482", "46.7 %")
+    assert table[("Line 115", "Handled successfully, of those sent to a facility")] == (
+        "1,482",
+        "53.2 %",
+    )
     sent = {k[1]: number(v[0]) for k, v in table.items() if k[0].startswith("Line 115: sent")}
     not_sent = {k[1]: number(v[0]) for k, v in table.items() if k[0].startswith("Line 115: not")}
     assert sent["Treated on scene"] + sent["Transported"] == 1482
@@ -160,6 +164,12 @@ def test_given_the_seven_month_scenario_when_the_report_is_printed_in_english_th
     assert exported[("115", "successful")]["share"] == "0.4671"
     assert sum(int(r["value"]) for (s, _), r in exported.items() if s == "115_sent") == 2785
     assert sum(int(r["value"]) for (s, _), r in exported.items() if s == "115_not_sent") == 388
+    by_month = {s: r for (s, k), r in exported.items() if k == "field_report" and s[:6] == "month_"}
+    assert len(by_month) == 8  # the months' rows follow the figures
+    assert sum(int(r["value"]) for r in by_month.values()) == 1025
+    agencies = {s for s, _ in exported if s.startswith("agency_")}
+    assert len(agencies) == 47
+    assert sum(int(exported[(a, "satisfied")]["value"]) for a in agencies) == 789
     assert exported[("calls_1022", "within_20s")]["value"] == table[
         ("Calls 1022", "Answered within 20 s")
     ][0].replace(",", "")
@@ -224,6 +234,39 @@ async def test_given_the_scenario_when_reported_month_by_month_then_the_months_a
     assert whole.medical.successful == 1482
     assert whole.medical.success_rate == pytest.approx(1482 / 3173)
     assert sum(m.calls[Line.CITIZEN].queued for m in months) == whole.calls[Line.CITIZEN].queued
+    # the series of the whole report are the months reported one by one
+    assert [m.month for m in whole.months] == [m.start.replace(day=1) for m in months]
+    for series, month in zip(whole.months, months, strict=True):
+        assert month.citizen is not None
+        assert month.medical is not None
+        assert {c: series.requests.get(c, 0) for c in month.citizen.by_category} == (
+            month.citizen.by_category
+        )
+        assert series.requests.get(Category.MEDICAL, 0) == month.medical.requests
+        assert series.calls == month.calls
+
+
+async def test_given_the_scenario_when_reported_then_every_agency_has_its_satisfaction_and_115_both_success_rates(
+    scenario_url: str,
+) -> None:
+    pool = await create_pool(scenario_url, min_size=1, max_size=2)
+    try:
+        report = await PostgresReportRepository(pool).report(
+            START, END, (Line.CITIZEN, Line.MEDICAL)
+        )
+    finally:
+        await pool.close()
+
+    assert report.citizen is not None
+    assert report.medical is not None
+    assert len(report.agencies) == report.citizen.agencies == 47
+    assert sum(a.forwarded for a in report.agencies) == report.citizen.forwarded == 1025
+    assert sum(a.responded for a in report.agencies) == report.citizen.responded
+    assert sum(a.satisfied for a in report.agencies) == report.citizen.satisfied == 789
+    rates = [a.satisfied_rate for a in report.agencies if a.satisfied_rate is not None]
+    assert min(rates) < 0.77 < max(rates)
+    assert report.medical.success_rate == pytest.approx(1482 / 3173)  # 46.7 % of all calls
+    assert report.medical.success_rate_of_sent == pytest.approx(1482 / 2785)  # 53.2 % of sent
 
 
 async def test_given_calls_with_known_waits_when_reported_then_service_level_and_abandoned_are_exact(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -75,6 +76,12 @@ class MedicalFigures:
         """Successful outcomes / all 115 requests."""
         return ratio(self.successful, self.requests)
 
+    @property
+    def success_rate_of_sent(self) -> float | None:
+        """Successful outcomes / requests sent to a facility (the seed's other reading:
+        1,482 / 2,785 = 53.2 %)."""
+        return ratio(self.successful, self.sent)
+
 
 @dataclass(frozen=True)
 class CallFigures:
@@ -83,6 +90,50 @@ class CallFigures:
     within_15s: int
     within_20s: int
     abandoned: int
+
+    def service_level(self, line: Line) -> float | None:
+        """Answered within the line's time (115: 15 s, 1022: 20 s) / calls queued."""
+        within = self.within_15s if line is Line.MEDICAL else self.within_20s
+        return ratio(within, self.queued)
+
+
+def sum_calls(parts: Iterable[CallFigures]) -> CallFigures:
+    """The calls of several months (or intervals) together."""
+    total = CallFigures(0, 0, 0, 0, 0)
+    for part in parts:
+        total = CallFigures(
+            total.queued + part.queued,
+            total.answered + part.answered,
+            total.within_15s + part.within_15s,
+            total.within_20s + part.within_20s,
+            total.abandoned + part.abandoned,
+        )
+    return total
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """One calendar month of the period (the first and the last may be partial): requests by
+    category (1022's three and 115's ``medical``) and the calls of each line."""
+
+    month: date  # its first day
+    requests: dict[Category, int]
+    calls: dict[Line, CallFigures] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AgencyFigures:
+    """1022 tickets forwarded to one agency in the period, answered, rated satisfactory."""
+
+    agency: str  # its code
+    forwarded: int
+    responded: int
+    satisfied: int
+
+    @property
+    def satisfied_rate(self) -> float | None:
+        """Responses rated satisfactory / responses (as the report's ``satisfied``)."""
+        return ratio(self.satisfied, self.responded)
 
 
 @dataclass(frozen=True)
@@ -94,6 +145,8 @@ class Report:
     medical: MedicalFigures | None
     calls: dict[Line, CallFigures] = field(default_factory=dict)
     staffing: tuple[QueueStaffing, ...] = ()  # the queues of ``lines`` that had intervals
+    months: tuple[MonthFigures, ...] = ()  # in order
+    agencies: tuple[AgencyFigures, ...] = ()  # those 1022 tickets were forwarded to
 
 
 class ReportRepository(Protocol):
@@ -132,6 +185,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     ),
     "not_sent": ("Không chuyển đến cơ sở y tế", "Not sent to any facility"),
     "successful": ("Xử lý thành công", "Handled successfully"),
+    "successful_of_sent": (
+        "Xử lý thành công, trên số đã chuyển cơ sở y tế",
+        "Handled successfully, of those sent to a facility",
+    ),
     "mean_minutes_to_scene": (
         "Thời gian trung bình đến hiện trường (phút)",
         "Mean time to scene (minutes)",
@@ -144,6 +201,12 @@ _LABELS: dict[str, tuple[str, str]] = {
     Outcome.PRANK.value: ("Gọi quấy rối, báo tin giả", "Prank or false alarm"),
     Outcome.DUPLICATE.value: ("Trùng lặp", "Duplicate"),
     NO_OUTCOME: ("Không có mã kết quả", "No outcome code"),
+    Category.MEDICAL.value: ("Yêu cầu cấp cứu 115", "115 requests"),
+    "service_level_1022": (
+        "Trả lời trong 20 giây, đường dây 1022",
+        "Answered within 20 s, line 1022",
+    ),
+    "service_level_115": ("Trả lời trong 15 giây, đường dây 115", "Answered within 15 s, line 115"),
     "calls_queued": ("Cuộc gọi vào hàng đợi", "Calls queued"),
     "calls_answered": ("Cuộc gọi được trả lời", "Calls answered"),
     "within_15s": ("Trả lời trong 15 giây", "Answered within 15 s"),
@@ -290,6 +353,31 @@ def rows(report: Report) -> list[Row]:
     return out
 
 
+def series_rows(report: Report) -> list[Row]:
+    """The period month by month (requests by category, the calls each line answered within its
+    time: the service level as share) and agency by agency (forwarded, answered, rated
+    satisfactory: as share of the answered), for the CSV."""
+    out: list[Row] = []
+    categories = [c for c in (*CITIZEN_CATEGORIES, Category.MEDICAL) if _line_of(c) in report.lines]
+    for month in report.months:
+        s = f"month_{month.month:%Y-%m}"
+        for category in categories:
+            out.append(Row(s, category.value, month.requests.get(category, 0)))
+        for line, calls in sorted(month.calls.items()):
+            within = calls.within_15s if line is Line.MEDICAL else calls.within_20s
+            out.append(Row(s, f"service_level_{line.value}", within, calls.service_level(line)))
+    for agency in sorted(report.agencies, key=lambda a: a.agency):
+        s = f"agency_{agency.agency}"
+        out.append(Row(s, "forwarded", agency.forwarded))
+        out.append(Row(s, "responded", agency.responded, ratio(agency.responded, agency.forwarded)))
+        out.append(Row(s, "satisfied", agency.satisfied, agency.satisfied_rate))
+    return out
+
+
+def _line_of(category: Category) -> Line:
+    return Line.MEDICAL if category is Category.MEDICAL else Line.CITIZEN
+
+
 def staffing_section(line: Line, queue: str) -> str:
     return f"staffing_{line.value}_{queue}"
 
@@ -324,14 +412,16 @@ def _staffing_rows(queue: QueueStaffing) -> list[Row]:
 
 
 def _medical_rows(medical: MedicalFigures) -> list[Row]:
-    """Every share on 115 is of all 115 requests, so the success rate is successful / all
-    requests and the outcome rows of both sections add up to 100 %."""
+    """Every share on 115 is of all 115 requests — so the success rate is successful / all
+    requests and the outcome rows of both sections add up to 100 % — but one: the successful
+    ones once more, as a share of those sent to a facility."""
     s, whole = Line.MEDICAL.value, medical.requests
     out = [
         Row(s, "requests", whole),
         Row(s, "sent", medical.sent, ratio(medical.sent, whole)),
         Row(s, "not_sent", medical.not_sent, ratio(medical.not_sent, whole)),
         Row(s, "successful", medical.successful, medical.success_rate),
+        Row(s, "successful_of_sent", medical.successful, medical.success_rate_of_sent),
         Row(s, "mean_minutes_to_scene", medical.mean_minutes_to_scene),
     ]
     for section, counts, shown in (
@@ -390,7 +480,7 @@ def to_csv(report: Report, lang: Lang = Lang.VI) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["from", "to", "section", "key", label("figure", lang), "value", "share"])
-    for row in rows(report):
+    for row in rows(report) + series_rows(report):
         value = (
             ""
             if row.value is None
@@ -442,6 +532,38 @@ def _staffing_json(queue: QueueStaffing) -> dict[str, object]:
     }
 
 
+def _calls_json(line: Line, calls: CallFigures) -> dict[str, object]:
+    level = calls.service_level(line)
+    return {
+        "queued": calls.queued,
+        "answered": calls.answered,
+        "within_15s": calls.within_15s,
+        "within_20s": calls.within_20s,
+        "abandoned": calls.abandoned,
+        "service_level": None if level is None else round(level, 4),
+        "service_level_seconds": 15 if line is Line.MEDICAL else 20,
+    }
+
+
+def _month_json(month: MonthFigures) -> dict[str, object]:
+    return {
+        "month": f"{month.month:%Y-%m}",
+        "requests": {c.value: n for c, n in month.requests.items()},
+        "calls": {line.value: _calls_json(line, c) for line, c in sorted(month.calls.items())},
+    }
+
+
+def _agency_json(agency: AgencyFigures) -> dict[str, object]:
+    rate = agency.satisfied_rate
+    return {
+        "agency": agency.agency,
+        "forwarded": agency.forwarded,
+        "responded": agency.responded,
+        "satisfied": agency.satisfied,
+        "satisfied_rate": None if rate is None else round(rate, 4),
+    }
+
+
 def to_json(report: Report) -> dict[str, object]:
     return {
         "from": report.start.isoformat(),
@@ -449,4 +571,6 @@ def to_json(report: Report) -> dict[str, object]:
         "lines": [line.value for line in report.lines],
         "rows": [_row_json(r) for r in rows(report)],
         "staffing": [_staffing_json(q) for q in report.staffing],
+        "months": [_month_json(m) for m in report.months],
+        "agencies": [_agency_json(a) for a in report.agencies],
     }
