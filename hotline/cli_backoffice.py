@@ -20,7 +20,7 @@ from ivr.menu import load_menu
 from tickets.agencies import load_province as read_province_file
 from tickets.errors import DomainError
 from tickets.model import Line
-from tickets.reports import Lang, format_table, to_csv
+from tickets.reports import Lang, check_period, format_table, parse_day, to_csv
 from tickets.scenario import DEFAULT_SEED, END, START, generate
 from tickets.staffing import StaffingPolicy
 
@@ -29,15 +29,17 @@ COMMANDS = frozenset({"report", "scenario", "province", "apikey"})
 
 def _day(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from err
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def add_parsers(commands: Any) -> None:
     report = commands.add_parser("report", help="print the report for a period (and export CSV)")
-    report.add_argument("--from", dest="start", type=_day, required=True, help="YYYY-MM-DD")
-    report.add_argument("--to", dest="end", type=_day, required=True, help="YYYY-MM-DD, inclusive")
+    report.add_argument(
+        "--from", dest="start", type=_day, required=True, help="dd/mm/yyyy or yyyy-mm-dd"
+    )
+    report.add_argument("--to", dest="end", type=_day, required=True, help="the last day, too")
     report.add_argument("--line", choices=[line.value for line in Line], help="one line only")
     report.add_argument("--csv", type=Path, help="also write the figures to this CSV file")
     report.add_argument("--lang", choices=[lang.value for lang in Lang], default=Lang.VI.value)
@@ -82,8 +84,10 @@ def _open(settings: Settings) -> Any:
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     async with _open(settings) as pool:
         if args.command == "report":
-            if args.end < args.start:
-                print("hotline: --to is before --from", file=sys.stderr)
+            try:
+                check_period(args.start, args.end)
+            except ValueError as err:
+                print(f"hotline: --from, --to: {err}", file=sys.stderr)
                 return 2
             lines = (Line(args.line),) if args.line else (Line.CITIZEN, Line.MEDICAL)
             # Queue → line from the menu file, the Erlang C targets from the settings.

@@ -19,6 +19,9 @@ from db.pool import embedded_postgres
 from tests.support.service import RunningService, running_service, service_settings
 from tests.support.tcpproxy import TcpProxy
 
+# fixtures shared by several modules, each in its own module under tests/support
+pytest_plugins = ["tests.support.scenario"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SOUNDS = ROOT / "asterisk_conf" / "sounds"
 

@@ -74,6 +74,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/api/v1/audit"): ADMIN,
     ("GET", "/api/v1/reports"): MANAGERS,
     ("GET", "/reports"): MANAGERS,
+    ("GET", "/reports.csv"): MANAGERS,
     ("GET", "/api/v1/queues"): STAFF,
     ("GET", "/api/v1/operators"): STAFF,
     ("GET", "/api/v1/operators/me"): TAKES_CALLS,

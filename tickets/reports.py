@@ -13,7 +13,7 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -157,6 +157,35 @@ class ReportRepository(Protocol):
         lines: tuple[Line, ...],
         staffing: StaffingPolicy | None = None,
     ) -> Report: ...
+
+
+MAX_REPORT_DAYS = 3660
+
+
+def parse_day(text: str) -> date:
+    """A day as people write it in Vietnam, ``15/11/2019`` (or ``15-11-2019``), or as
+    ``2019-11-15``; ``ValueError`` otherwise."""
+    text = text.strip()
+    for pattern in ("%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise ValueError(f"not a day (dd/mm/yyyy or yyyy-mm-dd): {text!r}")
+
+
+def check_period(start: date, end: date) -> None:
+    """``ValueError`` unless ``start`` ≤ ``end`` and the period lasts at most ten years."""
+    if end < start:
+        raise ValueError("the period ends before it starts")
+    if (end - start).days > MAX_REPORT_DAYS:
+        raise ValueError("the period is longer than ten years")
+
+
+def last_full_month(today: date) -> tuple[date, date]:
+    """The calendar month before ``today``'s: the period a report opens on."""
+    end = today.replace(day=1) - timedelta(days=1)
+    return end.replace(day=1), end
 
 
 def ratio(part: int, whole: int) -> float | None:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import jinja2
 from aiohttp import web
@@ -35,6 +35,7 @@ from hotline.web.i18n import DEFAULT_LANG, Lang, page_texts, text
 from hotline.web.openapi import PAGE_ATTRIBUTE, ROLES_ATTRIBUTE, describe
 from runtime.secrets_compare import same_secret
 from tickets.codes import HOTLINE_TZ
+from tickets.errors import DomainError
 from tickets.model import Role, User
 from tickets.staffing import queue_lines
 
@@ -114,6 +115,7 @@ def render(
     """A page: its template inside the shell, with the data its script reads (texts of its
     language, the CSRF token of the session, the user) in a JSON block, never inline code."""
     lang = request[LANG_KEY]
+    other = Lang.EN if lang is Lang.VI else Lang.VI
     session = session_token(request)
     csrf = csrf_token(session) if session and user else ""
     page_data = {
@@ -131,7 +133,12 @@ def render(
     body = _templates.get_template(template).render(
         t=lambda key, **values: text(key, lang).format(**values) if values else text(key, lang),
         lang=lang.value,
-        other_lang=(Lang.EN if lang is Lang.VI else Lang.VI).value,
+        other_lang=other.value,
+        # the same page in the other language: what was asked (a report's period) stays
+        lang_href="?"
+        + urlencode(
+            [*((k, v) for k, v in request.query.items() if k != "lang"), ("lang", other.value)]
+        ),
         page=page,
         title=text(title_key, lang),
         user=user,
@@ -172,10 +179,10 @@ def page(*roles: Role) -> Callable[[PageHandler], PageHandler]:
                     request,
                     "message.html",
                     page="common",
-                    title_key="common.forbidden_title",
+                    title_key="common.error_403_title",
                     user=user,
                     status=403,
-                    message_key="common.forbidden_text",
+                    message_key="common.error_403_text",
                 )
             request[USER] = user
             return await handler(request)
@@ -321,11 +328,53 @@ async def favicon(request: web.Request) -> web.StreamResponse:
     )
 
 
+# Where the API, the gateways' callbacks and the files live: their errors stay JSON.
+NOT_PAGES = ("/api/", "/open311/", "/notify/", "/static/", "/healthz", "/metrics")
+# Statuses an error page has its own words for (common.error_<status>_title / _text).
+ERROR_PAGES = frozenset({400, 403, 404, 405, 413, 429, 500, 503})
+
+
+def _wants_page(request: web.Request) -> bool:
+    """A browser asking for a page (not the API, whatever it accepts)."""
+    return not request.path.startswith(NOT_PAGES) and "text/html" in request.headers.get(
+        "Accept", ""
+    )
+
+
+async def _error_page(request: web.Request, status: int) -> web.Response:
+    """An error as a page in the request's language, under the usual top bar."""
+    session = session_token(request)
+    user = await request.app[AUTH].authenticate(session, TokenKind.SESSION) if session else None
+    shown = status if status in ERROR_PAGES else 500
+    return render(
+        request,
+        "message.html",
+        page="common",
+        title_key=f"common.error_{shown}_title",
+        user=user,
+        status=status,
+        message_key=f"common.error_{shown}_text",
+    )
+
+
 @web.middleware
 async def page_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The language of the request."""
+    """The language of the request; errors met while answering a browser's page request as a
+    page in that language (never the API's JSON)."""
     request[LANG_KEY] = request_lang(request)
-    return await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as err:
+        if err.status < 400 or not _wants_page(request):
+            raise
+        response = await _error_page(request, err.status)
+    except (ApiError, DomainError) as err:
+        if not _wants_page(request):
+            raise
+        if err.status >= 500:
+            logger.error("page %s failed: %s", request.path, err.message)
+        response = await _error_page(request, err.status)
+    return response
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -167,15 +167,22 @@
     return node;
   }
 
-  /* bars(labels, series[{name, values, cls}], {height, max, target}): grouped bars, with an
-     optional dashed target line; returns an <svg> that scales to its container. */
+  /* The smallest 1, 2 or 5 × 10ⁿ at or above ``value``: an axis that ends on a round number. */
+  function nice(value) {
+    const power = Math.pow(10, Math.floor(Math.log10(value)));
+    return [1, 2, 5, 10].map(function (m) { return m * power; }).find(function (v) { return v >= value; });
+  }
+
+  /* bars(labels, series[{name, values, cls}], {height, max, target, width}): grouped bars, with
+     an optional dashed target line; returns an <svg> that scales to its container (``width``:
+     the drawing's own, so few bars in a wide box keep readable labels). */
   function bars(labels, series, options) {
     const opts = options || {};
-    const width = Math.max(320, labels.length * (series.length * 10 + 8) + 48);
+    const width = Math.max(opts.width || 320, labels.length * (series.length * 10 + 8) + 48);
     const height = opts.height || 180;
     const top = 10, bottom = 28, left = 40;
     const values = series.flatMap(function (s) { return s.values; }).filter(function (v) { return v !== null; });
-    const max = opts.max || Math.max(1, ...values);
+    const max = opts.max || nice(Math.max(1, ...values));
     const plot = height - top - bottom;
     const y = function (v) { return top + plot - (v / max) * plot; };
     const group = (width - left - 8) / Math.max(1, labels.length);
@@ -209,6 +216,41 @@
     });
     if (opts.target !== undefined) {
       root.append(svg("line", { x1: left, x2: width - 8, y1: y(opts.target), y2: y(opts.target), class: "target" }));
+    }
+    return root;
+  }
+
+  /* hbars(items[{label, value, text, cls}], {max, percent, reference}): one labelled horizontal
+     bar per item, top to bottom, its value written after it (``text``, else the number); an
+     item without a value gets its text and no bar. A dashed line at ``reference``. */
+  function hbars(items, options) {
+    const opts = options || {};
+    const rowHeight = 18, top = 4, labelWidth = 300, textWidth = 130, width = 900;
+    const height = top * 2 + items.length * rowHeight;
+    const plot = width - labelWidth - textWidth;
+    const values = items.map(function (i) { return i.value; }).filter(function (v) { return v !== null && v !== undefined; });
+    const max = opts.max || Math.max(1, ...values);
+    const x = function (v) { return labelWidth + (v / max) * plot; };
+    const root = svg("svg", { viewBox: "0 0 " + width + " " + height, class: "chart hbars", role: "img" });
+    items.forEach(function (item, i) {
+      const y = top + i * rowHeight;
+      const name = svg("text", { x: labelWidth - 6, y: y + rowHeight - 5, class: "axis name", "text-anchor": "end" });
+      name.textContent = item.label;
+      root.append(name);
+      const hasValue = item.value !== null && item.value !== undefined;
+      if (hasValue) {
+        const rect = svg("rect", { x: labelWidth, y: y + 2, width: Math.max(1, x(item.value) - labelWidth), height: rowHeight - 5, class: "bar " + (item.cls || "s0") });
+        const tip = svg("title");
+        tip.textContent = item.label + ": " + (item.text || fmt.number(item.value));
+        rect.append(tip);
+        root.append(rect);
+      }
+      const value = svg("text", { x: (hasValue ? x(item.value) : labelWidth) + 4, y: y + rowHeight - 5, class: "axis value" });
+      value.textContent = item.text || (hasValue ? (opts.percent ? fmt.percent(item.value) : fmt.number(item.value)) : "");
+      root.append(value);
+    });
+    if (opts.reference !== undefined && opts.reference !== null) {
+      root.append(svg("line", { x1: x(opts.reference), x2: x(opts.reference), y1: 0, y2: height, class: "target" }));
     }
     return root;
   }
@@ -282,5 +324,5 @@
     notify(t("common.error_generic", { message: err.message }), "error");
   }
 
-  window.Hotline = { data, t, api, ApiError, live, el, clear, fmt, charts: { bars, legend }, eventText, actorName, operatorState, notify, failed };
+  window.Hotline = { data, t, api, ApiError, live, el, clear, fmt, charts: { bars, hbars, legend }, eventText, actorName, operatorState, notify, failed };
 })();
