@@ -22,7 +22,7 @@ RETURNING last
 """
 
 # A ticket's recordings are transcribed ('pending', then a job queued by a trigger) unless the
-# instance that took the call has no speech model ('no_model': no job, migration 0010).
+# instance that took the call has no speech model ('no_model': no job, migration 0013).
 _INSERT_TICKET = """
 INSERT INTO tickets (code, line, category, caller_phone, caller_raw, description_recording,
                      location_recording, created_at, updated_at, transcript_status, simulated)

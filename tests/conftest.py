@@ -31,6 +31,15 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+async def on_server(server_url: str, sql: str) -> None:
+    """One statement on the server's own connection (CREATE or DROP DATABASE)."""
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(sql)
+    finally:
+        await admin.close()
+
+
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("HOTLINE_TEST_DATABASE_URL")
@@ -52,43 +61,24 @@ def template_db(server_url: str) -> Iterator[str]:
     name = f"hotline_tpl_{uuid.uuid4().hex[:10]}"
 
     async def create() -> None:
-        admin = await asyncpg.connect(server_url)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
+        await on_server(server_url, f'CREATE DATABASE "{name}"')
         conn = await asyncpg.connect(with_database(server_url, name))
         try:
             await migrate(conn)
         finally:
             await conn.close()
 
-    async def drop() -> None:
-        admin = await asyncpg.connect(server_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
     asyncio.run(create())
     yield name
-    asyncio.run(drop())
+    asyncio.run(on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
 async def database_url(server_url: str, template_db: str) -> AsyncIterator[str]:
     name = f"hotline_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    finally:
-        await admin.close()
+    await on_server(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
     yield with_database(server_url, name)
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 
 from hotline.cli import _parser
 from switchboard.fastagi import CallerScript, SimulatedChannel, run_hotline_call
-from tests.conftest import SOUNDS, with_database
+from tests.conftest import SOUNDS, on_server, with_database
 
 
 def free_port() -> int:
@@ -211,22 +211,14 @@ def test_given_a_fresh_database_when_migrate_runs_then_the_schema_is_created(
     server_url: str, tmp_path: Path
 ) -> None:
     name = f"hotline_cli_{os.getpid()}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(on_server(server_url, f'CREATE DATABASE "{name}"'))
     try:
         url = with_database(server_url, name)
         done = hotline("migrate", env=base_env(tmp_path, url))
         assert done.returncode == 0, done.stderr
         assert "applied migration 0001_initial" in done.stderr
     finally:
-        asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        asyncio.run(on_server(server_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 def _commands() -> dict[str, str]:

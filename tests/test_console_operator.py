@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from db.province import load_province
 from hotline.web.live import SOCKETS
@@ -21,7 +21,9 @@ from tests.support.browser import (
     add_user,
     chromium,
     log_in,
+    log_softphone_in,
     new_page,
+    operator_page,
     screenshot,
     script_errors,
 )
@@ -39,12 +41,6 @@ async def live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
         async with state.service.pool.acquire() as conn:
             await load_province(conn, read_province())
         yield state
-
-
-async def log_softphone_in(page: Page, extension: str) -> None:
-    await page.fill("#extension", extension)
-    await page.click("#phone-login button[type=submit]")
-    await page.wait_for_selector("#state[data-state=available]")
 
 
 async def simulate_transcript(db: asyncpg.Connection, code: str, text: str) -> None:
@@ -83,9 +79,7 @@ async def test_given_a_caller_connected_to_the_operator_when_the_form_is_submitt
     live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=100_000.0))
     await add_user(live.service, "lan", Role.OPERATOR)
     async with chromium() as browser:
-        page = await new_page(browser)
-        await log_in(page, live.service.http_url, "lan", path="/operator")
-        await log_softphone_in(page, "op101")
+        page = await operator_page(browser, live.service.http_url, "lan", "op101")
         members = {m.interface for q in live.board.truth().queues.values() for m in q.members}
         assert members == {"PJSIP/op101"}
 
@@ -157,9 +151,7 @@ async def test_given_a_115_caller_connected_when_the_operator_dispatches_then_a_
     live.board.add_softphone(Softphone("op105", ring_delay=1.0, talk_time=100_000.0))
     await add_user(live.service, "thu", Role.OPERATOR)
     async with chromium() as browser:
-        page = await new_page(browser)
-        await log_in(page, live.service.http_url, "thu", path="/operator")
-        await log_softphone_in(page, "op105")
+        page = await operator_page(browser, live.service.http_url, "thu", "op105")
         call = await live.board.place_call("115", "0977777777")
         await page.wait_for_selector("#call-panel[data-state=live]", timeout=20_000)
         code = await page.text_content("#ticket-code")
@@ -266,9 +258,7 @@ async def test_given_a_live_call_when_the_server_drops_the_socket_and_the_call_e
     live.board.add_softphone(Softphone("op102", ring_delay=1.0, talk_time=100_000.0))
     await add_user(live.service, "minh", Role.OPERATOR)
     async with chromium() as browser:
-        page = await new_page(browser)
-        await log_in(page, live.service.http_url, "minh", path="/operator")
-        await log_softphone_in(page, "op102")
+        page = await operator_page(browser, live.service.http_url, "minh", "op102")
         call = await live.board.place_call("115", "0912345678")
         await page.wait_for_selector("#call-panel[data-state=live]", timeout=20_000)
         assert await page.is_visible("#transfer")
@@ -297,9 +287,7 @@ async def test_given_a_paused_operator_when_callers_give_up_then_the_worklist_fi
     live.board.set_called_party(None, CalledParty(answers=True, ring_delay=2.0, talk_time=10.0))
     await add_user(live.service, "hoa", Role.OPERATOR)
     async with chromium() as browser:
-        page = await new_page(browser)
-        await log_in(page, live.service.http_url, "hoa", path="/operator")
-        await log_softphone_in(page, "op103")
+        page = await operator_page(browser, live.service.http_url, "hoa", "op103")
         await page.select_option("#reason", label="Ăn trưa")
         await page.click("#pause")
         await page.wait_for_selector("#state[data-state=paused]")
@@ -338,9 +326,7 @@ async def test_given_a_1022_call_when_the_operator_transfers_it_then_the_caller_
     live.board.add_softphone(Softphone("op104", ring_delay=1.0, talk_time=100_000.0))
     await add_user(live.service, "tuan", Role.OPERATOR)
     async with chromium() as browser:
-        page = await new_page(browser)
-        await log_in(page, live.service.http_url, "tuan", path="/operator")
-        await log_softphone_in(page, "op104")
+        page = await operator_page(browser, live.service.http_url, "tuan", "op104")
         call = await live.board.place_call("1022", "0966666666", script=CallerScript(keys=["1"]))
         await page.wait_for_selector("#call-panel[data-state=live]", timeout=20_000)
         first = await page.text_content("#ticket-code")

@@ -27,6 +27,7 @@ from tests.support.browser import (
     script_errors,
 )
 from tests.support.service import RunningService, running_service, service_settings
+from tests.support.tcpproxy import TcpProxy
 from tickets.agencies import load_province as read_province
 from tickets.codes import HOTLINE_TZ
 from tickets.model import Role
@@ -197,3 +198,22 @@ async def _show_error(page: Page, start: str, end: str) -> None:
     await page.fill("#r-to", end)
     await page.click("#r-show")
     await page.wait_for_selector("#report-error")
+
+
+async def test_given_the_database_out_of_reach_when_a_browser_opens_the_reports_then_a_503_page_says_so(
+    db_proxy: tuple[TcpProxy, str], tmp_path: Path
+) -> None:
+    proxy, url = db_proxy
+    async with running_service(service_settings(url, tmp_path)) as service:
+        await add_user(service, "lan", Role.SUPERVISOR)
+        async with chromium() as browser:
+            page = await new_page(browser)
+            await log_in(page, service.http_url, "lan", path="/reports")
+            proxy.cut()
+            response = await page.goto(f"{service.http_url}/reports?lang=vi")
+            assert response is not None
+            assert response.status == 503
+            assert response.headers["content-type"].startswith("text/html")
+            await expect(page.locator("h1")).to_have_text("Hệ thống tạm thời không phục vụ được")
+            await screenshot(page, "error-503-vi")
+            proxy.restore()

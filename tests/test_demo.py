@@ -28,7 +28,13 @@ from hotline.emulated.demo import (
 )
 from hotline.settings import Settings
 from switchboard import CallerScript
-from tests.support.browser import chromium, new_page, screenshot, script_errors
+from tests.support.browser import (
+    chromium,
+    log_softphone_in,
+    new_page,
+    screenshot,
+    script_errors,
+)
 from tickets.erlang import service_level
 from tickets.model import Line
 from tickets.staffing import line_targets
@@ -125,9 +131,7 @@ async def test_given_the_demo_when_a_person_takes_the_free_seat_and_a_supervisor
         await page.fill("input[name=username]", YOUR_LOGIN)
         await page.fill("input[name=password]", demo.password(YOUR_LOGIN))
         await page.click("button[type=submit]")
-        await page.fill("#extension", YOUR_SEAT)
-        await page.click("#phone-login button[type=submit]")
-        await expect(page.locator("#state")).to_have_attribute("data-state", "available")
+        await log_softphone_in(page, YOUR_SEAT)
         for interface in simulated:  # the simulated operators are busy elsewhere
             board.app_queue.pause_member(interface, True, reason="test")
 

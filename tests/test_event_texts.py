@@ -27,6 +27,7 @@ from tests.support.browser import (
     chromium,
     log_in,
     new_page,
+    operator_page,
     screenshot,
     script_errors,
 )
@@ -163,11 +164,7 @@ async def test_given_a_call_through_the_menu_when_the_operator_and_the_agency_re
     await add_user(live.service, "coquan", Role.AGENCY, "UBND-Q-ST")
     await add_user(live.service, "root", Role.ADMIN)
     async with chromium() as browser:
-        page = await new_page(browser)
-        await log_in(page, live.service.http_url, "lan", path="/operator")
-        await page.fill("#extension", "op121")
-        await page.click("#phone-login button[type=submit]")
-        await page.wait_for_selector("#state[data-state=available]")
+        page = await operator_page(browser, live.service.http_url, "lan", "op121")
         call = await live.board.place_call(
             "1022", "0901234567", script=CallerScript(keys=["9", "2"])
         )

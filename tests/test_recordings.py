@@ -10,7 +10,7 @@ from pathlib import Path, PurePath
 
 import asyncpg
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from db.migrations import known_migrations, migrate
 from db.province import load_province
@@ -18,8 +18,7 @@ from switchboard import CallerScript, Softphone
 from tests.support.browser import (
     add_user,
     chromium,
-    log_in,
-    new_page,
+    operator_page,
     played_seconds,
     screenshot,
     script_errors,
@@ -126,21 +125,13 @@ async def live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
         yield state
 
 
-async def _answer_on_the_page(live: Live, page: Page, extension: str) -> None:
-    await page.fill("#extension", extension)
-    await page.click("#phone-login button[type=submit]")
-    await page.wait_for_selector("#state[data-state=available]")
-
-
 async def test_given_a_field_report_connected_to_the_operator_without_a_speech_model_when_the_recording_is_played_then_it_plays_and_no_transcript_is_promised(
     live: Live, db: asyncpg.Connection
 ) -> None:
     live.board.add_softphone(Softphone("op111", ring_delay=1.0, talk_time=100_000.0))
     await add_user(live.service, "lan", Role.OPERATOR)
     async with chromium() as browser:
-        page = await new_page(browser)
-        await log_in(page, live.service.http_url, "lan", path="/operator")
-        await _answer_on_the_page(live, page, "op111")
+        page = await operator_page(browser, live.service.http_url, "lan", "op111")
         script = CallerScript(keys=["2"], record_wav=SPEECH, record_seconds=4.0)
         call = await live.board.place_call("1022", "0901234567", script=script)
         await page.wait_for_selector("#call-panel[data-state=live]", timeout=20_000)
@@ -170,9 +161,7 @@ async def test_given_a_115_caller_when_an_ambulance_is_dispatched_then_the_recor
     live.board.add_softphone(Softphone("op112", ring_delay=1.0, talk_time=100_000.0))
     await add_user(live.service, "thu", Role.OPERATOR)
     async with chromium() as browser:
-        page = await new_page(browser)
-        await log_in(page, live.service.http_url, "thu", path="/operator")
-        await _answer_on_the_page(live, page, "op112")
+        page = await operator_page(browser, live.service.http_url, "thu", "op112")
         script = CallerScript(record_wav=SPEECH, record_seconds=4.0)
         call = await live.board.place_call("115", "0977777777", script=script)
         await page.wait_for_selector("#call-panel[data-state=live]", timeout=20_000)

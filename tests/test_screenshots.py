@@ -15,7 +15,15 @@ from playwright.async_api import Browser, Page
 
 from db.province import load_province
 from switchboard import CallerScript, Softphone
-from tests.support.browser import add_user, chromium, log_in, new_page, screenshot, script_errors
+from tests.support.browser import (
+    add_user,
+    chromium,
+    log_in,
+    log_softphone_in,
+    new_page,
+    screenshot,
+    script_errors,
+)
 from tests.support.live import Live, live_hotline
 from tickets.agencies import load_province as read_province
 from tickets.model import Role
@@ -76,9 +84,7 @@ async def test_given_every_console_page_when_shown_in_vietnamese_and_english_the
     async with chromium() as browser:
         anonymous = await new_page(browser)
         operator = await as_user(browser, live, "lan", "/operator")
-        await operator.fill("#extension", "op131")
-        await operator.click("#phone-login button[type=submit]")
-        await operator.wait_for_selector("#state[data-state=available]")
+        await log_softphone_in(operator, "op131")
         call = await live.board.place_call("1022", CALLER, script=CallerScript(keys=["2"]))
         await operator.wait_for_selector("#call-panel[data-state=live]", timeout=20_000)
         code = await operator.text_content("#ticket-code")

@@ -385,7 +385,7 @@ async def test_given_a_ticket_with_a_description_recording_when_the_player_fetch
             "UPDATE tickets SET description_recording = $2 WHERE code = $1", code, path
         )
         escapes.append(await fetch("sup"))
-    await db.execute(  # an absolute path inside the spool, as stored before migration 0009
+    await db.execute(  # an absolute path inside the spool, as stored before migration 0012
         "UPDATE tickets SET description_recording = $2 WHERE code = $1", code, str(recording)
     )
     absolute = await fetch("sup")

@@ -5,7 +5,7 @@ per local day: ``<spool>/<YYYYMMDD>/<uniqueid>-<purpose>.<format>``. The spool i
 each machine likes (Asterisk's ``/var/spool/asterisk/hotline`` may be the backend's
 ``/srv/hotline/recordings``), so tickets and calls keep the path *inside* the spool,
 ``<YYYYMMDD>/<file>``, and every reader joins it to its own spool folder. Migration
-``0009_recordings_relative`` rewrote the paths stored before this rule the same way.
+``0012_recordings_relative`` rewrote the paths stored before this rule the same way.
 """
 
 from __future__ import annotations

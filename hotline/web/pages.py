@@ -19,6 +19,7 @@ import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from db.errors import DATABASE_DOWN
 from hotline.auth import LoginStatus, TokenKind, csrf_matches, csrf_token
 from hotline.keys import AUTH, MENU
 from hotline.web.errors import ApiError
@@ -330,6 +331,8 @@ async def favicon(request: web.Request) -> web.StreamResponse:
 
 # Where the API, the gateways' callbacks and the files live: their errors stay JSON.
 NOT_PAGES = ("/api/", "/open311/", "/notify/", "/static/", "/healthz", "/metrics")
+# What makes a page 503: the database out of reach, a service not answering in time.
+PAGE_UNAVAILABLE: tuple[type[Exception], ...] = (*DATABASE_DOWN, TimeoutError)
 # Statuses an error page has its own words for (common.error_<status>_title / _text).
 ERROR_PAGES = frozenset({400, 403, 404, 405, 413, 429, 500, 503})
 
@@ -341,9 +344,12 @@ def _wants_page(request: web.Request) -> bool:
     )
 
 
-async def _error_page(request: web.Request, status: int) -> web.Response:
-    """An error as a page in the request's language, under the usual top bar."""
-    session = session_token(request)
+async def _error_page(
+    request: web.Request, status: int, *, authenticate: bool = True
+) -> web.Response:
+    """An error as a page in the request's language, under the usual top bar (with the user's
+    links, unless the database that knows the user is what failed)."""
+    session = session_token(request) if authenticate else None
     user = await request.app[AUTH].authenticate(session, TokenKind.SESSION) if session else None
     shown = status if status in ERROR_PAGES else 500
     return render(
@@ -374,6 +380,11 @@ async def page_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if err.status >= 500:
             logger.error("page %s failed: %s", request.path, err.message)
         response = await _error_page(request, err.status)
+    except PAGE_UNAVAILABLE as err:
+        if not _wants_page(request):
+            raise
+        logger.warning("page %s: the database or a service did not answer (%s)", request.path, err)
+        response = await _error_page(request, 503, authenticate=False)
     return response
 
 

@@ -71,6 +71,18 @@ async def report_api(request: web.Request) -> web.Response:
     return web.json_response(report_json(await _report(request, _period(request))))
 
 
+def _page(request: web.Request, *, status: int = 200, **context: Any) -> web.Response:
+    return render(
+        request,
+        "reports.html",
+        page="reports",
+        title_key="reports.title",
+        user=request[USER],
+        status=status,
+        **context,
+    )
+
+
 def _shown(day: date, lang: PageLang) -> str:
     return day.strftime("%d/%m/%Y") if lang is PageLang.VI else day.isoformat()
 
@@ -82,18 +94,13 @@ async def report_page(request: web.Request) -> web.Response:
     a malformed period is said on the page, in its language."""
     lang = request[LANG_KEY]
     report_lang = Lang(lang.value)
-    form = {"from": request.query.get("from", ""), "to": request.query.get("to", "")}
     try:
         period = _period(request, default=True)
     except InvalidRequest:
-        return render(
+        return _page(
             request,
-            "reports.html",
-            page="reports",
-            title_key="reports.title",
-            user=request[USER],
             status=400,
-            form=form,
+            form={"from": request.query.get("from", ""), "to": request.query.get("to", "")},
             line=request.query.get("line", ""),
             error=text("reports.bad_period", lang),
             report=None,
@@ -116,12 +123,8 @@ async def report_page(request: web.Request) -> web.Response:
         }
         for row in rows(report)
     ]
-    return render(
+    return _page(
         request,
-        "reports.html",
-        page="reports",
-        title_key="reports.title",
-        user=request[USER],
         form={"from": _shown(start, lang), "to": _shown(end, lang)},
         line=lines[0].value if len(lines) == 1 else "",
         error=None,

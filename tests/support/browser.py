@@ -90,6 +90,21 @@ async def log_in(page: Page, base_url: str, username: str, *, path: str = "/") -
     await page.wait_for_url(lambda url: urlsplit(url).path != "/login")
 
 
+async def log_softphone_in(page: Page, extension: str) -> None:
+    """On the operator console: log in to the queues with ``extension``, until ready."""
+    await page.fill("#extension", extension)
+    await page.click("#phone-login button[type=submit]")
+    await page.wait_for_selector("#state[data-state=available]")
+
+
+async def operator_page(browser: Browser, base_url: str, username: str, extension: str) -> Page:
+    """``username``'s operator console in a new page, logged in to the queues on ``extension``."""
+    page = await new_page(browser)
+    await log_in(page, base_url, username, path="/operator")
+    await log_softphone_in(page, extension)
+    return page
+
+
 async def played_seconds(page: Page, selector: str, *, at_least: float = 0.3) -> float:
     """Play the ``<audio>`` at ``selector`` until its clock passes ``at_least`` seconds; returns
     its duration (a file that does not load or decode never gets there: the test fails)."""

@@ -10,10 +10,9 @@ import sys
 import uuid
 from collections.abc import Iterator
 
-import asyncpg
 import pytest
 
-from tests.conftest import with_database
+from tests.conftest import on_server, with_database
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +21,7 @@ def scenario_url(
 ) -> Iterator[str]:
     """One database per module with the 7-month scenario loaded by ``hotline scenario load``."""
     name = f"hotline_scn_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
+    asyncio.run(on_server(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
     url = with_database(server_url, name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env |= {"HOTLINE_DATA_DIR": str(tmp_path_factory.mktemp("scn")), "HOTLINE_DATABASE_URL": url}
@@ -44,4 +35,4 @@ def scenario_url(
     assert loaded.returncode == 0, loaded.stderr
     assert "6230 tickets" in loaded.stdout  # 3,057 on 1022 + 3,173 on 115
     yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
