@@ -18,6 +18,7 @@ import pytest
 from db.intake import PostgresIntakeRepository
 from ivr.recorder import IntakeRecorder
 from ivr.spool import IntakeSpool
+from tickets.events import EventKind
 from tickets.intake import CallIntake
 from tickets.model import CallDisposition, Category, Line
 
@@ -33,8 +34,8 @@ def snapshot(uniqueid: str, caller: str = "0901234567") -> CallIntake:
             started_at=datetime.now(UTC),
             category=Category.INFORMATION,
         )
-        .step("call_started", {"caller": caller, "line": "1022"})
-        .step("to_queue", disposition=CallDisposition.QUEUED, ended_at=datetime.now(UTC))
+        .step(EventKind.CALL_STARTED, {"caller": caller, "line": "1022"})
+        .step(EventKind.TO_QUEUE, disposition=CallDisposition.QUEUED, ended_at=datetime.now(UTC))
     )
 
 

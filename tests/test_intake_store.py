@@ -13,6 +13,7 @@ import pytest
 from db.errors import DataRefused
 from db.intake import PostgresIntakeRepository
 from tickets.errors import SnapshotRefused
+from tickets.events import EventKind
 from tickets.intake import (
     CallIntake,
     IntakeOrigin,
@@ -41,15 +42,17 @@ def ivr_call(started_at: datetime = START, caller: str = "0901234567") -> CallIn
         started_at=started_at,
         category=Category.UNCLASSIFIED,
         queue="hotline-1022",
-    ).step("call_started", {"caller": caller, "line": "1022"})
+    ).step(EventKind.CALL_STARTED, {"caller": caller, "line": "1022"})
 
 
 def finished(call: CallIntake) -> CallIntake:
     return (
-        call.step("menu_choice", {"digit": "2"}, category=Category.FIELD_REPORT)
-        .step("recorded", {"purpose": "description"}, description_recording="/rec/x.wav")
+        call.step(EventKind.MENU_CHOICE, {"digit": "2"}, category=Category.FIELD_REPORT)
+        .step(EventKind.RECORDED, {"purpose": "description"}, description_recording="/rec/x.wav")
         .step(
-            "to_queue", disposition=CallDisposition.QUEUED, ended_at=START + timedelta(seconds=40)
+            EventKind.TO_QUEUE,
+            disposition=CallDisposition.QUEUED,
+            ended_at=START + timedelta(seconds=40),
         )
     )
 
@@ -67,7 +70,7 @@ def queue_made(joined_at: datetime) -> CallIntake:
         disposition=CallDisposition.FALLBACK,
         queue="hotline-1022",
         origin=IntakeOrigin.QUEUE,
-    ).step("seen_in_queue", {"queue": "hotline-1022"})
+    ).step(EventKind.SEEN_IN_QUEUE, {"queue": "hotline-1022"})
 
 
 async def stored(db: asyncpg.Connection) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
@@ -119,7 +122,7 @@ async def test_given_a_finished_call_when_a_snapshot_of_another_session_arrives_
     code = await store.save(finished(ivr_call()))
     before = await stored(db)
     intruder = finished(ivr_call(START + timedelta(minutes=5), caller="0912345678"))
-    longer = intruder.step("extra").step("extra").step("extra")
+    longer = intruder.step(EventKind.NO_INPUT).step(EventKind.NO_INPUT).step(EventKind.NO_INPUT)
 
     for snapshot in (intruder, longer):
         with pytest.raises(SnapshotRefused):
@@ -193,7 +196,7 @@ async def test_given_a_ticket_made_from_the_queue_when_the_ivr_snapshot_is_repla
     assert await db.fetchval("SELECT count(*) FROM tickets") == 1
 
     # later snapshots of the same IVR session (another spooled version) still apply
-    later = finished(ivr_call()).step("caller_hung_up", disposition=CallDisposition.QUEUED)
+    later = finished(ivr_call()).step(EventKind.CALLER_HUNG_UP, disposition=CallDisposition.QUEUED)
     await store.save(later)
     row, events = await stored(db)
     assert [e["kind"] for e in events if e["call_seq"] is not None][-1] == "caller_hung_up"
