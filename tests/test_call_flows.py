@@ -302,7 +302,7 @@ async def test_given_a_uniqueid_with_path_characters_when_a_description_is_recor
     )
 
     row = await ticket_of(db, channel.uniqueid)
-    recording = Path(row["description_recording"])
+    recording = service.settings.recordings / row["description_recording"]
     assert recording.resolve().is_relative_to(service.settings.recordings.resolve())
     assert recording.exists()
     assert result.queue == QUEUE_1022

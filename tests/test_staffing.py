@@ -28,7 +28,7 @@ import pytest
 from db.pool import create_pool
 from db.reports import PostgresReportRepository
 from db.users import PostgresUserRepository
-from hotline.auth import AuthService
+from hotline.auth import AuthService, TokenKind
 from tests.support.service import RunningService
 from tests.test_erlang import exact_level, insert_interval
 from tests.test_reports import hotline, parse_table
@@ -258,7 +258,9 @@ async def supervisor(
         login = {"username": "sup_s", "password": PASSWORD}
         async with session.post("/api/v1/auth/login", json=login) as response:
             token = (await response.json())["token"]
-        yield session, {"Authorization": f"Bearer {token}"}
+        # the API reads the bearer token, the reports page (a console page) the session cookie
+        browser = (await auth.login("sup_s", PASSWORD, TokenKind.SESSION)).token
+        yield session, {"Authorization": f"Bearer {token}", "Cookie": f"hotline_session={browser}"}
 
 
 async def test_given_seeded_intervals_when_a_supervisor_opens_the_report_page_and_json_then_they_show_the_staffing(
