@@ -312,8 +312,9 @@ class SimulatedChannel:
                     return f"200 result=-1 endpos={samples // 2}"
                 return f"200 result=0 endpos={samples}"
             case "GET DATA" if len(args) >= 3:
+                # handle_getdata answers -1 when ast_app_getdata_full cannot stream the prompt
+                # but returns RESULT_SUCCESS: unlike STREAM FILE, AGISTATUS stays SUCCESS.
                 if self._sound_samples(args[2]) is None or hangup:
-                    self._failed = self._failed or not hangup
                     return "200 result=-1"
                 key = next(self._keys, None)
                 if key is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import wave
 from datetime import datetime
 from pathlib import Path
@@ -213,6 +214,33 @@ async def test_given_a_missing_prompt_file_when_the_greeting_fails_then_the_call
     row = await ticket_of(db, channel.uniqueid)
     assert row["category"] == "unclassified"  # GET DATA of a missing prompt = no input
     assert row["disposition"] == "queued"
+
+
+async def test_given_the_menu_prompt_missing_when_get_data_fails_then_agistatus_stays_success_and_the_backend_queue_is_used(
+    service: RunningService, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """res_agi.c ``handle_getdata``: ``ast_app_getdata_full`` (main/app.c) returns the failed
+    ``ast_streamfile`` of a missing prompt, GET DATA answers ``200 result=-1`` and still returns
+    RESULT_SUCCESS, so ``AGISTATUS`` stays SUCCESS (only handlers returning RESULT_FAILURE, e.g.
+    STREAM FILE or RECORD FILE, make it FAILURE). No apology, no fallback: the menu counts it
+    as no key and the caller goes to an operator unclassified."""
+    sounds = tmp_path / "sounds"
+    shutil.copytree(SOUNDS, sounds)
+    (sounds / "vi" / "hotline" / "menu_1022.wav").unlink()
+    channel = SimulatedChannel(script=CallerScript(keys=["1"]), sounds_dir=sounds)
+    result = await run_hotline_call(
+        channel, "127.0.0.1", service.agi_port, default_queue=QUEUE_1022
+    )
+
+    get_data = result.agi.commands.index(
+        next(c for c in result.agi.commands if c.startswith("GET DATA"))
+    )
+    assert result.agi.replies[get_data] == "200 result=-1"
+    assert result.agi.agistatus == "SUCCESS"
+    assert (result.queue, result.played) == (QUEUE_1022, [])
+    assert "HOTLINE_FALLBACK" not in result.agi.variables
+    row = await ticket_of(db, channel.uniqueid)
+    assert (row["category"], row["disposition"]) == ("unclassified", "queued")
 
 
 async def test_given_an_unknown_extension_when_the_call_arrives_then_it_is_handled_as_1022(
