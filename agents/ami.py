@@ -5,7 +5,9 @@ never raise into panoramisk (a raising callback drops the connection) and only e
 is sent with ``as_list=False`` (1.4 never resolves it otherwise); every action is bounded by a
 timeout; panoramisk's own pinger is disabled (it never checks replies and leaks them) and a
 watchdog pings instead, closing the transport when Asterisk stops answering so panoramisk's
-reconnect path runs; after every login a ``Reconnected`` marker asks for a resync.
+reconnect path runs; once Asterisk says ``FullyBooted`` after a login (right after it, or at the
+end of its boot: before that app_queue may not be loaded), a ``Reconnected`` marker asks for a
+resync.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 ORIGINATE_WAIT = 45.0  # the operator's phone rings up to 30 s (Timeout) before the response
 NEVER = 10**9  # seconds: disables panoramisk's unchecked pinger
+BOOT_WAIT = 30.0  # seconds after a login without FullyBooted before resyncing all the same
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class AmiConnection:
         *,
         ping_interval: float,
         action_timeout: float,
+        boot_wait: float = BOOT_WAIT,
     ) -> None:
         self._url = url
         self._inbox = inbox
@@ -85,6 +89,9 @@ class AmiConnection:
         self._manager: Any = None
         self._logged_in = False
         self._watchdog: asyncio.Task[None] | None = None
+        self._boot_wait = boot_wait
+        self._booted = False  # FullyBooted seen on this connection
+        self._boot_overdue: asyncio.TimerHandle | None = None
 
     @property
     def connected(self) -> bool:
@@ -120,21 +127,52 @@ class AmiConnection:
         if self._manager is not None:
             self._manager.close()
         self._logged_in = False
+        self._stop_boot_wait()
 
     # panoramisk calls these synchronously: they must never raise.
+    # panoramisk dispatches the events of a read at once but calls on_login later: a FullyBooted
+    # sent right after the login reply may come first.
     def _on_event(self, manager: Any, message: Any) -> None:
         try:
-            self._inbox.put_nowait(AmiEvent.of(dict(message)))
+            event = AmiEvent.of(dict(message))
+            self._inbox.put_nowait(event)
+            if event.name == "FullyBooted":
+                self._booted = True
+                self._stop_boot_wait()
+                if self._logged_in:  # else _on_login asks for the resync
+                    self._inbox.put_nowait(Reconnected())
         except Exception:
             logger.exception("AMI event could not be queued: %r", message)
 
     def _on_login(self, manager: Any) -> None:
         self._logged_in = True
         logger.info("AMI logged in (Asterisk Call Manager/%s)", manager.protocol.version)
+        if self._booted:
+            self._inbox.put_nowait(Reconnected())
+        else:
+            self._stop_boot_wait()
+            self._boot_overdue = asyncio.get_running_loop().call_later(
+                self._boot_wait, self._resync_unbooted
+            )
+
+    def _resync_unbooted(self) -> None:
+        self._boot_overdue = None
+        logger.warning(
+            "no FullyBooted within %.0f s of the AMI login (does the AMI user read the"
+            ' "system" class?): rebuilding the live model all the same',
+            self._boot_wait,
+        )
         self._inbox.put_nowait(Reconnected())
+
+    def _stop_boot_wait(self) -> None:
+        if self._boot_overdue is not None:
+            self._boot_overdue.cancel()
+            self._boot_overdue = None
 
     def _on_disconnect(self, manager: Any, exc: object) -> None:
         self._logged_in = False
+        self._booted = False
+        self._stop_boot_wait()
         logger.warning("AMI connection lost (%s); panoramisk reconnects", exc)
 
     async def _watch(self) -> None:

@@ -8,7 +8,7 @@ events)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -385,7 +385,7 @@ class LiveModel:
 
     # -- resynchronisation -----------------------------------------------------------------
 
-    def resync(self, items: Iterable[AmiEvent], now: datetime) -> list[Outcome]:
+    def resync(self, items: Sequence[AmiEvent], now: datetime) -> list[Outcome]:
         """Replace the whole state with a QueueStatus (+ CoreShowChannels) listing."""
         previous = {name: dict(q.waiting) for name, q in self.queues.items()}
         self.queues = {name: QueueView(name) for name in self.queues}
@@ -427,16 +427,14 @@ class LiveModel:
                     joined,
                     channel=item.get("Channel"),
                 )
-        live_uniqueids = {item.get("Uniqueid") for item in items if item.name == "CoreShowChannel"}
-        if live_uniqueids:
-            self.calls = {u: c for u, c in self.calls.items() if u in live_uniqueids}
-        for operator in self.operators.values():
-            if (
-                operator.current_call
-                and live_uniqueids
-                and operator.current_call not in live_uniqueids
-            ):
-                operator.current_call = None
+        # The channel listing, when the items carry it, is the whole truth: no channel listed
+        # (CoreShowChannelsComplete with none before it) means no call is left.
+        if any(item.name == "CoreShowChannelsComplete" for item in items):
+            live = {item.get("Uniqueid") for item in items if item.name == "CoreShowChannel"}
+            self.calls = {u: c for u, c in self.calls.items() if u in live}
+            for operator in self.operators.values():
+                if operator.current_call and operator.current_call not in live:
+                    operator.current_call = None
         outcomes: list[Outcome] = [Changed("queues", name) for name in self.queues]
         for operator in self.operators.values():
             outcomes += self._touch(operator, now)

@@ -131,6 +131,15 @@ class AgentsRepository(Protocol):
     ) -> Callback | None: ...
     async def callback(self, callback_id: int) -> Callback | None: ...
     async def update_callback(
-        self, callback_id: int, status: CallbackStatus, user_id: int | None, *, attempt: bool
-    ) -> None: ...
+        self,
+        callback_id: int,
+        expected: CallbackStatus,
+        status: CallbackStatus,
+        user_id: int | None,
+        *,
+        attempt: bool,
+    ) -> bool:
+        """Move from ``expected`` to ``status`` (False: the callback was not ``expected``
+        any more: another operator or request changed it meanwhile)."""
+
     async def add_to_intervals(self, delta: IntervalDelta) -> None: ...

@@ -12,7 +12,13 @@ from enum import StrEnum
 from typing import Any
 
 from agents.ami import AmiItem, Reconnected
-from agents.callbacks import Callback, CallbackStatus, finish_attempt, start_attempt
+from agents.callbacks import (
+    Callback,
+    CallbackStatus,
+    InvalidTransition,
+    finish_attempt,
+    start_attempt,
+)
 from agents.errors import (
     CallAlreadyOnLine,
     CallbackNotFound,
@@ -52,6 +58,7 @@ logger = logging.getLogger(__name__)
 
 TRANSFER_CONTEXT = "hotline-transfer"  # asterisk_conf/extensions.conf: one extension per line
 OVERSEERS = frozenset({Role.SUPERVISOR, Role.ADMIN})  # may move any live caller
+RESYNC_FIRST_RETRY, RESYNC_LAST_RETRY = 1.0, 30.0  # seconds between attempts of a failed resync
 
 
 class SpyMode(StrEnum):
@@ -101,6 +108,7 @@ class AgentsService:
         queue_lines: Mapping[str, Line],
         levels: ServiceLevels,
         callback_context: str = "operators",
+        callback_numbers: Mapping[Line, str] | None = None,
     ) -> None:
         self._control = control
         self._repository = repository
@@ -110,6 +118,8 @@ class AgentsService:
         self._queue_lines = dict(queue_lines)
         self._levels = levels
         self._callback_context = callback_context
+        # The caller ID a citizen sees when called back: the line's public number.
+        self._callback_numbers = {line: line.value for line in Line} | dict(callback_numbers or {})
         self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self.applied = 0  # events applied to the live model
         self.persisted = 0  # outcomes written to the database
@@ -127,18 +137,38 @@ class AgentsService:
     async def run(self, inbox: asyncio.Queue[AmiItem]) -> None:
         """Drain AMI events forever (cancelled at shutdown); one bad event never stops it.
         The live model and the consoles are updated at once; what the events mean for the
-        database goes to ``run_persistence`` in order, so a slow database never delays them."""
+        database goes to ``run_persistence`` in order, so a slow database never delays them.
+        A resync that fails is tried again after 1 s, then 2, 4 … up to 30 s, in this same
+        loop (so a listing and the events around it keep their order) while events go on
+        being applied; a new login's resync supersedes the pending one."""
+        retry_at: float | None = None
+        delay = RESYNC_FIRST_RETRY
+        loop = asyncio.get_running_loop()
         while True:
-            item = await inbox.get()
+            item: AmiItem
+            try:
+                async with asyncio.timeout_at(retry_at):
+                    item = await inbox.get()
+            except TimeoutError:
+                item = Reconnected()
             try:
                 if isinstance(item, Reconnected):
+                    retry_at = None
                     await self.resync()
+                    delay = RESYNC_FIRST_RETRY
                 else:
                     await self.handle(item)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("AMI event not applied: %r", item)
+                if not isinstance(item, Reconnected):
+                    logger.exception("AMI event not applied: %r", item)
+                elif self._control.connected:
+                    logger.exception("live model not rebuilt; trying again in %.0f s", delay)
+                    retry_at = loop.time() + delay
+                    delay = min(delay * 2, RESYNC_LAST_RETRY)
+                else:
+                    logger.warning("live model not rebuilt: AMI is down; the next login does it")
 
     async def resync(self) -> None:
         items = await self._control.snapshot()
@@ -463,21 +493,36 @@ class AgentsService:
             raise NotLoggedIn("log in with your softphone before calling back")
         status = start_attempt(callback)
         assert callback.phone is not None
-        await self._repository.update_callback(callback.id, status, user.id, attempt=True)
-        answer = await self._control.originate(
-            session.interface,
-            context=self._callback_context,
-            exten=national_phone(callback.phone),
-            callerid=f"Hotline {callback.line} <{callback.line}>",
-            variables={
-                "HOTLINE_CALLBACK": str(callback.id),
-                "HOTLINE_TICKET": callback.ticket_code or "",
-            },
-        )
+        # Check and act in one statement: of two operators pressing "call back" at once, only
+        # the one whose UPDATE still finds it pending rings the citizen.
+        if not await self._repository.update_callback(
+            callback.id, callback.status, status, user.id, attempt=True
+        ):
+            raise InvalidTransition(f"callback {callback.id} was taken meanwhile; reload")
+        line = Line(callback.line)
+        try:
+            answer = await self._control.originate(
+                session.interface,
+                context=self._callback_context,
+                exten=national_phone(callback.phone),
+                # What the operator's phone shows, and, through Dial's connected line
+                # (app_dial.c), the From the carrier turns into the citizen's caller ID.
+                callerid=f"Hotline {line.value} <{self._callback_numbers[line]}>",
+                variables={
+                    "HOTLINE_CALLBACK": str(callback.id),
+                    "HOTLINE_TICKET": callback.ticket_code or "",
+                },
+            )
+        except Exception:
+            # Asterisk never took the call: the callback is free for the next attempt.
+            await self._repository.update_callback(
+                callback.id, status, CallbackStatus.PENDING, user.id, attempt=False
+            )
+            raise
         if answer is not Answer.ANSWERED:
             logger.info("callback %d: operator %s: %s", callback.id, user.username, answer.value)
             await self._repository.update_callback(
-                callback.id, CallbackStatus.PENDING, user.id, attempt=False
+                callback.id, status, CallbackStatus.PENDING, user.id, attempt=False
             )
         updated = await self._repository.callback(callback.id)
         assert updated is not None
@@ -489,7 +534,10 @@ class AgentsService:
         if callback is None:
             raise CallbackNotFound(f"no callback {callback_id}")
         status = finish_attempt(callback, reached)
-        await self._repository.update_callback(callback.id, status, user.id, attempt=False)
+        if not await self._repository.update_callback(
+            callback.id, callback.status, status, user.id, attempt=False
+        ):
+            raise InvalidTransition(f"callback {callback.id} changed meanwhile; reload")
         updated = await self._repository.callback(callback.id)
         assert updated is not None
         self._publisher.emit("calls", "callback_changed", updated.to_json())

@@ -192,17 +192,26 @@ class PostgresAgentsRepository:
         return [_callback(r) for r in rows]
 
     async def update_callback(
-        self, callback_id: int, status: CallbackStatus, user_id: int | None, *, attempt: bool
-    ) -> None:
-        await self._pool.execute(
-            "UPDATE callbacks SET status = $2, attempts = attempts + $3::int,"
-            " last_attempt_at = CASE WHEN $3::int = 1 THEN now() ELSE last_attempt_at END,"
-            " last_attempt_by = coalesce($4, last_attempt_by), updated_at = now() WHERE id = $1",
+        self,
+        callback_id: int,
+        expected: CallbackStatus,
+        status: CallbackStatus,
+        user_id: int | None,
+        *,
+        attempt: bool,
+    ) -> bool:
+        updated = await self._pool.fetchval(
+            "UPDATE callbacks SET status = $3, attempts = attempts + $4::int,"
+            " last_attempt_at = CASE WHEN $4::int = 1 THEN now() ELSE last_attempt_at END,"
+            " last_attempt_by = coalesce($5, last_attempt_by), updated_at = now()"
+            " WHERE id = $1 AND status = $2 RETURNING id",
             callback_id,
+            expected.value,
             status.value,
             1 if attempt else 0,
             user_id,
         )
+        return updated is not None
 
     # -- statistics ------------------------------------------------------------------------
 

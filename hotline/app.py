@@ -103,6 +103,7 @@ from speech.service import TranscriptionService
 from speech.suggest import Suggester, load_rules
 from tickets.attachments import AttachmentService
 from tickets.lifecycle import Closure
+from tickets.model import Line
 from tickets.service import BackofficeService
 from tickets.staffing import StaffingPolicy, queue_lines
 
@@ -295,6 +296,7 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
         inbox,
         ping_interval=settings.ami_ping_interval,
         action_timeout=settings.ami_action_timeout,
+        boot_wait=settings.ami_boot_wait,
     )
     lines_of_queues = queue_lines(app[MENU].lines)
     service = AgentsService(
@@ -305,6 +307,10 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
         intake=app[RECORDER],
         queue_lines=lines_of_queues,
         levels=ServiceLevels(settings.service_level_1, settings.service_level_2),
+        callback_numbers={
+            Line.CITIZEN: settings.callback_callerid_1022,
+            Line.MEDICAL: settings.callback_callerid_115,
+        },
     )
     app[AGENTS] = service
     tasks = TaskManager()

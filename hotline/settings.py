@@ -87,6 +87,21 @@ class Settings(BaseModel):
     )
     ami_ping_interval: float = Field(default=5.0, gt=0, description="AMI watchdog, seconds")
     ami_action_timeout: float = Field(default=5.0, gt=0)
+    ami_boot_wait: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds after an AMI login without FullyBooted before the queues are read",
+    )
+    callback_callerid_1022: str = Field(
+        default="1022",
+        pattern=r"^\+?[0-9]{3,15}$",
+        description="the number a citizen called back from 1022 sees: the line's public number",
+    )
+    callback_callerid_115: str = Field(
+        default="115",
+        pattern=r"^\+?[0-9]{3,15}$",
+        description="the number a citizen called back from 115 sees: the line's public number",
+    )
     service_level_1: int = Field(default=15, gt=0, description="answered within, seconds")
     service_level_2: int = Field(default=20, gt=0, description="answered within, seconds")
     staffing_target_1022: float = Field(default=0.8, gt=0, lt=1, description="Erlang C target")

@@ -55,6 +55,35 @@ ACTION_CLASSES: dict[str, frozenset[str]] = {
     "setvar": frozenset({"call"}),
     "coreshowchannels": frozenset({"system", "reporting"}),
 }
+# Originate of these applications, or with these functions in its Data, needs "system" on top
+# of "originate" (manager.c originate_app_permissions, is_originate_app_permitted): the first
+# entry that matches decides. Applications match case-insensitively anywhere in the name,
+# functions case-sensitively anywhere in the data; Queue only with its AGI argument (the 6th).
+ORIGINATE_SYSTEM_APPS = (
+    "agi",
+    "dbdeltree",
+    "exec",
+    "externalivr",
+    "mixmonitor",
+    "originate",
+    "reload",
+    "system",
+)
+ORIGINATE_SYSTEM_FUNCTIONS = ("CURL", "DB", "EVAL", "FILE", "ODBC", "REALTIME", "SHELL")
+
+
+def originate_app_permitted(application: str, data: str, user: AmiUser) -> bool:
+    app = application.lower()
+    if any(word in app for word in ORIGINATE_SYSTEM_APPS):
+        return user.can_write(frozenset({"system"}))
+    arguments = data.split(",")
+    if "queue" in app and len(arguments) > 5 and arguments[5]:
+        return user.can_write(frozenset({"agi", "system"}))
+    if any(function in data for function in ORIGINATE_SYSTEM_FUNCTIONS):
+        return user.can_write(frozenset({"system"}))
+    return True
+
+
 SYNOPSES = {
     "login": "Login Manager.",
     "challenge": "Generate Challenge for MD5 Auth.",
@@ -247,7 +276,7 @@ class AmiServer:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._numbers = itertools.count(1)
-        self._started = clock.now()
+        self.started = clock.now()
         self._handlers: dict[str, Handler] = {
             "login": self._login,
             "challenge": self._challenge,
@@ -383,6 +412,8 @@ class AmiServer:
             self.error(session, action, "Permission denied")
             return
         handler = self._handlers.get(key)
+        if key.startswith("queue") and not self.board.fully_booted:
+            handler = None  # app_queue registers its actions when it loads, during the boot
         if handler is None:
             self.error(
                 session,
@@ -432,8 +463,8 @@ class AmiServer:
         session.user = user
         session.mask = event_mask(action.get("Events"), user)
         self.reply(session, action, "Success", "Authentication accepted")
-        if "system" in session.mask:
-            uptime = str(int(self.clock.now() - self._started))
+        if "system" in session.mask and self.board.fully_booted:
+            uptime = str(int(self.clock.now() - self.started))
             session.send(
                 encode(
                     [
@@ -717,6 +748,15 @@ class AmiServer:
         if not application and not exten:
             self.error(session, action, "Exten not specified")
             return
+        user = session.user
+        data = action.text("Data")
+        if (
+            application
+            and user is not None
+            and not originate_app_permitted(application, data, user)
+        ):
+            self.error(session, action, "Originate Access Forbidden: app or data blacklisted")
+            return
         priority = action.text("Priority") or "1"
         timeout_text = action.text("Timeout").strip()
         timeout = int(timeout_text) / 1000 if timeout_text.isdigit() else 30.0
@@ -732,7 +772,7 @@ class AmiServer:
             exten=exten,
             priority=priority,
             application=application,
-            data=action.text("Data"),
+            data=data,
             timeout=timeout,
             callerid=action.text("CallerID"),
             variables=variables,

@@ -158,7 +158,11 @@ class Switchboard:
         timestamp_events: bool = False,
         shared_lastcall: bool = True,
         called_party: CalledParty | None = None,
+        fully_booted: bool = True,
     ) -> None:
+        # False: Asterisk is still loading its modules (AMI is up, app_queue is not; no
+        # FullyBooted yet) until finish_boot().
+        self.fully_booted = fully_booted
         self.clock = clock or Clock()
         self.seed = seed
         self.rng = random.Random(seed)
@@ -217,6 +221,17 @@ class Switchboard:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         await self.ami.start(host, port)
         self._started = True
+
+    def finish_boot(self) -> None:
+        """Every module loaded: FullyBooted to every session reading "system" (asterisk.c,
+        publish_fully_booted)."""
+        self.fully_booted = True
+        uptime = str(int(self.clock.now() - self.ami.started))
+        self.bus.publish(
+            "FullyBooted",
+            "system",
+            [("Status", "Fully Booted"), ("Uptime", uptime), ("LastReload", uptime)],
+        )
 
     @property
     def ami_port(self) -> int:

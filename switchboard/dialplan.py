@@ -204,8 +204,23 @@ class Dialplan:
         if context == "operators":
             return self._operators(channel, exten, state)
         if context == "operators-out" and re.fullmatch(r"0\d.+", exten):
+            callback = channel.variables.get("HOTLINE_CALLBACK", "")
+            outbound = self.globals.get("HOTLINE_OUTBOUND_CID", "")
+
+            async def outbound_cid(data: str) -> None:
+                if not callback and outbound:
+                    channel.caller_num = outbound
+
             return [
-                Step(None, "ExecIf", lambda: '$["" != ""]?Set(CALLERID(num)=)'),
+                Step(
+                    None,
+                    "ExecIf",
+                    lambda: (
+                        f'$["{callback}" = "" & "{outbound}" != ""]'
+                        f"?Set(CALLERID(num)={outbound})"
+                    ),
+                    outbound_cid,
+                ),
                 Step(
                     None,
                     "Dial",

@@ -77,15 +77,19 @@ async def live_hotline(
     seed: int,
     users: Mapping[str, Role],
     settings: Mapping[str, Any] | None = None,
+    board_options: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Live]:
     """Emulator and service started, AMI logged in, one bearer token per user; ``settings``
-    are added to the service's."""
+    are added to the service's, ``board_options`` to the emulator's (e.g. its AMI users)."""
     board = Switchboard(
-        recordings_dir=tmp_path / "recordings",
-        sounds_dir=SOUNDS,
-        ami_users={"hotline": BACKEND_USER},
-        clock=Clock(scale=SCALE),
-        seed=seed,
+        **{
+            "recordings_dir": tmp_path / "recordings",
+            "sounds_dir": SOUNDS,
+            "ami_users": {"hotline": BACKEND_USER},
+            "clock": Clock(scale=SCALE),
+            "seed": seed,
+            **(board_options or {}),
+        }
     )
     await board.start()
     service_config = service_settings(
