@@ -216,8 +216,7 @@ class Dialplan:
                     None,
                     "ExecIf",
                     lambda: (
-                        f'$["{callback}" = "" & "{outbound}" != ""]'
-                        f"?Set(CALLERID(num)={outbound})"
+                        f'$["{callback}" = "" & "{outbound}" != ""]?Set(CALLERID(num)={outbound})'
                     ),
                     outbound_cid,
                 ),
