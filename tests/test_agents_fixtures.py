@@ -1,24 +1,33 @@
-"""Real AMI transcripts (panoramisk's recorded fixtures, Asterisk 11 era) replayed over TCP to
-our AMI adapter: every frame parses, unknown and old-style events are ignored, nothing breaks."""
+"""AMI transcripts replayed over TCP to our AMI adapter and applied to the live model: real ones
+recorded by panoramisk (Asterisk 11 era: every frame parses, unknown and old-style events are
+ignored, nothing breaks) and Asterisk 20 sequences written from app_queue.c (a queue timeout,
+transfers of a waiting and of a talking caller). All in tests/fixtures/ami (SOURCES.md)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from agents.ami import AmiConnection, AmiItem, AmiUrl, Reconnected
 from agents.events import AmiEvent
-from agents.model import LiveModel
+from agents.model import CallAnswered, LiveModel, OperatorState, Outcome
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ami_fixtures"
-EVENT_FILES = [
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ami"
+RECORDED = [
     "agent_loggued_in.yaml",
     "agent_not_in_pause.yaml",
     "originate_with_events.yaml",
     "queue_status.yaml",
 ]
+TIMEOUT = "queue_timeout_then_answered.yaml"
+MOVED_WAITING = "transfer_while_waiting.yaml"
+MOVED_TALKING = "transfer_while_talking.yaml"
+EVENT_FILES = [*RECORDED, TIMEOUT, MOVED_WAITING, MOVED_TALKING]
+CALLER = "1796400000.42"
 
 
 def blocks(name: str) -> list[str]:
@@ -48,17 +57,10 @@ async def replay_server(frames: list[str]) -> tuple[asyncio.Server, int]:
 
 
 @pytest.fixture
-def fixtures_present() -> None:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"shared AMI fixtures not found at {FIXTURES}")
-
-
-@pytest.fixture
 def inbox() -> asyncio.Queue[AmiItem]:
     return asyncio.Queue()
 
 
-@pytest.mark.usefixtures("fixtures_present")
 @pytest.mark.parametrize("name", EVENT_FILES)
 async def test_given_a_recorded_transcript_when_replayed_over_tcp_then_every_event_reaches_the_model(
     name: str, inbox: asyncio.Queue[AmiItem]
@@ -90,6 +92,128 @@ async def test_given_a_recorded_transcript_when_replayed_over_tcp_then_every_eve
     assert all(e.fields for e in received)
 
 
-@pytest.mark.usefixtures("fixtures_present")
-def test_given_the_fixture_folder_when_listed_then_the_event_transcripts_have_events() -> None:
+def test_given_the_fixture_folder_when_listed_then_it_holds_exactly_the_transcripts_read_here() -> (
+    None
+):
+    assert sorted(p.name for p in FIXTURES.glob("*.yaml")) == sorted(EVENT_FILES)
     assert all(len(blocks(name)) > 0 for name in EVENT_FILES)
+    written = [TIMEOUT, MOVED_WAITING, MOVED_TALKING]
+    assert all("app_queue.c" in (FIXTURES / name).read_text().split("\n\n")[0] for name in written)
+
+
+def timed(name: str) -> list[AmiEvent]:
+    """The transcript's events, each at its own ``Timestamp:`` (timestampevents = yes)."""
+    events = []
+    for block in blocks(name):
+        fields = dict(line.partition(": ")[::2] for line in block.split("\n"))
+        at = datetime.fromtimestamp(float(fields["Timestamp"]), UTC)
+        events.append(AmiEvent.of(fields, at))
+    return events
+
+
+def replay(
+    name: str, until: Callable[[AmiEvent], bool] | None = None
+) -> tuple[LiveModel, list[Outcome]]:
+    """Apply the transcript to a fresh live model, up to and including the first event that
+    ``until`` accepts."""
+    model = LiveModel(["hotline-1022", "emergency-115"])
+    outcomes: list[Outcome] = []
+    for event in timed(name):
+        outcomes += model.apply(event)
+        if until is not None and until(event):
+            break
+    return model, outcomes
+
+
+def named(name: str, **fields: str) -> Callable[[AmiEvent], bool]:
+    return lambda e: e.name == name and all(e.get(k) == v for k, v in fields.items())
+
+
+def test_given_a_queue_timeout_when_the_caller_is_queued_again_then_they_wait_again_and_are_answered_with_the_second_wait() -> (
+    None
+):
+    """app_queue.c ``queue_exec``: the timeout exit calls ``record_abandoned`` (Abandon), then
+    ``leave_queue`` (Leave); the channel lives on and the dialplan queues it again."""
+    events = timed(TIMEOUT)
+    names = [e.name for e in events]
+    abandon = names.index("QueueCallerAbandon")
+    assert names[abandon : abandon + 3] == [
+        "QueueCallerAbandon",
+        "QueueCallerLeave",
+        "QueueCallerJoin",
+    ]
+    assert not any(
+        e.name == "Hangup" and e.get("Uniqueid") == CALLER for e in events[: abandon + 3]
+    )
+
+    model, _ = replay(
+        TIMEOUT,
+        until=named(
+            "QueueCallerJoin", Queue="hotline-1022", Count="1", Timestamp="1796400600.000000"
+        ),
+    )
+    assert list(model.queues["hotline-1022"].waiting) == [CALLER]
+
+    model, outcomes = replay(TIMEOUT)
+    (answered,) = [o for o in outcomes if isinstance(o, CallAnswered)]
+    assert (answered.uniqueid, answered.interface, answered.hold_seconds) == (
+        CALLER,
+        "PJSIP/op101",
+        6,
+    )
+    assert model.queues["hotline-1022"].waiting == {}
+    assert model.calls == {}
+    assert model.operators["PJSIP/op101"].current_call is None
+
+
+def test_given_a_waiting_caller_moved_to_115_when_replayed_then_they_wait_on_115_only_and_a_dispatcher_answers() -> (
+    None
+):
+    """manager.c ``action_redirect`` → soft hang-up; app_queue.c ``queue_exec`` ``stop:`` with
+    ``!qe.handled``: ``record_abandoned`` then ``leave_queue`` on hotline-1022; the channel
+    goes on into emergency-115."""
+    model, _ = replay(MOVED_WAITING, until=named("QueueCallerJoin", Queue="emergency-115"))
+    assert model.queues["hotline-1022"].waiting == {}
+    assert list(model.queues["emergency-115"].waiting) == [CALLER]
+    assert model.caller_channel(CALLER) == ("PJSIP/telco-0000002a", "emergency-115")
+
+    model, outcomes = replay(MOVED_WAITING)
+    (answered,) = [o for o in outcomes if isinstance(o, CallAnswered)]
+    assert (answered.queue, answered.interface, answered.hold_seconds) == (
+        "emergency-115",
+        "PJSIP/op201",
+        4,
+    )
+    assert model.calls == {}
+
+
+def test_given_a_talking_caller_moved_to_115_when_the_first_operators_leg_hangs_up_then_that_operator_is_off_the_call() -> (
+    None
+):
+    """No AgentComplete at the Redirect (app_queue.c ``handle_hangup`` follows hang-up requests
+    only, and the async goto's soft hang-up publishes none): the first operator's conversation
+    ends with their leg's ``Hangup`` and ``QueueMemberStatus`` ``InCall: 0``; their
+    AgentComplete comes at the very end, Reason caller, TalkTime of both conversations."""
+    events = timed(MOVED_TALKING)
+    redirect = next(
+        i
+        for i, e in enumerate(events)
+        if e.name == "Hangup" and e.get("Channel").startswith("PJSIP/op101-")
+    )
+    assert not any(e.name == "AgentComplete" for e in events[:redirect])
+
+    model, _ = replay(
+        MOVED_TALKING, until=named("QueueMemberStatus", Interface="PJSIP/op101", InCall="0")
+    )
+    assert model.operators["PJSIP/op101"].current_call is None
+    assert model.operators["PJSIP/op101"].state is not OperatorState.ON_CALL
+
+    model, _ = replay(MOVED_TALKING, until=named("AgentConnect", Interface="PJSIP/op201"))
+    assert model.calls[CALLER].interface == "PJSIP/op201"
+    assert model.call_of("PJSIP/op201") is not None
+
+    late = [e for e in events if e.name == "AgentComplete" and e.get("Interface") == "PJSIP/op101"]
+    assert [(e.get("Queue"), e.get("Reason"), e.int("TalkTime")) for e in late] == [
+        ("hotline-1022", "caller", 183)
+    ]
+    assert late[0].get("DestChannel") == ""
