@@ -3,37 +3,10 @@ field order of reference §3.4 and the queue blobs of §3.5, and an event-order 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
+from switchboard.manager_conf import manager_conf_grants
 from switchboard.raw_client import Message
-
-MANAGER_CONF = Path(__file__).resolve().parent.parent / "asterisk_conf" / "manager.conf"
-
-
-def manager_conf_grants(path: Path = MANAGER_CONF) -> dict[str, dict[str, set[str]]]:
-    """Each user section's ``read`` and ``write`` classes, read as Asterisk reads them: ``;``
-    starts a comment, the last line of a key wins, and a class counts only when it is a whole
-    comma-separated token (manager.c ``get_perm`` / ``ast_instring``: ``" call"`` is not
-    ``call``)."""
-    grants: dict[str, dict[str, set[str]]] = {}
-    section: str | None = None
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = re.sub(r"(?<!\\);.*", "", raw).strip()
-        header = re.fullmatch(r"\[([^\]]+)\].*", line)
-        if header:
-            section = header.group(1)
-            continue
-        key, sep, value = line.partition("=")
-        key = key.strip().lower()
-        if section is None or section == "general" or not sep or key not in ("read", "write"):
-            continue
-        grants.setdefault(section, {"read": set(), "write": set()})[key] = set(
-            value.lstrip(">").strip().split(",")
-        )
-    return grants
-
 
 # The backend's user exactly as asterisk_conf/manager.conf grants it.
 BACKEND_USER = ("secret", manager_conf_grants()["hotline-backend"])

@@ -14,8 +14,9 @@ import agents
 from agents.model import REQUIRED
 from switchboard import Clock, Softphone, Switchboard
 from switchboard.ami_server import ACTION_CLASSES
+from switchboard.manager_conf import manager_conf_grants
 from switchboard.raw_client import RawAmi
-from switchboard.testing import EVERYTHING_USER, manager_conf_grants
+from switchboard.testing import EVERYTHING_USER
 
 # The class of each event the service follows: app_queue.c publishes its queue, member and
 # agent events with EVENT_FLAG_AGENT (ast_manager_event_blob_create); main/manager_channels.c
@@ -125,6 +126,8 @@ async def test_given_the_backends_user_when_it_originates_a_shell_then_asterisk_
 async def test_given_the_backends_user_when_it_originates_chanspy_then_it_is_queued(
     board: Switchboard,
 ) -> None:
+    """main/manager.c ``is_originate_app_permitted``: ChanSpy matches no restricted entry, so
+    ``originate`` alone lets the supervisors' listen/whisper/barge through."""
     assert await originate(board, "hotline", "ChanSpy", "PJSIP/op102-,bqES") == (
         "Originate successfully queued"
     )

@@ -26,6 +26,7 @@ from hotline.keys import AGENTS, MENU, SETTINGS
 from hotline.settings import Settings
 from ivr.server import SECRET_VARIABLE
 from switchboard import Clock, Softphone, Switchboard
+from switchboard.manager_conf import manager_conf_grants
 from switchboard.traffic import TrafficProfile
 from tickets.agencies import load_province as read_province_file
 from tickets.erlang import Staffing, StaffingTarget, agents_needed, traffic_intensity
@@ -35,8 +36,7 @@ from tickets.staffing import line_targets
 logger = logging.getLogger(__name__)
 
 SOUNDS = Path(__file__).resolve().parents[2] / "asterisk_conf" / "sounds"
-BACKEND_READ = {"system", "call", "agent", "dtmf", "reporting"}
-BACKEND_WRITE = {"system", "call", "agent", "originate", "reporting"}
+BACKEND_GRANTS = manager_conf_grants()["hotline-backend"]  # as asterisk_conf/manager.conf
 BOARD = web.AppKey("switchboard", Switchboard)
 DEMO_AGENCY = "UBND-Q-HC"  # a district committee of the demo province
 
@@ -97,7 +97,7 @@ def build_demo_app(settings: Settings, options: DemoOptions) -> web.Application:
         agi_port=settings.agi.port,
         recordings_dir=settings.recordings,
         sounds_dir=SOUNDS if SOUNDS.is_dir() else None,
-        ami_users={"hotline": (secret, {"read": BACKEND_READ, "write": BACKEND_WRITE})},
+        ami_users={"hotline": (secret, BACKEND_GRANTS)},
         clock=Clock(scale=1.0),
         seed=options.seed,
     )

@@ -33,7 +33,7 @@ from db.simulation import PostgresSimulationRepository
 from db.users import PostgresUserRepository
 from hotline.app import POOL, build_app
 from hotline.auth import AuthService
-from hotline.emulated.demo import BACKEND_READ, BACKEND_WRITE, SOUNDS
+from hotline.emulated.demo import BACKEND_GRANTS, SOUNDS
 from hotline.emulated.figures import (
     Summary,
     add_statistics,
@@ -115,7 +115,7 @@ async def run_simulation(
         agi_port=0,
         recordings_dir=settings.recordings,
         sounds_dir=SOUNDS if SOUNDS.is_dir() else None,
-        ami_users={"hotline": (secret, {"read": BACKEND_READ, "write": BACKEND_WRITE})},
+        ami_users={"hotline": (secret, BACKEND_GRANTS)},
         clock=Clock(scale=options.scale),
         seed=options.seed,
     )
