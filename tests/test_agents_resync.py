@@ -60,7 +60,7 @@ async def test_given_asterisk_still_booting_when_the_service_logs_in_then_it_rea
 
         live.board.finish_boot()
 
-        await eventually(lambda: "PJSIP/op101" in live.agents.model.operators)
+        await eventually(lambda: "PJSIP/op101" in live.agents.model.operators, seconds=30)
         assert rebuilt(logs) == 1
 
 
@@ -90,7 +90,7 @@ async def test_given_a_user_that_does_not_read_system_when_asterisk_boots_then_t
 
         live.board.finish_boot()
 
-        await eventually(lambda: "PJSIP/op101" in live.agents.model.operators)
+        await eventually(lambda: "PJSIP/op101" in live.agents.model.operators, seconds=30)
         assert rebuilt(logs) == 1
 
 
@@ -108,7 +108,7 @@ async def test_given_a_call_that_ended_while_the_ami_link_was_down_when_asterisk
         await call.wait()
         assert live.board.truth().channels == ()
 
-        await eventually(lambda: rebuilt(logs) > before)
+        await eventually(lambda: rebuilt(logs) > before, seconds=30)
         assert live.agents.model.calls == {}
         assert live.agents.model.call_of("PJSIP/op101") is None
 

@@ -73,9 +73,14 @@ def test_given_manager_conf_when_parsed_then_the_backend_reads_exactly_the_class
 @pytest.fixture
 async def board(tmp_path: Path) -> AsyncIterator[Switchboard]:
     grants = manager_conf_grants()["hotline-backend"]
+    no_originate = {"read": grants["read"], "write": grants["write"] - {"originate"}}
     board = Switchboard(
         recordings_dir=tmp_path,
-        ami_users={"hotline": ("secret", grants), "admin": EVERYTHING_USER},
+        ami_users={
+            "hotline": ("secret", grants),
+            "admin": EVERYTHING_USER,
+            "reader": ("secret", no_originate),
+        },
         clock=Clock(scale=50.0),
     )
     board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=1.0))
@@ -131,3 +136,11 @@ async def test_given_the_backends_user_when_it_originates_chanspy_then_it_is_que
     assert await originate(board, "hotline", "ChanSpy", "PJSIP/op102-,bqES") == (
         "Originate successfully queued"
     )
+
+
+async def test_given_a_user_without_originate_when_it_originates_then_permission_denied(
+    board: Switchboard,
+) -> None:
+    """main/manager.c ``process_message``: an action registered with EVENT_FLAG_ORIGINATE
+    needs ``originate`` in the user's write classes, else "Permission denied"."""
+    assert await originate(board, "reader", "ChanSpy", "PJSIP/op102-,bqES") == "Permission denied"
