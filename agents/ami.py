@@ -25,6 +25,7 @@ from panoramisk import Manager
 from agents.errors import AsteriskRefused, AsteriskUnavailable
 from agents.events import AmiEvent
 from agents.ports import Answer
+from runtime.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class AmiConnection:
         ping_interval: float,
         action_timeout: float,
         boot_wait: float = BOOT_WAIT,
+        metrics: Metrics | None = None,
     ) -> None:
         self._url = url
         self._inbox = inbox
@@ -92,6 +94,10 @@ class AmiConnection:
         self._boot_wait = boot_wait
         self._booted = False  # FullyBooted seen on this connection
         self._boot_overdue: asyncio.TimerHandle | None = None
+        pbx = f"{url.host}:{url.port}"
+        metrics = metrics or Metrics()
+        self._events = metrics.ami_events.labels(pbx)
+        metrics.ami_up.labels(pbx).set_function(lambda: float(self._logged_in))
 
     @property
     def connected(self) -> bool:
@@ -133,6 +139,7 @@ class AmiConnection:
     # panoramisk dispatches the events of a read at once but calls on_login later: a FullyBooted
     # sent right after the login reply may come first.
     def _on_event(self, manager: Any, message: Any) -> None:
+        self._events.inc()
         try:
             event = AmiEvent.of(dict(message))
             self._inbox.put_nowait(event)

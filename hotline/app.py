@@ -30,6 +30,7 @@ from db.agency import PostgresAgencyRepository
 from db.agents import PostgresAgentsRepository
 from db.apikeys import PostgresApiKeyRepository
 from db.backoffice import PostgresBackofficeStore
+from db.health import PostgresHealthRepository
 from db.intake import PostgresIntakeRepository
 from db.listen import listen
 from db.open311 import PostgresOpen311Repository
@@ -55,7 +56,9 @@ from hotline.keys import (
     BACKOFFICE_STORE,
     BUS,
     DATABASE,
+    HEALTH,
     MENU,
+    METRICS,
     NOTIFY,
     OPEN311,
     PROMPTS,
@@ -80,6 +83,7 @@ from hotline.web.http import LOGIN_LIMIT, PUBLIC_LIMIT, TRUSTED_PROXIES
 from hotline.web.http import add_routes as add_api_routes
 from hotline.web.live import add_routes as add_live_routes
 from hotline.web.lookup import add_routes as add_lookup_routes
+from hotline.web.metrics import add_routes as add_metrics_routes
 from hotline.web.notify import add_routes as add_notify_routes
 from hotline.web.open311 import add_routes as add_open311_routes
 from hotline.web.openapi import add_routes as add_openapi_routes
@@ -95,6 +99,7 @@ from ivr.recorder import IntakeRecorder
 from ivr.server import FastAgiServer
 from ivr.service import IvrService
 from ivr.spool import IntakeSpool
+from runtime.metrics import Metrics
 from runtime.tasks import TaskManager
 from speech.grammar import GrammarRecognizer
 from speech.model import open_model
@@ -149,6 +154,7 @@ def provide_services(app: web.Application, pool: Pool) -> None:
     app[OPEN311] = PostgresOpen311Repository(pool)
     app[API_KEYS] = PostgresApiKeyRepository(pool)
     app[AGENTS_REPO] = PostgresAgentsRepository(pool)
+    app[HEALTH] = PostgresHealthRepository(pool)
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -221,6 +227,7 @@ async def speech_ctx(app: web.Application) -> AsyncIterator[None]:
                 retry_delay=settings.speech_retry_delay,
                 lease_seconds=settings.speech_lease,
                 poll_interval=settings.speech_poll_interval,
+                metrics=app[METRICS],
             )
             stack.push_async_callback(transcription.release_held)
             tasks.start(transcription.run_claimer(tasks.stop), name="speech-claimer")
@@ -241,6 +248,7 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
         IntakeSpool(settings.spool_dir),
         timeout=settings.db_timeout,
         retry_interval=settings.spool_retry_interval,
+        metrics=app[METRICS],
     )
     app[RECORDER] = recorder
     service = IvrService(
@@ -250,12 +258,14 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
         speech=app.get(SPEECH),
         transcribe=settings.vosk_model is not None,
         simulated=app.get(SIMULATED, False),
+        metrics=app[METRICS],
     )
     server = FastAgiServer(
         {"hotline": hotline_route(service, menu)},
         header_timeout=settings.agi_header_timeout,
         reply_timeout=settings.agi_reply_timeout,
         secret=settings.agi_secret.get_secret_value() if settings.agi_secret else None,
+        metrics=app[METRICS],
     )
     await server.start(settings.agi.host, settings.agi.port)
     app[AGI] = server
@@ -297,6 +307,7 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
         ping_interval=settings.ami_ping_interval,
         action_timeout=settings.ami_action_timeout,
         boot_wait=settings.ami_boot_wait,
+        metrics=app[METRICS],
     )
     lines_of_queues = queue_lines(app[MENU].lines)
     service = AgentsService(
@@ -342,7 +353,9 @@ async def notify_ctx(app: web.Application) -> AsyncIterator[None]:
         await backoffice.close(CITIZEN_SMS, ticket_id, closure)
 
     async with aiohttp.ClientSession() as session:
-        service = await notify_service(session, app[SETTINGS], app[POOL], close_ticket)
+        service = await notify_service(
+            session, app[SETTINGS], app[POOL], close_ticket, app[METRICS]
+        )
         app[NOTIFY] = service
         tasks = TaskManager()
         tasks.start(service.run(tasks.stop), name="notify-outbox")
@@ -357,6 +370,7 @@ def build_app(settings: Settings) -> web.Application:
     gateway's settings)."""
     app = web.Application(middlewares=[error_middleware, page_middleware])
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()  # its own registry: several apps may run in one process
     app[MENU] = menu = load_menu(settings.menu_file)
     app[STAFFING] = StaffingPolicy.from_config(settings, menu.lines)
     app[TRUSTED_PROXIES] = settings.trusted_networks
@@ -387,6 +401,7 @@ def build_app(settings: Settings) -> web.Application:
     add_lookup_routes(app)
     add_admin_routes(app)
     add_wallboard_routes(app)
+    add_metrics_routes(app)
     setup_pages(
         app,
         secure_cookie=settings.session_cookie_secure,

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as err:
         print(f"hotline: {err}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         if args.command == "serve":
             return serve(settings)

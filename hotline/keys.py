@@ -12,6 +12,7 @@ from db.agency import PostgresAgencyRepository
 from db.agents import PostgresAgentsRepository
 from db.apikeys import PostgresApiKeyRepository
 from db.backoffice import PostgresBackofficeStore
+from db.health import PostgresHealthRepository
 from db.open311 import PostgresOpen311Repository
 from db.pool import DatabaseProbe
 from db.province import PostgresProvinceRepository
@@ -25,6 +26,7 @@ from hotline.settings import Settings
 from ivr.menu import MenuFile
 from ivr.server import FastAgiServer
 from notify.service import NotifyService
+from runtime.metrics import Metrics
 from tickets.attachments import AttachmentService
 from tickets.service import BackofficeService
 from tickets.staffing import StaffingPolicy
@@ -35,6 +37,7 @@ SETTINGS = web.AppKey("settings", Settings)
 # marked so (``tickets.simulated``) and left out of reports
 SIMULATED = web.AppKey("simulated", bool)
 MENU = web.AppKey("menu", MenuFile)
+METRICS = web.AppKey("metrics", Metrics)  # this app's own registry (``GET /metrics``)
 STAFFING = web.AppKey("staffing", StaffingPolicy)  # queue → line, Erlang C targets
 
 # built when the database is open (``database_ctx``)
@@ -53,6 +56,7 @@ PROMPTS = web.AppKey("prompts", PostgresPromptTexts)
 OPEN311 = web.AppKey("open311", PostgresOpen311Repository)
 API_KEYS = web.AppKey("api_keys", PostgresApiKeyRepository)
 AGENTS_REPO = web.AppKey("agents_repository", PostgresAgentsRepository)
+HEALTH = web.AppKey("health", PostgresHealthRepository)
 
 # live parts, each started by its own cleanup context (absent when not configured)
 BUS = web.AppKey("bus", EventBus)

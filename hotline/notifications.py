@@ -17,6 +17,7 @@ from notify.kannel import KannelSmsGateway
 from notify.policy import QuietHours, RetryPolicy
 from notify.service import NotifyService, SmsGateway, TicketCloser
 from notify.zalo import ZaloZnsGateway
+from runtime.metrics import Metrics
 from tickets.model import Role, User
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ async def notify_service(
     settings: Settings,
     pool: Pool,
     close_ticket: TicketCloser,
+    metrics: Metrics,
 ) -> NotifyService:
     """The outbox service with the gateways of the settings (Zalo ZNS first when configured)."""
     return NotifyService(
@@ -124,4 +126,5 @@ async def notify_service(
         unaccented_sms=settings.notify_unaccented_sms,
         poll_interval=settings.notify_poll_interval,
         lease=OUTBOX_LEASE,
+        metrics=metrics,
     )

@@ -122,6 +122,14 @@ class Settings(BaseModel):
     http_bind: str = "127.0.0.1:8080"
     menu_file: Path = DEFAULT_MENU
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json ⇒ one JSON object per line (uniqueid, ticket fields)"
+    )
+    metrics_allow: str = Field(
+        default="127.0.0.0/8, ::1",
+        description="comma-separated CIDR list that may read /metrics without logging in; "
+        "others need a supervisor's or administrator's login",
+    )
     migrate_on_start: bool = True
     agi_header_timeout: float = Field(default=5.0, gt=0, description="seconds to read agi_*")
     agi_reply_timeout: float = Field(
@@ -224,7 +232,7 @@ class Settings(BaseModel):
         # Asterisk is told where to record: a relative path would be relative to *its* spool.
         return None if value is None else value.expanduser().resolve()
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _check_proxies(cls, value: str) -> str:
         parse_networks(value)
@@ -234,6 +242,11 @@ class Settings(BaseModel):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @property
     def agi(self) -> Bind:
@@ -246,6 +259,10 @@ class Settings(BaseModel):
     @property
     def trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @property
+    def metrics_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return parse_networks(self.metrics_allow)
 
     @property
     def recordings(self) -> Path:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from ivr.session import AgiError, AgiProtocolError, AgiSession, parse_env
 from runtime.logcontext import call_id
+from runtime.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,10 @@ class FastAgiServer:
         header_timeout: float,
         reply_timeout: float,
         secret: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._routes = dict(routes)
+        self._metrics = metrics or Metrics()
         self._header_timeout = header_timeout
         self._reply_timeout = reply_timeout
         self._secret = secret.encode("utf-8") if secret else None
@@ -129,7 +132,13 @@ class FastAgiServer:
                 env["agi_uniqueid"],
                 ", ".join(parsed.repaired),
             )
-        session = AgiSession(reader, writer, env, reply_timeout=self._reply_timeout)
+        session = AgiSession(
+            reader,
+            writer,
+            env,
+            reply_timeout=self._reply_timeout,
+            on_turn=self._metrics.agi_turn_seconds.observe,
+        )
         if session.script not in self._routes:
             logger.error(
                 "FastAGI request for unknown script %r (from %s, call %s); known: %s",

@@ -18,6 +18,8 @@ from ivr.errors import CallerHungUp, PbxSilent
 from ivr.menu import LineFlow, Menu, MenuFile, RecordStep
 from ivr.ports import Caller, SpeechRecognizer
 from ivr.recorder import IntakeRecorder
+from runtime.logcontext import ticket_code
+from runtime.metrics import Metrics
 from tickets.codes import HOTLINE_TZ
 from tickets.events import EventKind
 from tickets.intake import CallIntake
@@ -52,6 +54,7 @@ class IvrService:
         *,
         transcribe: bool = True,
         simulated: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self._menu = menu
         self._recorder = recorder
@@ -59,6 +62,7 @@ class IvrService:
         self._speech = speech  # None ⇒ menus are DTMF-only
         self._transcribe = transcribe  # False ⇒ no speech model: recordings without transcripts
         self._simulated = simulated  # the calls are ``hotline simulate``'s
+        self._metrics = metrics or Metrics()
 
     async def handle(self, caller: Caller, info: CallInfo) -> None:
         flow = self._menu.lines[info.line]
@@ -77,6 +81,16 @@ class IvrService:
             ).step(EventKind.CALL_STARTED, {"caller": info.caller_raw, "line": info.line.value}),
             self._recorder,
         )
+        in_ivr = self._metrics.ivr_calls.labels(info.line.value)
+        in_ivr.inc()
+        try:
+            await self._flow(caller, flow, call)
+        finally:
+            in_ivr.dec()
+            self._metrics.calls.labels(info.line.value, call.intake.disposition.value).inc()
+
+    async def _flow(self, caller: Caller, flow: LineFlow, call: _Call) -> None:
+        """The call's flow, and every way out of it (hang-up, silence, shutdown, error)."""
         try:
             await self._run(caller, flow, call)
         except CallerHungUp:
@@ -94,13 +108,12 @@ class IvrService:
             )
         except asyncio.CancelledError:
             logger.warning("service stopping: call leaves the IVR for queue %s", flow.queue)
-            await self._recorder.spool(
-                call.intake.step(
-                    EventKind.SERVICE_STOPPED,
-                    disposition=CallDisposition.FALLBACK,
-                    ended_at=datetime.now(UTC),
-                )
+            call.intake = call.intake.step(
+                EventKind.SERVICE_STOPPED,
+                disposition=CallDisposition.FALLBACK,
+                ended_at=datetime.now(UTC),
             )
+            await self._recorder.spool(call.intake)
             raise
         except Exception as err:
             logger.exception("IVR flow failed; caller goes to the fallback queue %s", flow.queue)
@@ -255,14 +268,20 @@ class _Call:
         self.announced_code: str | None = None
 
     async def save_first(self) -> str | None:
-        self.announced_code = await self._recorder.save(self.intake)
+        self.announced_code = await self._saved(self.intake)
         return self.announced_code
 
     async def save(
         self, kind: EventKind, data: dict[str, object] | None = None, **changes: object
     ) -> str | None:
         self.intake = self.intake.step(kind, dict(data or {}), **changes)
-        return await self._recorder.save(self.intake)
+        return await self._saved(self.intake)
+
+    async def _saved(self, intake: CallIntake) -> str | None:
+        code = await self._recorder.save(intake)
+        if code is not None:
+            ticket_code.set(code)  # the call's later log lines name its ticket
+        return code
 
 
 async def _fallback(caller: Caller, queue: str, apology: str) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 # Commands Asterisk still runs after the caller hung up ("dead mode"); all others get 511.
@@ -143,7 +144,10 @@ class AgiSession:
     """One FastAGI connection. Commands are strictly sequential (Asterisk runs one at a time).
 
     Every reply is awaited for at most ``reply_timeout`` seconds plus the command's own time
-    (``allowance``: the keys' wait of ``GET DATA``, the length of ``RECORD FILE``)."""
+    (``allowance``: the keys' wait of ``GET DATA``, the length of ``RECORD FILE``).
+
+    ``on_turn`` is told each turn's length: from a reply read to the next command sent, our
+    own time between two steps (the first command, after the header block, is not a turn)."""
 
     def __init__(
         self,
@@ -152,6 +156,7 @@ class AgiSession:
         env: Mapping[str, str],
         *,
         reply_timeout: float,
+        on_turn: Callable[[float], None] | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
@@ -160,6 +165,8 @@ class AgiSession:
         self.hung_up = False
         self.silent = False  # Asterisk stopped answering; the connection is closed
         self._lock = asyncio.Lock()
+        self._on_turn = on_turn
+        self._replied_at: float | None = None  # monotonic time of the last reply read
         self.script = self.env.get("agi_network_script", "").partition("?")[0]
 
     async def command(self, *words: str, allowance: float = 0.0) -> AgiReply:
@@ -172,6 +179,8 @@ class AgiSession:
         if self.hung_up and not name.startswith(DEAD_CHANNEL_COMMANDS):
             raise AgiHangup(f"channel hung up; not sending {words[0]}")
         async with self._lock:
+            if self._on_turn is not None and self._replied_at is not None:
+                self._on_turn(time.monotonic() - self._replied_at)
             try:
                 self._writer.write(line.encode("utf-8") + b"\n")
                 await self._writer.drain()
@@ -186,6 +195,7 @@ class AgiSession:
                 self.silent = True
                 self._writer.close()
                 raise AgiTimeout(f"no reply to {words[0]} within {bound:.1f} s") from err
+            self._replied_at = time.monotonic()
         if reply.code == 511:
             self.hung_up = True
             raise AgiHangup(f"{words[0]}: dead channel (511)")

@@ -90,13 +90,7 @@ class IntakeSpool:
             return None
 
     def pending(self) -> list[Path]:
-        paths = []
-        for path in self.directory.glob("*.json"):
-            try:
-                paths.append((path.stat().st_mtime, path))
-            except FileNotFoundError:
-                continue  # stored and removed meanwhile
-        return [path for _, path in sorted(paths)]
+        return [path for _, path in waiting(self.directory)]
 
     def remove(self, path: Path, version: int) -> None:
         """Remove a stored snapshot unless a newer version was spooled meanwhile. Blocking."""
@@ -145,6 +139,18 @@ class IntakeSpool:
             path,
         )
         return True
+
+
+def waiting(directory: Path) -> list[tuple[float, Path]]:
+    """The snapshots waiting in a spool folder with their modification times, oldest first
+    (what the replayer stores next, and what ``/metrics`` counts). Blocking."""
+    paths = []
+    for path in directory.glob("*.json"):
+        try:
+            paths.append((path.stat().st_mtime, path))
+        except FileNotFoundError:
+            continue  # stored and removed meanwhile
+    return sorted(paths)
 
 
 def _log_lost(intake: CallIntake, what: str, err: Exception) -> None:

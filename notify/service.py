@@ -20,6 +20,7 @@ import phonenumbers
 
 from notify.policy import QuietHours, Reply, RetryPolicy, parse_reply
 from notify.templates import Event, SmsText, render_sms
+from runtime.metrics import Metrics
 from tickets.lifecycle import Closure
 
 logger = logging.getLogger(__name__)
@@ -161,8 +162,10 @@ class NotifyService:
         lease: timedelta = timedelta(minutes=2),
         poll_interval: float = 2.0,
         clock: Clock = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics()
         self._sms = sms
         self._close_ticket = close_ticket
         self._zalo = zalo
@@ -209,6 +212,10 @@ class NotifyService:
         except Exception as err:  # an adapter bug must not lose the message
             logger.exception("notify: sending %s failed", n.id)
             result = SendResult(Verdict.RETRY, error=f"{type(err).__name__}: {err}")
+        if result.verdict is Verdict.SENT:
+            self._metrics.outbox_sent.labels(n.channel).inc()
+        else:
+            self._metrics.outbox_failures.labels(n.channel, result.verdict.value).inc()
         if result.verdict is Verdict.FALLBACK:
             logger.info("notify: %s falls back to SMS: %s", n.id, result.error)
             await self._store.fall_back(n.id, result.error or "fallback")

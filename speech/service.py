@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from runtime.logcontext import ticket_code
+from runtime.metrics import Metrics
 from speech.errors import AudioError
 from speech.suggest import Suggester, Suggestion
 from speech.transcript import TranscriptResult
@@ -75,8 +77,10 @@ class TranscriptionService:
         retry_delay: float,
         lease_seconds: float,
         poll_interval: float,
+        metrics: Metrics | None = None,
     ) -> None:
         self._jobs = jobs
+        self._metrics = metrics or Metrics()
         self._transcriber = transcriber
         self._suggester = suggester
         self._recordings = recordings  # the spool the stored paths are relative to
@@ -125,6 +129,7 @@ class TranscriptionService:
                 self._queue.task_done()
 
     async def process(self, job: TranscriptionJob) -> None:
+        ticket_code.set(job.ticket_code)  # this consumer's log lines name the job's ticket
         try:
             result = await self._transcriber.transcribe(self._recordings / job.audio_path)
         except AudioError as err:
@@ -153,6 +158,7 @@ class TranscriptionService:
                 )
                 await self._jobs.retry(job, error, self._retry_delay)
             return
+        self._metrics.decode_seconds.observe(result.decode_seconds)
         if result.archive_path is not None:
             archive = spool_relative(result.archive_path, self._recordings)
             result = replace(result, archive_path=archive)

@@ -59,6 +59,9 @@ async def test_given_the_router_when_the_document_is_served_then_every_route_is_
     action = paths["/api/v1/operators/me/{action}"]["post"]["parameters"][0]
     assert action["schema"]["enum"] == ["login", "logout", "pause", "unpause"]
     assert paths["/healthz"]["get"]["security"] == []
+    metrics = paths["/metrics"]["get"]
+    assert metrics["x-roles"] == ["admin", "supervisor"]  # from outside HOTLINE_METRICS_ALLOW
+    assert list(metrics["responses"]["200"]["content"]) == ["text/plain; version=0.0.4"]
 
 
 async def _agency_token(live: Live) -> str:

@@ -72,7 +72,7 @@ def client_address(request: web.Request) -> str:
     from, so the entries left of an untrusted one are the client's own claims)."""
     remote = request.remote or "unknown"
     trusted = request.app[TRUSTED_PROXIES]
-    if not _within(remote, trusted):
+    if not within(remote, trusted):
         return remote
     hops = [
         hop.strip()
@@ -86,12 +86,12 @@ def client_address(request: web.Request) -> str:
         except ValueError:
             logger.warning("X-Forwarded-For from trusted proxy %s holds %r", remote, hop[:60])
             return remote
-        if not _within(hop, trusted):
+        if not within(hop, trusted):
             return hop
     return hops[0] if hops else remote
 
 
-def _within(address: str, networks: tuple[Network, ...]) -> bool:
+def within(address: str, networks: tuple[Network, ...]) -> bool:
     try:
         ip = ip_address(address)
     except ValueError:

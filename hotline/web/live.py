@@ -35,6 +35,9 @@ class OpenSockets:
     def discard(self, ws: web.WebSocketResponse) -> None:
         self._open.discard(ws)
 
+    def __len__(self) -> int:
+        return len(self._open)
+
     async def close_all(self) -> None:
         for ws in list(self._open):
             await ws.close(code=1001, message=b"server shutdown")
