@@ -33,6 +33,16 @@ if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/noto ]; then
     fi
 fi
 
+# The alert rules in deploy/prometheus/ are checked and unit-tested by promtool (Debian's
+# prometheus package; the server it also installs is not started).
+if ! command -v promtool >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+    else
+        echo "scripts/test.sh: promtool is missing; install it (Debian: apt-get install prometheus)" >&2
+    fi
+fi
+
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
