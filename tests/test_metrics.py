@@ -1,9 +1,10 @@
 """``GET /metrics``: Prometheus scrapes the real service while the switchboard emulator places
 calls (FastAGI and AMI over TCP), and the figures move; who may read them.
 
-The emulator's calls follow app_queue.c as the switchboard models it: a caller waits in
-``queue_exec`` (QueueCallerJoin) until a member answers or its patience ends
-(QueueCallerAbandon); see ``switchboard/queues.py``."""
+The emulator's queues follow apps/app_queue.c (Asterisk 20): ``join_queue()`` publishes
+QueueCallerJoin as the caller enters, ``record_abandoned()`` QueueCallerAbandon when the caller
+hangs up while waiting; the live model's waiting callers and operators (``agents/model.py``)
+come from those events, and /metrics reads that model."""
 
 from __future__ import annotations
 
