@@ -205,7 +205,7 @@ class AmiSession:
     def deliver(self, event: AmiEvent) -> None:
         if self.authenticated and event.cls in self.mask:
             stamp = self.server.clock.now() if self.server.timestamp_events else None
-            self.send(event.encode(stamp))
+            self.send(event.encode(stamp, self.server.board.systemname))
 
     def close(self) -> None:
         if not self.closed:

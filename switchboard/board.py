@@ -4,6 +4,7 @@ built from its parts, with the hooks tests need and a view of its truth."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Coroutine, Mapping
@@ -29,12 +30,14 @@ from switchboard.dialplan import CallState, Dialplan, OriginateRequest
 from switchboard.events import AmiEvent, EventBus
 from switchboard.fastagi import CallerScript
 from switchboard.people import CalledParty, Softphone, draw
+from switchboard.queue_log import QueueLog, QueueLogConfig
 from switchboard.queues import AppQueue, QueueConfig, default_queues
 from switchboard.traffic import TrafficProfile, run_traffic
 
 logger = logging.getLogger(__name__)
 
 ASTERISK_VERSION = "20.5.0"
+QUEUE_LOG_FLUSH = 5.0  # real seconds stop() waits for queue_log rows still to be inserted
 UserSpec = tuple[str, Mapping[str, Any]]
 
 
@@ -159,6 +162,8 @@ class Switchboard:
         shared_lastcall: bool = True,
         called_party: CalledParty | None = None,
         fully_booted: bool = True,
+        systemname: str = "",
+        queue_log: QueueLogConfig | None = None,
     ) -> None:
         # False: Asterisk is still loading its modules (AMI is up, app_queue is not; no
         # FullyBooted yet) until finish_boot().
@@ -169,7 +174,9 @@ class Switchboard:
         self.bus = EventBus()
         self.devices = Devices()
         self.devices.listen(self._device_state_event)
-        self.channels = Channels(self.bus, self.clock)
+        self.systemname = systemname
+        self.channels = Channels(self.bus, self.clock, systemname=systemname)
+        self.queue_log = QueueLog(queue_log or QueueLogConfig(), self.clock)
         self.recordings_dir = recordings_dir
         self.app_queue = AppQueue(
             queues if queues is not None else default_queues(),
@@ -179,6 +186,7 @@ class Switchboard:
             clock=self.clock,
             rng=random.Random(f"{seed}/queues"),
             shared_lastcall=shared_lastcall,
+            queue_log=self.queue_log,
         )
         self.globals: dict[str, str] = {
             "HOTLINE_BACKEND": agi_host,
@@ -219,6 +227,7 @@ class Switchboard:
     # lifecycle --------------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        await self.queue_log.start()
         await self.ami.start(host, port)
         self._started = True
 
@@ -244,6 +253,9 @@ class Switchboard:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.ami.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue_log.flushed(), QUEUE_LOG_FLUSH)
+        await self.queue_log.stop()
         self._started = False
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:

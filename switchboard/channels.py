@@ -147,9 +147,12 @@ class Bridge:
 class Channels:
     """All live channels; creates them with Asterisk's names and publishes their events."""
 
-    def __init__(self, bus: EventBus, clock: Clock) -> None:
+    def __init__(self, bus: EventBus, clock: Clock, *, systemname: str = "") -> None:
         self._bus = bus
         self._clock = clock
+        # asterisk.conf ``systemname``: ``__ast_channel_alloc_ap`` makes every uniqueid
+        # ``{systemname}-{time}.{n}`` (main/channel_internal_api.c), so two PBXs never share one.
+        self._prefix = f"{systemname}-" if systemname else ""
         self._unique = itertools.count(1)
         self._index = itertools.count(1)
         self._live: dict[str, Channel] = {}
@@ -179,7 +182,7 @@ class Channels:
         linked_to: Channel | None = None,
     ) -> Channel:
         now = self._clock.now()
-        uniqueid = f"{int(now)}.{next(self._unique)}"
+        uniqueid = f"{self._prefix}{int(now)}.{next(self._unique)}"
         channel = Channel(
             name=f"PJSIP/{endpoint}-{next(self._index):08x}",
             uniqueid=uniqueid,

@@ -44,14 +44,18 @@ class AmiEvent:
     cls: str
     body: tuple[tuple[str, str], ...]
 
-    def fields(self, timestamp: float | None = None) -> Fields:
+    def fields(self, timestamp: float | None = None, systemname: str = "") -> Fields:
+        """The head as ``__manager_event_sessions_va`` writes it (main/manager.c): Event,
+        Privilege, Timestamp (``timestampevents``), SystemName (asterisk.conf ``systemname``)."""
         head = [("Event", self.name), ("Privilege", f"{self.cls},all")]
         if timestamp is not None:
             head.append(("Timestamp", f"{timestamp:.6f}"))
+        if systemname:
+            head.append(("SystemName", systemname))
         return head + list(self.body)
 
-    def encode(self, timestamp: float | None = None) -> bytes:
-        return encode(self.fields(timestamp))
+    def encode(self, timestamp: float | None = None, systemname: str = "") -> bytes:
+        return encode(self.fields(timestamp, systemname))
 
     def get(self, key: str) -> str | None:
         return next((v for k, v in self.body if k == key), None)

@@ -40,6 +40,7 @@ from switchboard.devices import (
 )
 from switchboard.events import EventBus
 from switchboard.people import draw
+from switchboard.queue_log import QueueLog, QueueLogConfig
 
 logger = logging.getLogger(__name__)
 
@@ -240,8 +241,10 @@ class AppQueue:
         clock: Clock,
         rng: random.Random,
         shared_lastcall: bool = True,
+        queue_log: QueueLog | None = None,
     ) -> None:
         self.channels = channels
+        self.queue_log = queue_log or QueueLog(QueueLogConfig(), clock)
         self.devices = devices
         self.bus = bus
         self.clock = clock
@@ -344,6 +347,9 @@ class AppQueue:
         )
         queue.members[interface.lower()] = member
         self._publish_member("QueueMemberAdded", queue, member)
+        self.queue_log.log(
+            queue.name, "MANAGER", interface, "ADDMEMBER", "PAUSED" if paused else ""
+        )
         self._kick(queue)
         return "ok"
 
@@ -359,6 +365,7 @@ class AppQueue:
             return "notdynamic"
         del queue.members[interface.lower()]
         self._publish_member("QueueMemberRemoved", queue, member)
+        self.queue_log.log(queue.name, "MANAGER", interface, "REMOVEMEMBER", "")
         self._kick(queue)
         return "ok"
 
@@ -370,12 +377,19 @@ class AppQueue:
         for queue, member in list(self.members_of(interface)):
             if queue_name and queue.name != queue_name:
                 continue
+            if not found and not queue_name:  # set_member_paused: once, before the first
+                self.queue_log.log(
+                    "NONE", "NONE", member.name, f"{'' if paused else 'UN'}PAUSEALL", reason
+                )
             found = True
             member.paused = paused
             member.paused_reason = reason if paused else ""
             if paused:
                 member.last_pause = int(self.clock.now())
             self._publish_member("QueueMemberPause", queue, member)
+            self.queue_log.log(
+                queue.name, "NONE", member.name, "PAUSE" if paused else "UNPAUSE", reason
+            )
             self._kick(queue)
         return found
 
@@ -592,6 +606,9 @@ class AppQueue:
                 ("Count", str(len(queue.entries))),
             ],
         )
+        self.queue_log.log(
+            queue.name, caller.uniqueid, "NONE", "ENTERQUEUE", "", caller.caller_num, index + 1
+        )
         self.channels.moh_start(caller, config.musicclass)
         expire = now + max_wait if max_wait > 0 else None
         leave = parse_factors(config.leavewhenempty, LEAVE_FACTORS)
@@ -599,9 +616,11 @@ class AppQueue:
             while True:
                 caller.check()
                 if expire is not None and self.clock.now() >= expire:
-                    return self._leave(queue, entry, "TIMEOUT")
+                    return self._leave(
+                        queue, self._exit(queue, entry, "EXITWITHTIMEOUT"), "TIMEOUT"
+                    )
                 if leave and self._is_empty(queue, leave, caller):
-                    return self._leave(queue, entry, "LEAVEEMPTY")
+                    return self._leave(queue, self._exit(queue, entry, "EXITEMPTY"), "LEAVEEMPTY")
                 if not self._our_turn(queue, entry):
                     await self.channels.wait(caller, RECHECK)
                     continue
@@ -609,19 +628,37 @@ class AppQueue:
                 if result is not None:
                     return result
                 if expire is not None and self.clock.now() >= expire:
-                    return self._leave(queue, entry, "TIMEOUT")
+                    return self._leave(
+                        queue, self._exit(queue, entry, "EXITWITHTIMEOUT"), "TIMEOUT"
+                    )
                 await self._wait_a_bit(caller, config.retry)
         except ChannelHungUp:
             if entry in queue.entries:
-                self._abandon(queue, entry)
+                self._abandon(queue, self._exit(queue, entry, "ABANDON"))
             raise
         except Redirected:
             if entry in queue.entries:
-                self._leave(queue, entry, "")
+                self._leave(queue, self._exit(queue, entry, "ABANDON"), "")
             raise
         finally:
             if entry in queue.entries:  # cancelled (board stopping)
                 queue.entries.remove(entry)
+
+    def _exit(self, queue: QueueState, entry: Entry, event: str) -> Entry:
+        """queue_exec's ``EXITWITHTIMEOUT``, ``EXITEMPTY`` and ``ABANDON`` (a hang-up, or a
+        Redirect: a soft hang-up that leaves ``qe.handled`` 0): ``pos|opos|waited``."""
+        waited = int(self.clock.now() - entry.start)
+        position = queue.position(entry)
+        self.queue_log.log(
+            queue.name,
+            entry.channel.uniqueid,
+            "NONE",
+            event,
+            position,
+            entry.original_position,
+            waited,
+        )
+        return entry
 
     async def _wait_a_bit(self, caller: Channel, seconds: float) -> None:
         deadline = self.clock.now() + seconds
@@ -792,6 +829,10 @@ class AppQueue:
                     ("RingTime", str(int((now - leg.ring_start) * 1000))),
                 ],
             )
+            ring_ms = int((now - leg.ring_start) * 1000)
+            self.queue_log.log(
+                queue.name, caller.uniqueid, leg.member.name, "RINGNOANSWER", ring_ms
+            )
         for leg in legs:
             self._end_leg(leg, "NOANSWER", cause, caller)
         config = queue.config
@@ -830,6 +871,15 @@ class AppQueue:
                 ("HoldTime", str(int(hold))),
                 ("RingTime", str(int(ring))),
             ],
+        )
+        self.queue_log.log(
+            queue.name,
+            caller.uniqueid,
+            member.name,
+            "CONNECT",
+            int(hold),
+            agent.uniqueid,
+            int(ring),
         )
         queue.holdtime = (queue.holdtime * 3 + int(hold)) // 4
         in_sl = hold <= queue.config.servicelevel
@@ -889,6 +939,15 @@ class AppQueue:
                 ("TalkTime", str(int(talk_time))),
                 ("Reason", reason),
             ],
+        )
+        self.queue_log.log(
+            queue.name,
+            caller.uniqueid,
+            member.name,
+            "COMPLETEAGENT" if reason == "agent" else "COMPLETECALLER",
+            int(hold),
+            int(talk_time),
+            entry.original_position,
         )
         if redirected is None:
             self.channels.set_var(caller, "ANSWEREDTIME", str(int(talk_time)))
