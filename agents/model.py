@@ -2,7 +2,7 @@
 QueueStatus + CoreShowChannels after every reconnection, so it never keeps a ghost).
 
 ``LiveModel.apply`` takes one event and returns what happened in domain terms (``Outcome``s)
-for the service to persist and publish. Pure: no I/O, no clock of its own (times come from the
+for the service to publish (what is stored comes from queue_log). Pure: no I/O, no clock of its own (times come from the
 events)."""
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ class QueueView:
         return max(((now - c.joined_at).total_seconds() for c in self.waiting.values()), default=0)
 
 
-# What happened, for the service: persisted, counted, published.
+# What happened, for the service to publish (the live view, screen pops).
 @dataclass(frozen=True)
 class CallerJoined:
     uniqueid: str

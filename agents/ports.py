@@ -10,8 +10,6 @@ from typing import Any, Protocol
 
 from agents.callbacks import Callback, CallbackStatus
 from agents.events import AmiEvent
-from agents.stats import IntervalDelta
-from tickets.intake import CallIntake
 from tickets.model import User
 from tickets.service import TicketState
 
@@ -94,10 +92,6 @@ class TicketTransfer(Protocol):
     async def transfer(self, user: User, ticket_id: int) -> TicketState: ...
 
 
-class IntakeSaver(Protocol):
-    async def save(self, intake: CallIntake) -> str | None: ...
-
-
 @dataclass(frozen=True)
 class OperatorSession:
     user_id: int
@@ -113,22 +107,7 @@ class AgentsRepository(Protocol):
     async def session_of_user(self, user_id: int) -> OperatorSession | None: ...
     async def session_of_interface(self, interface: str) -> OperatorSession | None: ...
     async def call_known(self, uniqueid: str) -> bool: ...
-    async def record_join(self, uniqueid: str, at: datetime) -> None: ...
-    async def record_answer(
-        self, uniqueid: str, at: datetime, hold_seconds: int, interface: str
-    ) -> None: ...
-    async def record_abandon(self, uniqueid: str, at: datetime, hold_seconds: int) -> None: ...
     async def screen_pop(self, uniqueid: str) -> dict[str, Any] | None: ...
-    async def add_callback(
-        self,
-        uniqueid: str,
-        queue: str,
-        line: str,
-        caller_raw: str,
-        phone: str | None,
-        hold_seconds: int,
-        at: datetime,
-    ) -> Callback | None: ...
     async def callback(self, callback_id: int) -> Callback | None: ...
     async def update_callback(
         self,
@@ -142,4 +121,9 @@ class AgentsRepository(Protocol):
         """Move from ``expected`` to ``status`` (False: the callback was not ``expected``
         any more: another operator or request changed it meanwhile)."""
 
-    async def add_to_intervals(self, delta: IntervalDelta) -> None: ...
+
+class QueueLogStore(Protocol):
+    """``db/queue_log.py``: applies queue_log rows after the cursor, in one transaction."""
+
+    async def apply(self, limit: int) -> int: ...
+    async def rows_behind(self) -> int: ...

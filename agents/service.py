@@ -1,6 +1,7 @@
-"""Operators and queues: applies AMI events to the live model, persists what they mean (queue
-outcomes, callbacks, interval statistics), pushes live events and the operator's screen pop, and
-carries out operators' and supervisors' actions through Asterisk."""
+"""Operators and queues: applies AMI events to the live model, pushes live events and the
+operator's screen pop, and carries out operators' and supervisors' actions through Asterisk.
+Nothing is persisted from AMI events: what happened in the queues is Asterisk's queue_log,
+applied by ``agents/applier.py``."""
 
 from __future__ import annotations
 
@@ -30,29 +31,17 @@ from agents.errors import (
     SpyNotConnected,
 )
 from agents.events import AmiEvent
-from agents.model import (
-    CallAbandoned,
-    CallAnswered,
-    CallCompleted,
-    CallerJoined,
-    Changed,
-    LiveModel,
-    Outcome,
-)
+from agents.model import CallAnswered, CallCompleted, Changed, LiveModel, Outcome
 from agents.ports import (
     AgentsRepository,
     Answer,
     AsteriskControl,
-    IntakeSaver,
     OperatorSession,
     Publisher,
     TicketTransfer,
 )
-from agents.stats import ServiceLevels, delta_for
-from tickets.events import EventKind
-from tickets.intake import CallIntake, IntakeOrigin
-from tickets.model import CallDisposition, Category, Line, Role, User
-from tickets.phone import national_phone, normalize_phone
+from tickets.model import Line, Role, User
+from tickets.phone import national_phone
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +93,7 @@ class AgentsService:
         repository: AgentsRepository,
         model: LiveModel,
         publisher: Publisher,
-        intake: IntakeSaver,
         queue_lines: Mapping[str, Line],
-        levels: ServiceLevels,
         callback_context: str = "operators",
         callback_numbers: Mapping[Line, str] | None = None,
     ) -> None:
@@ -114,15 +101,12 @@ class AgentsService:
         self._repository = repository
         self.model = model
         self._publisher = publisher
-        self._intake = intake
         self._queue_lines = dict(queue_lines)
-        self._levels = levels
         self._callback_context = callback_context
         # The caller ID a citizen sees when called back: the line's public number.
         self._callback_numbers = {line: line.value for line in Line} | dict(callback_numbers or {})
-        self._outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
+        self._pops: asyncio.Queue[CallAnswered | CallCompleted] = asyncio.Queue()
         self.applied = 0  # events applied to the live model
-        self.persisted = 0  # outcomes written to the database
 
     @property
     def connected(self) -> bool:
@@ -136,8 +120,8 @@ class AgentsService:
 
     async def run(self, inbox: asyncio.Queue[AmiItem]) -> None:
         """Drain AMI events forever (cancelled at shutdown); one bad event never stops it.
-        The live model and the consoles are updated at once; what the events mean for the
-        database goes to ``run_persistence`` in order, so a slow database never delays them.
+        The live model and the consoles are updated at once; screen pops (which read the
+        ticket) go to ``run_screen_pops`` in order, so a slow database never delays them.
         A resync that fails is tried again after 1 s, then 2, 4 … up to 30 s, in this same
         loop (so a listing and the events around it keep their order) while events go on
         being applied; a new login's resync supersedes the pending one."""
@@ -190,89 +174,33 @@ class AgentsService:
         self.applied += 1
         self._publish_changes(outcomes)
         for outcome in outcomes:
-            if not isinstance(outcome, Changed):
-                self._outcomes.put_nowait(outcome)
+            if isinstance(outcome, CallAnswered | CallCompleted):
+                self._pops.put_nowait(outcome)
 
-    async def run_persistence(self) -> None:
-        """Write queue outcomes, callbacks and statistics, in event order, forever."""
+    async def run_screen_pops(self) -> None:
+        """The operator's screen pop for each answered call, in event order, forever."""
         while True:
-            outcome = await self._outcomes.get()
+            outcome = await self._pops.get()
             try:
-                await self._persist(outcome)
+                if isinstance(outcome, CallAnswered):
+                    await self._screen_pop(outcome)
+                else:
+                    self._publisher.emit(
+                        "calls",
+                        "completed",
+                        {"uniqueid": outcome.uniqueid, "talk_seconds": outcome.talk_seconds},
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("queue outcome not stored: %r", outcome)
-            self.persisted += 1
+                logger.exception("screen pop not shown: %r", outcome)
 
     @property
     def backlog(self) -> int:
-        return self._outcomes.qsize()
-
-    async def _persist(self, outcome: Outcome) -> None:
-        delta = delta_for(outcome, self._levels)
-        if delta is not None:
-            await self._repository.add_to_intervals(delta)
-        match outcome:
-            case CallerJoined():
-                await self._ensure_ticket(outcome)
-                await self._repository.record_join(outcome.uniqueid, outcome.at)
-            case CallAnswered():
-                await self._repository.record_answer(
-                    outcome.uniqueid, outcome.at, outcome.hold_seconds, outcome.interface
-                )
-                await self._screen_pop(outcome)
-            case CallAbandoned():
-                await self._repository.record_abandon(
-                    outcome.uniqueid, outcome.at, outcome.hold_seconds
-                )
-                callback = await self._repository.add_callback(
-                    outcome.uniqueid,
-                    outcome.queue,
-                    self._line(outcome.queue).value,
-                    outcome.caller,
-                    normalize_phone(outcome.caller),
-                    outcome.hold_seconds,
-                    outcome.at,
-                )
-                if callback is not None:
-                    self._publisher.emit("calls", "callback_added", callback.to_json())
-            case CallCompleted():
-                self._publisher.emit(
-                    "calls",
-                    "completed",
-                    {"uniqueid": outcome.uniqueid, "talk_seconds": outcome.talk_seconds},
-                )
+        return self._pops.qsize()
 
     def _line(self, queue: str) -> Line:
         return self._queue_lines.get(queue, Line.CITIZEN)
-
-    async def _ensure_ticket(self, joined: CallerJoined) -> None:
-        """A call the IVR never saw (backend unreachable: the dialplan's fallback) still
-        becomes a ticket, from what the queue event tells. If the IVR did see it and its
-        snapshot waits in a spool, that snapshot merges into this ticket when it is stored."""
-        if await self._repository.call_known(joined.uniqueid):
-            return
-        line = self._line(joined.queue)
-        intake = CallIntake(
-            uniqueid=joined.uniqueid,
-            linkedid=joined.uniqueid,
-            line=line,
-            caller_raw=joined.caller or "unknown",
-            channel="",
-            started_at=joined.at,
-            category=Category.MEDICAL if line is Line.MEDICAL else Category.UNCLASSIFIED,
-            disposition=CallDisposition.FALLBACK,
-            queue=joined.queue,
-            origin=IntakeOrigin.QUEUE,
-        ).step(EventKind.SEEN_IN_QUEUE, {"queue": joined.queue})
-        code = await self._intake.save(intake)
-        logger.warning(
-            "call %s joined %s without passing the IVR; ticket %s created from the queue",
-            joined.uniqueid,
-            joined.queue,
-            code or "(spooled)",
-        )
 
     async def _screen_pop(self, answered: CallAnswered) -> None:
         session = await self._repository.session_of_interface(answered.interface)

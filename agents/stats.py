@@ -1,18 +1,9 @@
-"""Queue statistics per 15-minute interval: what each call outcome adds to its interval."""
+"""Queue statistics per 15-minute interval (written by the queue_log applier, db/queue_log.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-from agents.model import (
-    CallAbandoned,
-    CallAnswered,
-    CallCompleted,
-    CallerJoined,
-    Outcome,
-    RingNoAnswer,
-)
 
 
 def interval_start(at: datetime) -> datetime:
@@ -25,74 +16,6 @@ class ServiceLevels:
 
     first: int = 15
     second: int = 20
-
-
-@dataclass(frozen=True)
-class IntervalDelta:
-    queue: str
-    interval_start: datetime
-    sl1_seconds: int
-    sl2_seconds: int
-    interface: str | None = None
-    received: int = 0
-    answered: int = 0
-    abandoned: int = 0
-    answered_within_1: int = 0
-    answered_within_2: int = 0
-    hold_seconds: int = 0
-    talk_seconds: int = 0
-    completed: int = 0
-    longest_wait: int = 0
-    ring_no_answer: int = 0
-
-
-def delta_for(outcome: Outcome, levels: ServiceLevels) -> IntervalDelta | None:
-    """What one outcome adds to its queue's (and operator's) current interval."""
-    match outcome:
-        case CallerJoined(queue=queue, at=at):
-            return IntervalDelta(queue, interval_start(at), levels.first, levels.second, received=1)
-        case CallAnswered(queue=queue, at=at, hold_seconds=hold, interface=interface):
-            return IntervalDelta(
-                queue,
-                interval_start(at),
-                levels.first,
-                levels.second,
-                interface=interface,
-                answered=1,
-                answered_within_1=int(hold <= levels.first),
-                answered_within_2=int(hold <= levels.second),
-                hold_seconds=hold,
-                longest_wait=hold,
-            )
-        case CallAbandoned(queue=queue, at=at, hold_seconds=hold):
-            return IntervalDelta(
-                queue,
-                interval_start(at),
-                levels.first,
-                levels.second,
-                abandoned=1,
-                longest_wait=hold,
-            )
-        case CallCompleted(queue=queue, at=at, talk_seconds=talk, interface=interface):
-            return IntervalDelta(
-                queue,
-                interval_start(at),
-                levels.first,
-                levels.second,
-                interface=interface,
-                completed=1,
-                talk_seconds=talk,
-            )
-        case RingNoAnswer(queue=queue, at=at, interface=interface):
-            return IntervalDelta(
-                queue,
-                interval_start(at),
-                levels.first,
-                levels.second,
-                interface=interface,
-                ring_no_answer=1,
-            )
-    return None
 
 
 def summarise(rows: list[dict[str, int]]) -> dict[str, float | int | None]:

@@ -1,4 +1,5 @@
-"""Operator sessions, queue outcomes on calls, the callback worklist and 15-minute statistics."""
+"""Operator sessions, the callback worklist and the 15-minute statistics as read back (they
+are written by the queue_log applier, db/queue_log.py)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,17 @@ import asyncpg
 
 from agents.callbacks import Callback, CallbackStatus
 from agents.ports import OperatorSession
-from agents.stats import IntervalDelta
 
 _SESSION = (
     "SELECT s.user_id, u.username, s.interface, s.queues, s.logged_in_at"
     " FROM operator_sessions s JOIN users u ON u.id = s.user_id WHERE s.logged_out_at IS NULL"
 )
-_CALLBACK = """
+CALLBACK_SELECT = """
 SELECT b.*, t.code AS ticket_code FROM callbacks b LEFT JOIN tickets t ON t.id = b.ticket_id
 """
 
 
-def _callback(row: asyncpg.Record) -> Callback:
+def callback_of(row: asyncpg.Record) -> Callback:
     return Callback(
         id=row["id"],
         call_uniqueid=row["call_uniqueid"],
@@ -85,38 +85,11 @@ class PostgresAgentsRepository:
         row = await self._pool.fetchrow(_SESSION + " AND s.interface = $1", interface)
         return None if row is None else OperatorSession(**dict(row))
 
-    # -- queue outcomes on the call --------------------------------------------------------
+    # -- the call and its ticket ----------------------------------------------------------
 
     async def call_known(self, uniqueid: str) -> bool:
         return bool(
             await self._pool.fetchval("SELECT true FROM calls WHERE uniqueid = $1", uniqueid)
-        )
-
-    async def record_join(self, uniqueid: str, at: datetime) -> None:
-        await self._pool.execute(
-            "UPDATE calls SET queue_joined_at = coalesce(queue_joined_at, $2) WHERE uniqueid = $1",
-            uniqueid,
-            at,
-        )
-
-    async def record_answer(
-        self, uniqueid: str, at: datetime, hold_seconds: int, interface: str
-    ) -> None:
-        await self._pool.execute(
-            "UPDATE calls SET answered_at = $2, queue_wait_seconds = $3, answered_by = $4"
-            " WHERE uniqueid = $1",
-            uniqueid,
-            at,
-            hold_seconds,
-            interface,
-        )
-
-    async def record_abandon(self, uniqueid: str, at: datetime, hold_seconds: int) -> None:
-        await self._pool.execute(
-            "UPDATE calls SET abandoned_at = $2, queue_wait_seconds = $3 WHERE uniqueid = $1",
-            uniqueid,
-            at,
-            hold_seconds,
         )
 
     async def screen_pop(self, uniqueid: str) -> dict[str, Any] | None:
@@ -150,46 +123,19 @@ class PostgresAgentsRepository:
 
     # -- callbacks -------------------------------------------------------------------------
 
-    async def add_callback(
-        self,
-        uniqueid: str,
-        queue: str,
-        line: str,
-        caller_raw: str,
-        phone: str | None,
-        hold_seconds: int,
-        at: datetime,
-    ) -> Callback | None:
-        """One worklist entry per abandoned call (a caller who abandons twice is one entry)."""
-        row = await self._pool.fetchrow(
-            "INSERT INTO callbacks (call_uniqueid, ticket_id, line, queue, phone, caller_raw,"
-            " hold_seconds, abandoned_at)"
-            " VALUES ($1, (SELECT ticket_id FROM calls WHERE uniqueid = $1),"
-            " $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (call_uniqueid) DO NOTHING RETURNING id",
-            uniqueid,
-            line,
-            queue,
-            phone,
-            caller_raw,
-            hold_seconds,
-            at,
-        )
-        return None if row is None else await self.callback(row["id"])
-
     async def callback(self, callback_id: int) -> Callback | None:
-        row = await self._pool.fetchrow(_CALLBACK + " WHERE b.id = $1", callback_id)
-        return None if row is None else _callback(row)
+        row = await self._pool.fetchrow(CALLBACK_SELECT + " WHERE b.id = $1", callback_id)
+        return None if row is None else callback_of(row)
 
     async def open_callbacks(self, limit: int, offset: int) -> list[Callback]:
         """Pending and in-progress, 115 first, then the longest-waiting."""
         rows = await self._pool.fetch(
-            _CALLBACK + " WHERE b.status IN ('pending', 'calling')"
+            CALLBACK_SELECT + " WHERE b.status IN ('pending', 'calling')"
             " ORDER BY (b.line = '115') DESC, b.abandoned_at LIMIT $1 OFFSET $2",
             limit,
             offset,
         )
-        return [_callback(r) for r in rows]
+        return [callback_of(r) for r in rows]
 
     async def update_callback(
         self,
@@ -214,53 +160,6 @@ class PostgresAgentsRepository:
         return updated is not None
 
     # -- statistics ------------------------------------------------------------------------
-
-    async def add_to_intervals(self, delta: IntervalDelta) -> None:
-        await self._pool.execute(
-            "INSERT INTO queue_intervals AS q (queue, interval_start, received, answered,"
-            " abandoned, answered_within_1, answered_within_2, sl1_seconds, sl2_seconds,"
-            " hold_seconds_sum, talk_seconds_sum, completed, longest_wait)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-            " ON CONFLICT (queue, interval_start) DO UPDATE SET"
-            " received = q.received + excluded.received,"
-            " answered = q.answered + excluded.answered,"
-            " abandoned = q.abandoned + excluded.abandoned,"
-            " answered_within_1 = q.answered_within_1 + excluded.answered_within_1,"
-            " answered_within_2 = q.answered_within_2 + excluded.answered_within_2,"
-            " hold_seconds_sum = q.hold_seconds_sum + excluded.hold_seconds_sum,"
-            " talk_seconds_sum = q.talk_seconds_sum + excluded.talk_seconds_sum,"
-            " completed = q.completed + excluded.completed,"
-            " longest_wait = greatest(q.longest_wait, excluded.longest_wait)",
-            delta.queue,
-            delta.interval_start,
-            delta.received,
-            delta.answered,
-            delta.abandoned,
-            delta.answered_within_1,
-            delta.answered_within_2,
-            delta.sl1_seconds,
-            delta.sl2_seconds,
-            delta.hold_seconds,
-            delta.talk_seconds,
-            delta.completed,
-            delta.longest_wait,
-        )
-        if delta.interface:
-            await self._pool.execute(
-                "INSERT INTO operator_intervals AS o (interface, interval_start, answered,"
-                " completed, ring_no_answer, talk_seconds_sum) VALUES ($1, $2, $3, $4, $5, $6)"
-                " ON CONFLICT (interface, interval_start) DO UPDATE SET"
-                " answered = o.answered + excluded.answered,"
-                " completed = o.completed + excluded.completed,"
-                " ring_no_answer = o.ring_no_answer + excluded.ring_no_answer,"
-                " talk_seconds_sum = o.talk_seconds_sum + excluded.talk_seconds_sum",
-                delta.interface,
-                delta.interval_start,
-                delta.answered,
-                delta.completed,
-                delta.ring_no_answer,
-                delta.talk_seconds,
-            )
 
     async def queue_intervals(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         rows = await self._pool.fetch(

@@ -11,6 +11,7 @@ import json
 import asyncpg
 
 from db.errors import UNAVAILABLE, DatabaseError, DatabaseUnavailable, DataRefused
+from db.migrations import Connection
 from tickets.codes import code_year, format_code
 from tickets.errors import SnapshotRefused
 from tickets.intake import CallIntake, IntakeOrigin, SaveAction, StoredCall, save_action
@@ -97,116 +98,120 @@ class PostgresIntakeRepository:
 
     async def _save(self, intake: CallIntake) -> str:
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", intake.uniqueid)
-            row = await conn.fetchrow(
-                "SELECT c.id, c.version, c.ticket_id, c.origin, c.started_at, t.code FROM calls c"
-                " JOIN tickets t ON t.id = c.ticket_id WHERE c.uniqueid = $1",
-                intake.uniqueid,
-            )
-            stored = None
-            if row is not None:
-                stored = StoredCall(IntakeOrigin(row["origin"]), row["version"], row["started_at"])
-            action = save_action(stored, intake)
-            if action is SaveAction.REFUSE:
-                assert stored is not None
-                raise SnapshotRefused(
-                    f"call {intake.uniqueid}: a session started {intake.started_at.isoformat()}"
-                    f" may not change the call stored as started {stored.started_at.isoformat()}"
-                )
-            if action is SaveAction.KEEP:
-                assert row is not None
-                return str(row["code"])
-            ivr_path = json.dumps(intake.ivr_path, ensure_ascii=False)
-            if row is None:
-                number = await conn.fetchval(
-                    _ALLOCATE, intake.line.value, code_year(intake.started_at)
-                )
-                code = format_code(intake.line, code_year(intake.started_at), number)
-                ticket_id = await conn.fetchval(
-                    _INSERT_TICKET,
-                    code,
-                    intake.line.value,
-                    intake.category.value,
-                    intake.caller_phone,
-                    intake.caller_raw,
-                    intake.description_recording,
-                    intake.location_recording,
-                    intake.started_at,
-                    intake.transcribe,
-                    intake.simulated,
-                )
-                call_id = await conn.fetchval(
-                    _INSERT_CALL,
-                    intake.uniqueid,
-                    intake.linkedid,
-                    intake.line.value,
-                    intake.channel,
-                    intake.caller_raw,
-                    intake.caller_phone,
-                    intake.started_at,
-                    intake.ended_at,
-                    ivr_path,
-                    intake.disposition.value,
-                    intake.queue,
-                    intake.call_recording,
-                    intake.version,
-                    ticket_id,
-                    intake.origin.value,
-                )
-            else:
-                call_id, ticket_id, code = row["id"], row["ticket_id"], row["code"]
-                if action is SaveAction.MERGE:
-                    await conn.execute(
-                        _MERGE_CALL,
-                        call_id,
-                        intake.linkedid,
-                        intake.channel,
-                        intake.caller_raw,
-                        intake.caller_phone,
-                        intake.started_at,
-                    )
-                    await conn.execute(
-                        _MERGE_TICKET,
-                        ticket_id,
-                        intake.started_at,
-                        intake.caller_raw,
-                        intake.caller_phone,
-                    )
-                    await conn.execute(_DETACH_EVENTS, call_id)
-                await conn.execute(
-                    _UPDATE_CALL,
-                    call_id,
-                    intake.ended_at,
-                    ivr_path,
-                    intake.disposition.value,
-                    intake.queue,
-                    intake.call_recording,
-                    intake.version,
-                )
+            return await save_intake(conn, intake)
+
+
+async def save_intake(conn: Connection, intake: CallIntake) -> str:
+    """Store one snapshot inside the caller's transaction (the queue_log applier makes the
+    ticket of a caller the IVR never saw in the transaction that records the queue entry)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", intake.uniqueid)
+    row = await conn.fetchrow(
+        "SELECT c.id, c.version, c.ticket_id, c.origin, c.started_at, t.code FROM calls c"
+        " JOIN tickets t ON t.id = c.ticket_id WHERE c.uniqueid = $1",
+        intake.uniqueid,
+    )
+    stored = None
+    if row is not None:
+        stored = StoredCall(IntakeOrigin(row["origin"]), row["version"], row["started_at"])
+    action = save_action(stored, intake)
+    if action is SaveAction.REFUSE:
+        assert stored is not None
+        raise SnapshotRefused(
+            f"call {intake.uniqueid}: a session started {intake.started_at.isoformat()}"
+            f" may not change the call stored as started {stored.started_at.isoformat()}"
+        )
+    if action is SaveAction.KEEP:
+        assert row is not None
+        return str(row["code"])
+    ivr_path = json.dumps(intake.ivr_path, ensure_ascii=False)
+    if row is None:
+        number = await conn.fetchval(_ALLOCATE, intake.line.value, code_year(intake.started_at))
+        code = format_code(intake.line, code_year(intake.started_at), number)
+        ticket_id = await conn.fetchval(
+            _INSERT_TICKET,
+            code,
+            intake.line.value,
+            intake.category.value,
+            intake.caller_phone,
+            intake.caller_raw,
+            intake.description_recording,
+            intake.location_recording,
+            intake.started_at,
+            intake.transcribe,
+            intake.simulated,
+        )
+        call_id = await conn.fetchval(
+            _INSERT_CALL,
+            intake.uniqueid,
+            intake.linkedid,
+            intake.line.value,
+            intake.channel,
+            intake.caller_raw,
+            intake.caller_phone,
+            intake.started_at,
+            intake.ended_at,
+            ivr_path,
+            intake.disposition.value,
+            intake.queue,
+            intake.call_recording,
+            intake.version,
+            ticket_id,
+            intake.origin.value,
+        )
+    else:
+        call_id, ticket_id, code = row["id"], row["ticket_id"], row["code"]
+        if action is SaveAction.MERGE:
             await conn.execute(
-                _UPDATE_TICKET,
+                _MERGE_CALL,
+                call_id,
+                intake.linkedid,
+                intake.channel,
+                intake.caller_raw,
+                intake.caller_phone,
+                intake.started_at,
+            )
+            await conn.execute(
+                _MERGE_TICKET,
                 ticket_id,
-                intake.category.value,
-                intake.description_recording,
-                intake.location_recording,
-                intake.transcribe,
+                intake.started_at,
+                intake.caller_raw,
+                intake.caller_phone,
             )
-            stored_seq = await conn.fetchval(
-                "SELECT coalesce(max(call_seq), 0) FROM ticket_events WHERE call_id = $1", call_id
+            await conn.execute(_DETACH_EVENTS, call_id)
+        await conn.execute(
+            _UPDATE_CALL,
+            call_id,
+            intake.ended_at,
+            ivr_path,
+            intake.disposition.value,
+            intake.queue,
+            intake.call_recording,
+            intake.version,
+        )
+    await conn.execute(
+        _UPDATE_TICKET,
+        ticket_id,
+        intake.category.value,
+        intake.description_recording,
+        intake.location_recording,
+        intake.transcribe,
+    )
+    stored_seq = await conn.fetchval(
+        "SELECT coalesce(max(call_seq), 0) FROM ticket_events WHERE call_id = $1", call_id
+    )
+    await conn.executemany(
+        _INSERT_EVENT,
+        [
+            (
+                ticket_id,
+                event.at,
+                event.kind,
+                json.dumps(event.data, ensure_ascii=False),
+                call_id,
+                event.seq,
             )
-            await conn.executemany(
-                _INSERT_EVENT,
-                [
-                    (
-                        ticket_id,
-                        event.at,
-                        event.kind,
-                        json.dumps(event.data, ensure_ascii=False),
-                        call_id,
-                        event.seq,
-                    )
-                    for event in intake.events
-                    if event.seq > stored_seq
-                ],
-            )
-            return str(code)
+            for event in intake.events
+            if event.seq > stored_seq
+        ],
+    )
+    return str(code)

@@ -20,30 +20,34 @@ CHANNEL = "hotline_events"
 
 
 async def listen(
-    pool: asyncpg.Pool, deliver: Callable[[dict[str, Any]], None], *, retry_interval: float = 2.0
+    pool: asyncpg.Pool,
+    deliver: Callable[[dict[str, Any]], None],
+    *,
+    channel: str = CHANNEL,
+    retry_interval: float = 2.0,
 ) -> None:
-    """Run until cancelled: deliver every JSON payload NOTIFYed on ``hotline_events``."""
+    """Run until cancelled: deliver every JSON payload NOTIFYed on ``channel``."""
 
     def received(_conn: object, _pid: int, _channel: str, payload: object) -> None:
         try:
             deliver(json.loads(str(payload)))
         except Exception:
-            logger.exception("bad %s payload: %.200r", CHANNEL, payload)
+            logger.exception("bad %s payload: %.200r", channel, payload)
 
     while True:
         lost = asyncio.Event()
         try:
             async with pool.acquire() as conn:
                 conn.add_termination_listener(functools.partial(_set, lost))
-                await conn.add_listener(CHANNEL, received)
+                await conn.add_listener(channel, received)
                 try:
                     await lost.wait()
                 finally:
                     if not conn.is_closed():
-                        await conn.remove_listener(CHANNEL, received)
-            logger.warning("LISTEN %s: connection lost; reconnecting", CHANNEL)
+                        await conn.remove_listener(channel, received)
+            logger.warning("LISTEN %s: connection lost; reconnecting", channel)
         except ANY_DATABASE_ERROR as err:
-            logger.warning("LISTEN %s failed (%s); retrying", CHANNEL, err)
+            logger.warning("LISTEN %s failed (%s); retrying", channel, err)
         await asyncio.sleep(retry_interval)
 
 

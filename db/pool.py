@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -135,11 +135,18 @@ class DatabaseProbe:
 
 @asynccontextmanager
 async def open_database(
-    url: str | None, pgdata: Path, *, migrate_schema: bool
+    url: str | None,
+    pgdata: Path,
+    *,
+    migrate_schema: bool,
+    started: Callable[[str], None] | None = None,
 ) -> AsyncIterator[Pool]:
-    """The pool for ``url`` (embedded PostgreSQL when ``None``), schema migrated or checked."""
+    """The pool for ``url`` (embedded PostgreSQL when ``None``), schema migrated or checked;
+    ``started`` is told the server's URL (the demo's emulated PBX writes its queue_log there)."""
     async with AsyncExitStack() as stack:
         dsn = url if url is not None else await stack.enter_async_context(embedded_postgres(pgdata))
+        if started is not None:
+            started(dsn)
         pool = await create_pool(dsn)
         stack.push_async_callback(pool.close)
         async with pool.acquire() as conn:

@@ -22,6 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from agents.ami import AmiConnection, AmiItem, AmiUrl
+from agents.applier import QueueLogApplier
 from agents.model import LiveModel
 from agents.service import AgentsService
 from agents.stats import ServiceLevels
@@ -36,6 +37,8 @@ from db.listen import listen
 from db.open311 import PostgresOpen311Repository
 from db.pool import DatabaseProbe, Pool, open_database
 from db.province import PostgresProvinceRepository
+from db.queue_log import CHANNEL as QUEUE_LOG_CHANNEL
+from db.queue_log import PostgresQueueLog
 from db.reports import PostgresReportRepository
 from db.stats import PostgresStatsRepository
 from db.suggestions import PostgresCorrections
@@ -63,6 +66,7 @@ from hotline.keys import (
     OPEN311,
     PROMPTS,
     PROVINCE,
+    QUEUE_LOG,
     REPORTS,
     SETTINGS,
     SIMULATED,
@@ -116,6 +120,7 @@ logger = logging.getLogger(__name__)
 
 # Only for the composition root, and the commands and tests built on it: never for a handler.
 POOL = web.AppKey("pool", Pool)
+DATABASE_URL = web.AppKey("database_url", str)  # the server's URL, also when embedded
 RECORDER = web.AppKey("recorder", IntakeRecorder)
 SPEECH = web.AppKey("speech", GrammarRecognizer)
 
@@ -161,7 +166,10 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     url = settings.database_url.get_secret_value() if settings.database_url else None
     async with open_database(
-        url, settings.pgdata, migrate_schema=settings.migrate_on_start
+        url,
+        settings.pgdata,
+        migrate_schema=settings.migrate_on_start,
+        started=lambda dsn: app.__setitem__(DATABASE_URL, dsn),
     ) as pool:
         app[POOL] = pool
         provide_services(app, pool)
@@ -315,9 +323,7 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
         repository=app[AGENTS_REPO],
         model=LiveModel(lines_of_queues),
         publisher=app[BUS],
-        intake=app[RECORDER],
         queue_lines=lines_of_queues,
-        levels=ServiceLevels(settings.service_level_1, settings.service_level_2),
         callback_numbers={
             Line.CITIZEN: settings.callback_callerid_1022,
             Line.MEDICAL: settings.callback_callerid_115,
@@ -326,12 +332,36 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
     app[AGENTS] = service
     tasks = TaskManager()
     tasks.start(service.run(inbox), name="ami-events")
-    tasks.start(service.run_persistence(), name="ami-outcomes")
+    tasks.start(service.run_screen_pops(), name="ami-screen-pops")
     await ami.start()
     try:
         yield
     finally:
         await ami.close()
+        await tasks.close()
+
+
+async def queue_log_ctx(app: web.Application) -> AsyncIterator[None]:
+    """What happened in the queues, from the PBXs' queue_log: applied exactly once by whichever
+    instance takes the cursor; woken by the table's NOTIFY, polling as well."""
+    settings = app[SETTINGS]
+    applier = QueueLogApplier(
+        PostgresQueueLog(
+            app[POOL],
+            levels=ServiceLevels(settings.service_level_1, settings.service_level_2),
+            queue_lines=queue_lines(app[MENU].lines),
+        )
+    )
+    app[QUEUE_LOG] = applier
+    tasks = TaskManager()
+    tasks.start(
+        listen(app[POOL], lambda _payload: applier.wake(), channel=QUEUE_LOG_CHANNEL),
+        name="listen-queue-log",
+    )
+    tasks.start(applier.run(tasks.stop), name="queue-log-applier")
+    try:
+        yield
+    finally:
         await tasks.close()
 
 
@@ -383,6 +413,7 @@ def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(speech_ctx)
     app.cleanup_ctx.append(ivr_ctx)
     app.cleanup_ctx.append(agents_ctx)
+    app.cleanup_ctx.append(queue_log_ctx)
     app.cleanup_ctx.append(sweeper_ctx)
     if notify:
         app.cleanup_ctx.append(notify_ctx)

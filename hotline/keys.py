@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from agents.applier import QueueLogApplier
 from agents.service import AgentsService
 from db.admin import PostgresPromptTexts
 from db.agency import PostgresAgencyRepository
@@ -62,4 +63,5 @@ HEALTH = web.AppKey("health", PostgresHealthRepository)
 BUS = web.AppKey("bus", EventBus)
 AGI = web.AppKey("agi", FastAgiServer)
 AGENTS = web.AppKey("agents", AgentsService)
+QUEUE_LOG = web.AppKey("queue_log", QueueLogApplier)  # rows_behind() for /metrics
 NOTIFY = web.AppKey("notify", NotifyService)

@@ -17,6 +17,7 @@ from switchboard.clock import Clock
 from switchboard.events import AmiEvent
 from switchboard.fastagi import CallerScript
 from switchboard.people import CalledParty, Softphone
+from switchboard.queue_log import QueueLogConfig, QueueLogEntry
 from switchboard.queues import QueueConfig, StaticMember, default_queues
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "Clock",
     "MemberView",
     "QueueConfig",
+    "QueueLogConfig",
+    "QueueLogEntry",
     "QueueView",
     "Softphone",
     "SpySession",

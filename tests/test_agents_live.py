@@ -305,11 +305,13 @@ async def test_given_the_backend_unreachable_when_a_caller_reaches_the_queue_the
 
     assert outcome.agistatus == "FAILURE"
     assert outcome.fallback
-    row = await db.fetchrow(
+    query = (
         "SELECT t.line, t.category, c.disposition, t.caller_phone FROM calls c"
-        " JOIN tickets t ON t.id = c.ticket_id WHERE c.uniqueid = $1",
-        outcome.uniqueid,
+        " JOIN tickets t ON t.id = c.ticket_id WHERE c.uniqueid = $1"
     )
+    # made by the queue_log applier from the ENTERQUEUE row, in its own time
+    await eventually(lambda: db.fetchval(query, outcome.uniqueid))
+    row = await db.fetchrow(query, outcome.uniqueid)
     assert row is not None
     assert dict(row) == {
         "line": "115",

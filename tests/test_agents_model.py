@@ -13,7 +13,7 @@ from agents.model import (
     LiveModel,
     RingNoAnswer,
 )
-from agents.stats import ServiceLevels, delta_for, interval_start, summarise
+from agents.stats import interval_start, summarise
 
 T0 = datetime(2026, 11, 26, 8, 7, 30, tzinfo=UTC)
 QUEUE = "hotline-1022"
@@ -185,33 +185,36 @@ def test_given_unknown_or_malformed_events_when_applied_then_nothing_changes() -
     assert [o.hold_seconds for o in hold if isinstance(o, CallAnswered)] == [0]
 
 
-def test_given_outcomes_when_counted_then_intervals_and_service_levels_follow() -> None:
-    levels = ServiceLevels(15, 20)
-    at = T0
-    deltas = [
-        delta_for(CallerJoined("a", QUEUE, "09", 1, at), levels),
-        delta_for(CallAnswered("a", QUEUE, "PJSIP/op101", "lan", 12, 3, at), levels),
-        delta_for(CallerJoined("b", QUEUE, "09", 1, at), levels),
-        delta_for(CallAnswered("b", QUEUE, "PJSIP/op101", "lan", 18, 3, at), levels),
-        delta_for(CallerJoined("c", QUEUE, "09", 1, at), levels),
-        delta_for(CallAbandoned("c", QUEUE, "09", 40, 1, at), levels),
-        delta_for(CallCompleted("a", QUEUE, "PJSIP/op101", 12, 100, "caller", at), levels),
-    ]
-    assert interval_start(at) == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+def test_given_interval_rows_when_summarised_then_service_levels_and_averages_follow() -> None:
+    """Three calls offered: a answered after 12 s (talked 100 s), b after 18 s, c gave up
+    after 40 s — as the queue_log applier counts them into one interval."""
+    assert interval_start(T0) == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+    zero = dict.fromkeys(
+        (
+            "received",
+            "answered",
+            "abandoned",
+            "answered_within_1",
+            "answered_within_2",
+            "hold_seconds_sum",
+            "talk_seconds_sum",
+            "completed",
+            "longest_wait",
+        ),
+        0,
+    )
     rows = [
         {
-            "received": d.received,
-            "answered": d.answered,
-            "abandoned": d.abandoned,
-            "answered_within_1": d.answered_within_1,
-            "answered_within_2": d.answered_within_2,
-            "hold_seconds_sum": d.hold_seconds,
-            "talk_seconds_sum": d.talk_seconds,
-            "completed": d.completed,
-            "longest_wait": d.longest_wait,
-        }
-        for d in deltas
-        if d is not None
+            **zero,
+            "received": 2,
+            "answered": 2,
+            "answered_within_1": 1,
+            "answered_within_2": 2,
+            "hold_seconds_sum": 30,
+            "longest_wait": 18,
+        },
+        {**zero, "received": 1, "abandoned": 1, "longest_wait": 40},
+        {**zero, "completed": 1, "talk_seconds_sum": 100},
     ]
     summary = summarise(rows)
 

@@ -20,12 +20,12 @@ from pydantic import SecretStr
 
 from db.province import PostgresProvinceRepository
 from db.users import PostgresUserRepository
-from hotline.app import POOL, agents_ctx, build_app
+from hotline.app import DATABASE_URL, POOL, agents_ctx, build_app
 from hotline.auth import AuthService
 from hotline.keys import AGENTS, MENU, SETTINGS
 from hotline.settings import Settings
 from ivr.server import SECRET_VARIABLE
-from switchboard import Clock, Softphone, Switchboard
+from switchboard import Clock, QueueLogConfig, Softphone, Switchboard
 from switchboard.manager_conf import manager_conf_grants
 from switchboard.traffic import TrafficProfile
 from tickets.agencies import load_province as read_province_file
@@ -106,6 +106,10 @@ def build_demo_app(settings: Settings, options: DemoOptions) -> web.Application:
     app[BOARD] = board
 
     async def switchboard_ctx(app: web.Application) -> AsyncIterator[None]:
+        # extconfig.conf's realtime queue_log: into the service's database, and to a file
+        board.queue_log.config = QueueLogConfig(
+            database_url=app[DATABASE_URL], file=settings.data_dir / "queue_log"
+        )
         await board.start("127.0.0.1", port)
         logger.info("demo: emulated Asterisk (AMI) on 127.0.0.1:%d", port)
         try:

@@ -31,7 +31,7 @@ from agents.stats import interval_start
 from db.scratch import scratch_database
 from db.simulation import PostgresSimulationRepository
 from db.users import PostgresUserRepository
-from hotline.app import POOL, build_app
+from hotline.app import DATABASE_URL, POOL, build_app
 from hotline.auth import AuthService
 from hotline.emulated.demo import BACKEND_GRANTS, SOUNDS
 from hotline.emulated.figures import (
@@ -52,10 +52,10 @@ from hotline.emulated.plan import (
 )
 from hotline.emulated.progress import Progress
 from hotline.emulated.render import render
-from hotline.keys import AGENTS, AGENTS_REPO, AGI, MENU, SIMULATED
+from hotline.keys import AGENTS, AGENTS_REPO, AGI, MENU, QUEUE_LOG, SIMULATED
 from hotline.settings import Settings
 from runtime.tasks import TaskManager
-from switchboard import CallerScript, Clock, Softphone, Switchboard
+from switchboard import CallerScript, Clock, QueueLogConfig, Softphone, Switchboard
 from switchboard.board import CallHandle, CallOutcome
 from switchboard.events import AmiEvent
 from tickets.erlang import StaffingTarget
@@ -131,6 +131,8 @@ async def run_simulation(
         stack.push_async_callback(runner.cleanup)
         real_start = time.monotonic()
         await runner.setup()
+        board.queue_log.config = QueueLogConfig(database_url=app[DATABASE_URL])
+        await board.queue_log.start()
         board.dialplan.agi_port = app[AGI].port
         service = app[AGENTS]
 
@@ -165,7 +167,8 @@ async def run_simulation(
         uniqueids = [o.uniqueid for _, o in outcomes]
 
         async def settled() -> bool:
-            if service.backlog:
+            await board.queue_log.flushed()
+            if service.backlog or await app[QUEUE_LOG].rows_behind():
                 return False
             records = {r.uniqueid: r for r in await calls.calls(uniqueids)}
             figures = call_figures(records, outcomes)

@@ -17,7 +17,7 @@ from agents.service import AgentsService
 from db.users import PostgresUserRepository
 from hotline.auth import AuthService
 from hotline.keys import AGENTS
-from switchboard import Clock, Switchboard
+from switchboard import Clock, QueueLogConfig, Switchboard
 from switchboard.testing import BACKEND_USER
 from tests.conftest import SOUNDS
 from tests.support.service import RunningService, running_service, service_settings
@@ -88,6 +88,7 @@ async def live_hotline(
             "ami_users": {"hotline": BACKEND_USER},
             "clock": Clock(scale=SCALE),
             "seed": seed,
+            "queue_log": QueueLogConfig(database_url=database_url, file=tmp_path / "queue_log"),
             **(board_options or {}),
         }
     )
