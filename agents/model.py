@@ -2,8 +2,8 @@
 QueueStatus + CoreShowChannels after every reconnection, so it never keeps a ghost).
 
 ``LiveModel.apply`` takes one event and returns what happened in domain terms (``Outcome``s)
-for the service to publish (what is stored comes from queue_log). Pure: no I/O, no clock of its own (times come from the
-events)."""
+for the service to publish (what is stored comes from queue_log). Pure: no I/O, no clock of
+its own (times come from the events)."""
 
 from __future__ import annotations
 
