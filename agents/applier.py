@@ -5,6 +5,11 @@ It wakes when PostgreSQL NOTIFYs an insert into queue_log and at least every
 ``poll_interval`` seconds (a NOTIFY missed while the database was away, or rows held back
 behind a transaction still running). A failed batch was rolled back whole: it is tried again
 after ``retry_interval``, never dropped.
+
+Asterisk does not retry a realtime insert that failed (PostgreSQL down, a failover); its
+queue_log file (``logger.conf`` ``queue_log_to_file = yes``) still has the row. Every
+``recover_interval`` seconds the applier reads the files it was given
+(``HOTLINE_QUEUE_LOG_FILES``) and inserts the entries the table lacks; they are applied next.
 """
 
 from __future__ import annotations
@@ -12,8 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
 
 from agents.ports import QueueLogStore
+from agents.queue_log import parse_line
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +37,15 @@ class QueueLogApplier:
         poll_interval: float = 5.0,
         retry_interval: float = 2.0,
         batch: int = BATCH,
+        files: Sequence[Path] = (),
+        recover_interval: float = 60.0,
     ) -> None:
         self._store = store
+        self._files = list(files)
+        self._recover_every = recover_interval
+        self._recovered_at: float | None = None
+        self.recovered = 0  # rows this instance inserted from the files
+        self.readings = 0  # times it read them
         self._poll = poll_interval
         self._retry = retry_interval
         self._batch = batch
@@ -54,11 +70,36 @@ class QueueLogApplier:
     async def rows_behind(self) -> int:
         return await self._store.rows_behind()
 
+    async def recover_files(self) -> int:
+        """Insert what the files have and the table lacks; how many rows."""
+        total = 0
+        for path in self._files:
+            try:
+                text = await asyncio.to_thread(path.read_text, encoding="utf-8", errors="replace")
+            except FileNotFoundError:
+                continue  # not written yet, or rotated away
+            entries = [e for e in map(parse_line, text.splitlines()) if e is not None]
+            count = await self._store.recover(entries)
+            if count:
+                logger.warning(
+                    "%d queue_log rows missing from the table recovered from %s", count, path
+                )
+            total += count
+        self.recovered += total
+        self.readings += 1
+        return total
+
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._wake.clear()
-            wait = self._poll
+            wait = min(self._poll, self._recover_every) if self._files else self._poll
             try:
+                due = self._recovered_at is None or (
+                    time.monotonic() - self._recovered_at >= self._recover_every
+                )
+                if self._files and due:
+                    await self.recover_files()
+                    self._recovered_at = time.monotonic()
                 await self.apply_pending()
             except asyncio.CancelledError:
                 raise

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from agents.callbacks import Callback, CallbackStatus
 from agents.events import AmiEvent
+from agents.queue_log import FileEntry
 from tickets.model import User
 from tickets.service import TicketState
 
@@ -127,3 +128,4 @@ class QueueLogStore(Protocol):
 
     async def apply(self, limit: int) -> int: ...
     async def rows_behind(self) -> int: ...
+    async def recover(self, entries: Sequence[FileEntry]) -> int: ...

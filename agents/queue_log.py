@@ -122,3 +122,34 @@ def queue_intake(callid: str, queue: str, line: Line, caller: str, at: datetime)
         queue=queue,
         origin=IntakeOrigin.QUEUE,
     ).step(EventKind.SEEN_IN_QUEUE, {"queue": queue})
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A line of Asterisk's queue_log file: ``%ld|%s|%s|%s|%s|`` then the data (logger.c)."""
+
+    epoch: int
+    callid: str
+    queue: str
+    agent: str
+    event: str
+    data: tuple[str, str, str, str, str]
+
+
+def parse_line(line: str) -> FileEntry | None:
+    """The line's fields, the data split as the realtime insert splits it (five fields, the
+    fifth keeping the rest); None for a line that is not a queue_log entry."""
+    parts = line.rstrip("\r\n").split("|", 5)
+    if len(parts) < 5 or not parts[0].isdigit() or not parts[4]:
+        return None
+    rest = parts[5] if len(parts) == 6 else ""
+    data = rest.split("|", 4) if rest else []
+    data += [""] * (5 - len(data))
+    return FileEntry(
+        int(parts[0]),
+        parts[1],
+        parts[2],
+        parts[3],
+        parts[4],
+        (data[0], data[1], data[2], data[3], data[4]),
+    )

@@ -23,6 +23,9 @@ FROM notifications WHERE status = 'pending' GROUP BY channel
 UNION ALL
 SELECT 'transcription', status, count(*), 0
 FROM transcription_jobs WHERE status IN ('pending', 'running') GROUP BY status
+UNION ALL
+SELECT 'queue_log', '', count(*), 0
+FROM queue_log q, queue_log_cursor c WHERE c.id = 1 AND (q.xid, q.id) > (c.last_xid, c.last_id)
 """
 
 NO_ANSWER: tuple[type[Exception], ...] = (*UNAVAILABLE, TimeoutError)
@@ -33,6 +36,7 @@ class Backlogs:
     outbox: dict[str, int]  # channel → pending messages
     outbox_oldest_due: float  # seconds the longest-due pending message has been due
     transcription: dict[str, int]  # pending / running → jobs
+    queue_log_behind: int  # queue_log rows not applied yet (db/queue_log.py)
 
 
 class PostgresHealthRepository:
@@ -57,4 +61,5 @@ class PostgresHealthRepository:
         outbox = {r["key"]: r["n"] for r in rows if r["kind"] == "outbox"}
         oldest = max((float(r["oldest_due"]) for r in rows if r["kind"] == "outbox"), default=0.0)
         transcription = {r["key"]: r["n"] for r in rows if r["kind"] == "transcription"}
-        return Backlogs(outbox, oldest, transcription)
+        behind = sum(r["n"] for r in rows if r["kind"] == "queue_log")
+        return Backlogs(outbox, oldest, transcription, behind)

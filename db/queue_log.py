@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import asyncpg
@@ -26,6 +27,7 @@ from agents.queue_log import (
     Answered,
     EndedBy,
     Entered,
+    FileEntry,
     Finished,
     Left,
     LeftUnanswered,
@@ -111,6 +113,17 @@ INSERT INTO callbacks (call_uniqueid, ticket_id, line, queue, phone, caller_raw,
 VALUES ($1, (SELECT ticket_id FROM calls WHERE uniqueid = $1), $2, $3, $4, $5, $6, $7)
 ON CONFLICT (call_uniqueid) DO NOTHING RETURNING id
 """
+_STORED = """
+SELECT floor(extract(epoch FROM time))::bigint AS epoch, callid, queuename, agent, event,
+       data1, data2, data3, data4, data5
+  FROM queue_log
+ WHERE time >= to_timestamp($1) AT TIME ZONE 'UTC'
+   AND time < to_timestamp($2 + 1) AT TIME ZONE 'UTC'
+"""
+_RECOVER = """
+INSERT INTO queue_log (time, callid, queuename, agent, event, data1, data2, data3, data4, data5)
+VALUES (to_timestamp($1) AT TIME ZONE 'UTC', $2, $3, $4, $5, $6, $7, $8, $9, $10)
+"""
 _DERIVED = ("queue_calls", "queue_intervals", "operator_intervals", "callbacks")
 
 
@@ -159,6 +172,36 @@ class PostgresQueueLog:
     async def rows_behind(self) -> int:
         """Rows of queue_log not applied yet (for /metrics)."""
         return int(await self._pool.fetchval(_BEHIND))
+
+    async def recover(self, entries: Sequence[FileEntry]) -> int:
+        """Insert the entries of a queue_log file that the table lacks (their realtime insert
+        failed: Asterisk never retries it), in the file's order; how many. An entry matches a
+        row with the same fields whose time is in the file's second or the one before (the
+        row's time is taken just before the line's); identical entries match one for one.
+        Under a lock, so that two instances reading the same file add each row once."""
+        if not entries:
+            return 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hotline:queue_log:files'))")
+            stored = Counter(
+                tuple(r)
+                for r in await conn.fetch(
+                    _STORED,
+                    min(e.epoch for e in entries) - 1,
+                    max(e.epoch for e in entries) + 1,
+                )
+            )
+            missing = []
+            for entry in entries:
+                fields = (entry.callid, entry.queue, entry.agent, entry.event, *entry.data)
+                for second in (entry.epoch, entry.epoch - 1):
+                    if stored[(second, *fields)] > 0:
+                        stored[(second, *fields)] -= 1
+                        break
+                else:
+                    missing.append((entry.epoch, *fields))
+            await conn.executemany(_RECOVER, missing)
+            return len(missing)
 
     async def rebuild(self) -> None:
         """Forget every derived row and the cursor: the next passes apply the whole log

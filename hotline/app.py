@@ -350,7 +350,9 @@ async def queue_log_ctx(app: web.Application) -> AsyncIterator[None]:
             app[POOL],
             levels=ServiceLevels(settings.service_level_1, settings.service_level_2),
             queue_lines=queue_lines(app[MENU].lines),
-        )
+        ),
+        files=settings.queue_log_paths,
+        recover_interval=settings.queue_log_recover_interval,
     )
     app[QUEUE_LOG] = applier
     tasks = TaskManager()

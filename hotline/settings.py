@@ -104,6 +104,14 @@ class Settings(BaseModel):
     )
     service_level_1: int = Field(default=15, gt=0, description="answered within, seconds")
     service_level_2: int = Field(default=20, gt=0, description="answered within, seconds")
+    queue_log_files: str = Field(
+        default="",
+        description="comma-separated paths of the PBXs' queue_log files (logger.conf), read to "
+        "recover rows whose realtime insert failed",
+    )
+    queue_log_recover_interval: float = Field(
+        default=60.0, gt=0, description="seconds between two readings of the queue_log files"
+    )
     staffing_target_1022: float = Field(default=0.8, gt=0, lt=1, description="Erlang C target")
     staffing_seconds_1022: int = Field(default=20, gt=0, description="answered within, seconds")
     staffing_target_115: float = Field(default=0.9, gt=0, lt=1, description="Erlang C target")
@@ -263,6 +271,10 @@ class Settings(BaseModel):
     @property
     def metrics_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         return parse_networks(self.metrics_allow)
+
+    @property
+    def queue_log_paths(self) -> list[Path]:
+        return [Path(p.strip()).expanduser() for p in self.queue_log_files.split(",") if p.strip()]
 
     @property
     def recordings(self) -> Path:

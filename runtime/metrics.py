@@ -99,6 +99,11 @@ class Metrics:
             "How long the longest-due pending message has been due (0 when none is)",
             registry=r,
         )
+        self.queue_log_rows_behind = Gauge(
+            "hotline_queue_log_rows_behind",
+            "Rows of Asterisk's queue_log not yet applied to the statistics and call-backs",
+            registry=r,
+        )
         self.transcription_jobs = Gauge(
             "hotline_transcription_jobs",
             "Transcription jobs not finished, by state (pending, running)",

@@ -65,6 +65,7 @@ async def test_given_simulated_calls_when_prometheus_scrapes_during_them_then_th
     assert value(before, "hotline_recordings_free_bytes") > 0
     assert value(before, "hotline_outbox_pending", channel="sms") == 0
     assert value(before, "hotline_transcription_jobs", state="pending") == 0
+    assert value(before, "hotline_queue_log_rows_behind") == 0
     assert value(before, "hotline_spool_files") == 0
     assert value(before, "hotline_websocket_clients") == 0
 

@@ -23,6 +23,7 @@ from switchboard.testing import BACKEND_USER
 from tests.conftest import SOUNDS
 from tests.support.live import eventually
 from tests.support.service import RunningService, running_service, service_settings
+from tests.support.tcpproxy import TcpProxy
 from tickets.staffing import queue_lines
 
 SCALE = 20.0
@@ -312,3 +313,62 @@ async def test_given_a_caller_whose_queue_times_out_when_queued_again_and_answer
     row = await db.fetchrow("SELECT entries, outcome FROM queue_calls")
     assert row is not None
     assert tuple(row) == (2, "completed")
+
+
+async def test_given_the_pbx_cut_from_postgresql_when_both_instances_read_its_file_then_the_lost_rows_are_recovered_once(
+    tmp_path: Path,
+    database_url: str,
+    db: asyncpg.Connection,
+    db_proxy: tuple[TcpProxy, str],
+) -> None:
+    """The PBX reaches PostgreSQL through a link that is cut during the second call: its
+    realtime inserts fail and are not retried (main/logger.c ``ast_queue_log``); the file has
+    them. Both instances read the file; each row is inserted once and applied once."""
+    proxy, through_proxy = db_proxy
+    board = pbx(tmp_path, "pbx-a", through_proxy, 7)
+    qlog = tmp_path / "pbx-a" / "queue_log"
+    files = {"queue_log_files": str(qlog), "queue_log_recover_interval": 0.2}
+    await board.start()
+    try:
+        async with (
+            running_service(service_settings(database_url, tmp_path / "one", **files)) as one,
+            running_service(service_settings(database_url, tmp_path / "two", **files)) as two,
+        ):
+            board.dialplan.agi_port = one.agi_port
+            board.add_softphone(Softphone("op101", ring_delay=2.0, talk_time=10.0))
+            board.app_queue.add_member("hotline-1022", "PJSIP/op101")
+            answered = await (await board.place_call("1022", "0901234567")).wait()
+            await board.queue_log.flushed()
+            proxy.cut()
+            abandoned = await (await board.place_call("1022", "0912000111", patience=5.0)).wait()
+            await board.queue_log.flushed()
+            proxy.restore()
+
+            async def all_in() -> bool:
+                stored = await db.fetchval("SELECT count(*) FROM queue_log")
+                return bool(stored == len(board.queue_log.entries))
+
+            await eventually(all_in, 20)
+            await settled([board], [one, two])
+            recovered = one.app[QUEUE_LOG].recovered + two.app[QUEUE_LOG].recovered
+            readings = [s.app[QUEUE_LOG].readings for s in (one, two)]
+            await eventually(  # both read the file twice more: nothing more to insert
+                lambda: all(
+                    s.app[QUEUE_LOG].readings >= n + 2
+                    for s, n in zip((one, two), readings, strict=True)
+                )
+            )
+    finally:
+        await board.stop()
+
+    assert [(e.callid, e.event) for e in board.queue_log.lost] == [
+        (abandoned.uniqueid, "ENTERQUEUE"),
+        (abandoned.uniqueid, "ABANDON"),
+    ]
+    assert recovered == 2
+    assert await db.fetchval("SELECT count(*) FROM queue_log") == len(board.queue_log.entries)
+    totals = [tuple(r) for r in await db.fetch(QUEUE_TOTALS)]
+    assert totals == [("hotline-1022", 2, 1, 1, 1)]
+    callbacks = await db.fetch("SELECT call_uniqueid FROM callbacks")
+    assert [r[0] for r in callbacks] == [abandoned.uniqueid]
+    assert answered.answered_by == "PJSIP/op101"

@@ -59,6 +59,7 @@ async def _database(app: web.Application, metrics: Metrics) -> None:
     for channel in ("sms", "zalo"):
         metrics.outbox_pending.labels(channel).set(backlogs.outbox.get(channel, 0))
     metrics.outbox_oldest_due_seconds.set(backlogs.outbox_oldest_due)
+    metrics.queue_log_rows_behind.set(backlogs.queue_log_behind)
     for state in ("pending", "running"):
         metrics.transcription_jobs.labels(state).set(backlogs.transcription.get(state, 0))
 
