@@ -103,6 +103,7 @@ from ivr.recorder import IntakeRecorder
 from ivr.server import FastAgiServer
 from ivr.service import IvrService
 from ivr.spool import IntakeSpool
+from ivr.writer import GroupCommitWriter
 from runtime.metrics import Metrics
 from runtime.tasks import TaskManager
 from speech.grammar import GrammarRecognizer
@@ -251,8 +252,9 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     menu = app[MENU]
     settings.recordings.mkdir(parents=True, exist_ok=True)
+    writer = GroupCommitWriter(PostgresIntakeRepository(app[POOL]))
     recorder = IntakeRecorder(
-        PostgresIntakeRepository(app[POOL]),
+        writer,
         IntakeSpool(settings.spool_dir),
         timeout=settings.db_timeout,
         retry_interval=settings.spool_retry_interval,
@@ -275,16 +277,17 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
         secret=settings.agi_secret.get_secret_value() if settings.agi_secret else None,
         metrics=app[METRICS],
     )
-    await server.start(settings.agi.host, settings.agi.port)
-    app[AGI] = server
-    tasks = TaskManager()
-    tasks.start(recorder.run_replayer(tasks.stop), name="spool-replayer")
-    try:
-        yield
-    finally:
-        await server.stop(settings.agi_shutdown_grace)
-        await tasks.close()
-        await recorder.close()
+    async with writer:
+        await server.start(settings.agi.host, settings.agi.port)
+        app[AGI] = server
+        tasks = TaskManager()
+        tasks.start(recorder.run_replayer(tasks.stop), name="spool-replayer")
+        try:
+            yield
+        finally:
+            await server.stop(settings.agi_shutdown_grace)
+            await tasks.close()
+            await recorder.close()
 
 
 async def live_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -150,6 +150,14 @@ async def test_given_a_lock_holding_up_one_calls_save_when_other_calls_arrive_th
         assert slow_seconds < 5 * 0.3  # the caller waited for one save, not for each step
         assert second.agi.variables["HOTLINE_TICKET"].startswith("1022-")  # the DB was not "down"
         await wait_for_tickets(db, 2)
+
+        async def replayed() -> bool:  # the held-up first save may commit before the replay
+            disposition = await db.fetchval(
+                "SELECT disposition FROM calls WHERE uniqueid = $1", slow.uniqueid
+            )
+            return bool(disposition == "queued")
+
+        await eventually(replayed)
     rows = await db.fetch(
         "SELECT c.uniqueid, t.code, c.disposition FROM calls c JOIN tickets t ON t.id = c.ticket_id"
     )

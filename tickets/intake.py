@@ -10,11 +10,13 @@ every writer in front of one, however it batches) follows it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from tickets.errors import SnapshotRefused
 from tickets.events import EventKind
 from tickets.model import CallDisposition, Category, Line
 from tickets.phone import normalize_phone
@@ -168,4 +170,12 @@ class IntakeRepository(Protocol):
         ticket's code; raises ``SnapshotRefused`` when it says ``REFUSE``,
         ``StorageUnavailable`` when the store cannot be reached, ``StorageRefused`` when it
         refuses the data for good, ``StorageError`` when it fails otherwise."""
+        ...
+
+
+class IntakeBatchStore(Protocol):
+    async def save_batch(self, intakes: Sequence[CallIntake]) -> list[str | SnapshotRefused]:
+        """Store snapshots of distinct calls together (all or none), each as ``save_action``
+        says; per snapshot its ticket's code, or ``SnapshotRefused`` where it says ``REFUSE``.
+        Raises as ``IntakeRepository.save`` does when the whole batch fails."""
         ...

@@ -1,0 +1,164 @@
+"""Group commit of call snapshots: one writer per instance stores whatever snapshots are waiting
+in one transaction (``tickets.intake.IntakeBatchStore``), so the database's round trips are
+paid once per batch, not once per IVR step.
+
+Each ``save`` waits for the commit of the batch its snapshot went into (the recorder in front
+bounds that wait and spools past it). A lone snapshot is written at once: the writer never waits
+for others to gather; snapshots gather only while ``MAX_IN_FLIGHT`` batches are being committed.
+Of several snapshots of one call that are waiting, the newest goes into the batch and the others
+get its outcome, as a store would have kept them (``save_action``); a snapshot a store would
+not simply replace (another session, the IVR's over the queue's) waits for the next batch.
+
+Nothing is stored twice and nothing is lost: a batch is one transaction, so when it fails (the
+connection killed, the database gone) none of it is stored and every waiting ``save`` gets the
+error, and its caller spools the snapshot; storing it again later is idempotent. A batch the
+database refuses (one snapshot with data it cannot hold) is stored again snapshot by snapshot,
+so only the bad one is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from tickets.errors import StorageError, StorageRefused, StorageUnavailable
+from tickets.intake import CallIntake, IntakeBatchStore, SaveAction, StoredCall, save_action
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 500  # snapshots in one transaction; more wait for the next one
+# Batches committed at once: a batch held up by a lock (another transaction holds a ticket's
+# row or a code counter) holds up its own snapshots only, the next ones go in another batch.
+MAX_IN_FLIGHT = 4
+
+
+@dataclass
+class _Waiting:
+    intake: CallIntake
+    futures: list[asyncio.Future[str]] = field(default_factory=list)
+
+
+class GroupCommitWriter:
+    """``tickets.intake.IntakeRepository`` in front of a batch store: ``async with`` runs the
+    writer's task (one per instance); ``save`` may be called from any task meanwhile."""
+
+    def __init__(
+        self,
+        store: IntakeBatchStore,
+        *,
+        max_batch: int = MAX_BATCH,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
+        self._waiting: list[_Waiting] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> GroupCommitWriter:
+        self._task = asyncio.create_task(self._run(), name="intake-writer")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Stop the writer: a batch being committed is cancelled (rolled back) and every
+        snapshot still waiting fails (``StorageUnavailable``), so its caller spools it."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        stopped = StorageUnavailable("the intake writer stopped")
+        for waiting in self._waiting:
+            _settle(waiting, stopped)
+        self._waiting.clear()
+
+    async def save(self, intake: CallIntake) -> str:
+        if self._task is None:
+            raise StorageUnavailable("the intake writer is not running")
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(intake, [future]))
+        self._wake.set()
+        return await future
+
+    async def _run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._waiting and self._in_flight < self._max_in_flight:
+                    batch = self._take()
+                    self._in_flight += 1
+                    group.create_task(self._commit_batch(batch), name="intake-writer-batch")
+
+    async def _commit_batch(self, batch: list[_Waiting]) -> None:
+        try:
+            await self._commit(batch)
+        except asyncio.CancelledError:  # stopped mid-batch: rolled back, its callers spool
+            for waiting in batch:
+                _settle(waiting, StorageUnavailable("the intake writer stopped"))
+            raise
+        finally:
+            self._in_flight -= 1
+            self._wake.set()  # what gathered meanwhile is the next batch
+
+    def _take(self) -> list[_Waiting]:
+        """The next batch: at most one snapshot per call, oldest waiting first."""
+        batch: dict[str, _Waiting] = {}
+        rest: list[_Waiting] = []
+        for waiting in self._waiting:
+            taken = batch.get(waiting.intake.uniqueid)
+            if taken is None:
+                if len(batch) < self._max_batch:
+                    batch[waiting.intake.uniqueid] = waiting
+                else:
+                    rest.append(waiting)
+                continue
+            action = save_action(StoredCall.of(taken.intake), waiting.intake)
+            if action is SaveAction.UPDATE:
+                taken.intake = waiting.intake  # newer: it goes, the older one shares its fate
+            elif action is not SaveAction.KEEP:
+                rest.append(waiting)
+                continue
+            taken.futures.extend(waiting.futures)
+        self._waiting = rest
+        return list(batch.values())
+
+    async def _commit(self, batch: list[_Waiting]) -> None:
+        try:
+            results = await self._store.save_batch([waiting.intake for waiting in batch])
+        except (StorageUnavailable, StorageRefused) as err:
+            if isinstance(err, StorageUnavailable) or len(batch) == 1:
+                for waiting in batch:
+                    _settle(waiting, err)
+                return
+            logger.warning(
+                "a batch of %d snapshots was refused (%s); storing them one by one",
+                len(batch),
+                err,
+            )
+            for waiting in batch:
+                await self._commit([waiting])
+            return
+        except StorageError as err:
+            for waiting in batch:
+                _settle(waiting, err)
+            return
+        except Exception as err:
+            logger.exception("storing a batch of %d snapshots failed", len(batch))
+            for waiting in batch:
+                _settle(waiting, StorageError(f"{type(err).__name__}: {err}"))
+            return
+        for waiting, result in zip(batch, results, strict=True):
+            _settle(waiting, result)
+
+
+def _settle(waiting: _Waiting, outcome: str | Exception) -> None:
+    for future in waiting.futures:
+        if future.done():  # its caller stopped waiting (the recorder spooled the snapshot)
+            continue
+        if isinstance(outcome, str):
+            future.set_result(outcome)
+        else:
+            future.set_exception(outcome)
