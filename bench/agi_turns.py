@@ -5,6 +5,12 @@ on an ephemeral port) on a fresh, throw-away database, then for each concurrency
 ``--calls`` calls from ``switchboard.fastagi.SimulatedChannel``s (Asterisk's exact FastAGI
 bytes) with at most that many in flight, and prints calls/s and the latency of one AGI turn.
 
+Every level runs twice, with every step durably saved: through the service's group-commit
+writer (``ivr.writer``) and through the **baseline**, the one-transaction-per-step store it
+replaced (``bench.intake_baseline``), served by a second FastAGI server in the same process
+built as ``hotline.app`` builds the IVR, on the same pool and database. Each figure is printed
+as a ratio against the baseline, and the run ends with one JSON line of the headline figures.
+
 A *turn* is the time from the channel writing its reply to a command until the backend's next
 command arrives: the backend's processing time for that step, including any database write it
 makes in between. The simulated caller answers at once (prompts take no time, keys are pressed
@@ -20,7 +26,7 @@ RECORD FILE writes, the sound files STREAM FILE reads) does not share the servic
 
 This is never part of the test suite: it prints figures and asserts nothing about timing.
 
-    .venv/bin/python -m bench.agi_turns [--calls 2000] [--concurrency 1,10,50,200] [--seed 1]
+    .venv/bin/python -m bench.agi_turns [--calls 600] [--concurrency 1,50,200] [--seed 1]
 
 ``HOTLINE_DATABASE_URL`` (a server URL) ⇒ a database ``hotline_bench_<random>`` is created on
 that server and dropped at the end; unset ⇒ an embedded PostgreSQL in a temporary directory.
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import multiprocessing
@@ -42,9 +49,9 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,11 +59,18 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
+from bench.intake_baseline import PerStepIntakeRepository
 from bench.machine import cpu_model, nproc, scratch_database
 from hotline.app import POOL, build_app
-from hotline.keys import AGI
+from hotline.keys import AGI, MENU
 from hotline.logs import configure_logging
 from hotline.settings import Settings
+from ivr.agi import hotline_route
+from ivr.recorder import IntakeRecorder
+from ivr.server import FastAgiServer
+from ivr.service import IvrService
+from ivr.spool import IntakeSpool
+from runtime.tasks import TaskManager
 from switchboard.fastagi import COMMANDS, AgiOutcome, CallerScript, SimulatedChannel, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +78,8 @@ SOUNDS = ROOT / "asterisk_conf" / "sounds"
 CONNECT = "(connect)"
 CLOSE = "(close)"
 WARMUP_CALLS = 20
+GROUP = "group"  # the service's group-commit writer
+BASELINE = "per-step"  # one transaction per step: bench.intake_baseline
 
 # What callers do, weighted by one province's first 7 months (DESIGN.md): 1022 had 479
 # administrative procedures, 1,025 field reports and 1,553 information/feedback requests (here
@@ -105,6 +121,7 @@ class LevelRun:
 
 @dataclass(frozen=True)
 class LevelRow:
+    writer: str
     concurrency: int
     calls: int
     wall: float
@@ -273,7 +290,8 @@ def turn_times(run: LevelRun) -> tuple[list[float], dict[str, list[float]]]:
 
 
 HEADER = (
-    f"{'conc':>5} {'calls':>6} {'wall s':>7} {'calls/s':>8} {'turns':>6} {'p50 ms':>7} "
+    f"{'writer':>8} {'conc':>5} {'calls':>6} {'wall s':>7} {'calls/s':>8} {'turns':>6} "
+    f"{'p50 ms':>7} "
     f"{'p99 ms':>8} {'max ms':>8} {'svc cpu':>7} {'callers':>7} {'host':>5} {'agi ok':>6} "
     f"{'spooled':>7}  tickets/calls"
 )
@@ -284,7 +302,8 @@ def format_row(row: LevelRow) -> str:
     tickets = f"{row.tickets}/{row.calls}" + (f"  LOST {lost}" if lost else "")
     top = row.turns[-1] if row.turns else math.nan
     return (
-        f"{row.concurrency:>5} {row.calls:>6} {row.wall:>7.2f} {row.calls / row.wall:>8.1f} "
+        f"{row.writer:>8} {row.concurrency:>5} {row.calls:>6} {row.wall:>7.2f} "
+        f"{row.calls / row.wall:>8.1f} "
         f"{len(row.turns):>6} {ms(percentile(row.turns, 0.50)):>7} "
         f"{ms(percentile(row.turns, 0.99)):>8} {ms(top):>8} {pct(row.service_cpu):>7} "
         f"{pct(row.callers_cpu):>7} {pct(row.host_cpu):>5} {row.agi_ok:>6} {row.spooled:>7}"
@@ -300,7 +319,10 @@ def print_breakdown(rows: Sequence[LevelRow]) -> None:
     width = max(len(k) for k in kinds) if kinds else 10
     print()
     print("turns by step, p50/p99 ms (what the backend did between the two commands):")
-    print(f"{'step':<{width}} " + " ".join(f"{f'c={row.concurrency}':>17}" for row in rows))
+    print(
+        f"{'step':<{width}} "
+        + " ".join(f"{f'{row.writer} c={row.concurrency}':>17}" for row in rows)
+    )
     for kind in kinds:
         cells = []
         for row in rows:
@@ -397,6 +419,96 @@ class Options:
     callers_in_process: bool
 
 
+@asynccontextmanager
+async def baseline_ivr(app: web.Application, settings: Settings) -> AsyncIterator[int]:
+    """The IVR as ``hotline.app.ivr_ctx`` builds it, saving through the per-step baseline on
+    the service's pool, with its own spool (and replayer); yields its FastAGI port."""
+    menu = app[MENU]
+    recorder = IntakeRecorder(
+        PerStepIntakeRepository(app[POOL]),
+        IntakeSpool(settings.spool_dir.with_name("baseline-spool")),
+        timeout=settings.db_timeout,
+        retry_interval=settings.spool_retry_interval,
+    )
+    service = IvrService(
+        menu, recorder, settings.recordings, transcribe=settings.vosk_model is not None
+    )
+    server = FastAgiServer(
+        {"hotline": hotline_route(service, menu)},
+        header_timeout=settings.agi_header_timeout,
+        reply_timeout=settings.agi_reply_timeout,
+    )
+    await server.start("127.0.0.1", 0)
+    tasks = TaskManager()
+    tasks.start(recorder.run_replayer(tasks.stop), name="baseline-spool-replayer")
+    try:
+        yield server.port
+    finally:
+        await server.stop(settings.agi_shutdown_grace)
+        await tasks.close()
+        await recorder.close()
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One headline figure against the baseline: the JSON line's entries."""
+
+    name: str
+    value: float
+    unit: str
+    baseline: float
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline if self.baseline else math.nan
+
+    def as_json(self) -> dict[str, object]:
+        ratio = self.ratio
+        return {
+            "name": self.name,
+            "value": round(self.value, 3),
+            "unit": self.unit,
+            "baseline": round(self.baseline, 3),
+            "ratio": None if math.isnan(ratio) else round(ratio, 3),
+        }
+
+
+def headline(rows: Sequence[LevelRow]) -> list[Figure]:
+    """Per level: calls/s, p99 turn and calls spooled, group commit against the baseline."""
+    by_level: dict[int, dict[str, LevelRow]] = defaultdict(dict)
+    for row in rows:
+        by_level[row.concurrency][row.writer] = row
+    figures = []
+    for level, pair in by_level.items():
+        if GROUP not in pair or BASELINE not in pair:
+            continue
+        ours, base = pair[GROUP], pair[BASELINE]
+        figures += [
+            Figure(
+                f"c{level}_calls_per_s", ours.calls / ours.wall, "calls/s", base.calls / base.wall
+            ),
+            Figure(
+                f"c{level}_p99_turn",
+                percentile(ours.turns, 0.99) * 1000,
+                "ms",
+                percentile(base.turns, 0.99) * 1000,
+            ),
+            Figure(f"c{level}_spooled", ours.spooled, "calls", base.spooled),
+        ]
+    return figures
+
+
+def print_headline(figures: Sequence[Figure]) -> None:
+    print()
+    print("group commit against the per-step baseline (ratio = group / per-step):")
+    for figure in figures:
+        print(
+            f"  {figure.name:<20} {figure.value:>10.1f} {figure.unit:<8}"
+            f" baseline {figure.baseline:>10.1f}   ratio {figure.ratio:.2f}"
+        )
+    print(json.dumps({"bench": "agi_turns", "figures": [f.as_json() for f in figures]}))
+
+
 async def run(options: Options, tally: LogTally) -> None:
     print(f"machine:    {nproc()} CPUs, {cpu_model()}")
     print(f"python:     {platform.python_version()} ({sys.executable})")
@@ -418,7 +530,14 @@ async def run(options: Options, tally: LogTally) -> None:
         runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None)
         await runner.setup()  # runs the cleanup contexts: pool, migrations, FastAGI server
         stack.push_async_callback(runner.cleanup)
-        port = runner.app[AGI].port
+        ports = {
+            GROUP: runner.app[AGI].port,
+            BASELINE: await stack.enter_async_context(baseline_ivr(runner.app, settings)),
+        }
+        spools = {
+            GROUP: settings.spool_dir,
+            BASELINE: settings.spool_dir.with_name("baseline-spool"),
+        }
         pool_size = runner.app[POOL].get_max_size()
 
         executor = stack.enter_context(
@@ -426,7 +545,7 @@ async def run(options: Options, tally: LogTally) -> None:
         )
         loop = asyncio.get_running_loop()
 
-        async def drive(plan: Sequence[CallSpec], concurrency: int) -> LevelRun:
+        async def drive(port: int, plan: Sequence[CallSpec], concurrency: int) -> LevelRun:
             if options.callers_in_process:
                 return await drive_calls("127.0.0.1", port, plan, concurrency)
             return await loop.run_in_executor(
@@ -438,9 +557,13 @@ async def run(options: Options, tally: LogTally) -> None:
 
         callers = "on the service's event loop" if options.callers_in_process else "own process"
         print(
-            f"service:    FastAGI 127.0.0.1:{port}, pool max {pool_size}, db_timeout "
-            f"{settings.db_timeout:g} s, spool retry {settings.spool_retry_interval:g} s;"
-            f" callers: {callers}"
+            f"service:    FastAGI 127.0.0.1:{ports[GROUP]} ({GROUP}) and :{ports[BASELINE]}"
+            f" ({BASELINE}), pool max {pool_size}, db_timeout {settings.db_timeout:g} s, spool"
+            f" retry {settings.spool_retry_interval:g} s; callers: {callers}"
+        )
+        print(
+            f"writers:    {GROUP} = the service's group-commit writer (ivr/writer.py);"
+            f" {BASELINE} = one transaction per step (bench/intake_baseline.py)"
         )
         mix = ", ".join(f"{label} {weight}" for label, weight in CALL_MIX)
         print(f"call mix:   seed {options.seed}; weights {mix}")
@@ -457,57 +580,62 @@ async def run(options: Options, tally: LogTally) -> None:
 
         epoch = int(time.time())
         seq = 1
-        warmup = make_plan(WARMUP_CALLS, options.seed + 1, epoch, seq)
-        seq += len(warmup)
-        await drive(warmup, 10)
-        print(f"warm-up:    {len(warmup)} calls at concurrency 10, not counted")
+        for writer in (BASELINE, GROUP):
+            warmup = make_plan(WARMUP_CALLS, options.seed + 1, epoch, seq)
+            seq += len(warmup)
+            await drive(ports[writer], warmup, 10)
+        print(f"warm-up:    {WARMUP_CALLS} calls at concurrency 10 per writer, not counted")
         print()
         print(HEADER, flush=True)
 
         rows: list[LevelRow] = []
         for concurrency in options.levels:
-            plan = make_plan(options.calls, options.seed, epoch, seq)
-            seq += len(plan)
-            logged_before = tally.seen.copy()
-            spooled: set[str] = set()
-            stop = asyncio.Event()
-            cpu_before, host_before = process_cpu_seconds(), host_cpu_times()
-            async with asyncio.TaskGroup() as group:
-                group.create_task(
-                    watch_spool(settings.spool_dir, spooled, stop), name="spool-watch"
+            for writer in (BASELINE, GROUP):
+                plan = make_plan(options.calls, options.seed, epoch, seq)
+                seq += len(plan)
+                logged_before = tally.seen.copy()
+                spooled: set[str] = set()
+                stop = asyncio.Event()
+                cpu_before, host_before = process_cpu_seconds(), host_cpu_times()
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(
+                        watch_spool(spools[writer], spooled, stop), name="spool-watch"
+                    )
+                    try:
+                        result = await drive(ports[writer], plan, concurrency)
+                    finally:
+                        stop.set()
+                cpu = process_cpu_seconds() - cpu_before
+                host_after = host_cpu_times()
+                host_busy = host_after[0] - host_before[0]
+                host_total = host_after[1] - host_before[1]
+                await drain_spool(spools[writer], 3 * settings.spool_retry_interval)
+                turns, by_kind = turn_times(result)
+                row = LevelRow(
+                    writer=writer,
+                    concurrency=concurrency,
+                    calls=len(plan),
+                    wall=result.wall,
+                    turns=turns,
+                    by_kind=by_kind,
+                    service_cpu=cpu / result.wall,
+                    callers_cpu=(
+                        math.nan if options.callers_in_process else result.cpu / result.wall
+                    ),
+                    host_cpu=host_busy / host_total if host_total else math.nan,
+                    agi_ok=sum(1 for r in result.results if r.agistatus == "SUCCESS"),
+                    spooled=len(spooled & {spec.uniqueid for spec in plan}),
+                    tickets=await count_tickets(conn, plan),
                 )
-                try:
-                    result = await drive(plan, concurrency)
-                finally:
-                    stop.set()
-            cpu = process_cpu_seconds() - cpu_before
-            host_after = host_cpu_times()
-            host_busy = host_after[0] - host_before[0]
-            host_total = host_after[1] - host_before[1]
-            await drain_spool(settings.spool_dir, 3 * settings.spool_retry_interval)
-            turns, by_kind = turn_times(result)
-            row = LevelRow(
-                concurrency=concurrency,
-                calls=len(plan),
-                wall=result.wall,
-                turns=turns,
-                by_kind=by_kind,
-                service_cpu=cpu / result.wall,
-                callers_cpu=math.nan if options.callers_in_process else result.cpu / result.wall,
-                host_cpu=host_busy / host_total if host_total else math.nan,
-                agi_ok=sum(1 for r in result.results if r.agistatus == "SUCCESS"),
-                spooled=len(spooled & {spec.uniqueid for spec in plan}),
-                tickets=await count_tickets(conn, plan),
-            )
-            rows.append(row)
-            print(format_row(row), flush=True)
-            failures = Counter(r.agistatus for r in result.results if r.agistatus != "SUCCESS")
-            if failures:
-                print(f"      AGI status other than SUCCESS: {dict(failures)}")
-            logged = tally.seen - logged_before
-            if logged:
-                print("      service log during this level:")
-                print_log_counts(logged, "      ")
+                rows.append(row)
+                print(format_row(row), flush=True)
+                failures = Counter(r.agistatus for r in result.results if r.agistatus != "SUCCESS")
+                if failures:
+                    print(f"      AGI status other than SUCCESS: {dict(failures)}")
+                logged = tally.seen - logged_before
+                if logged:
+                    print("      service log during this level:")
+                    print_log_counts(logged, "      ")
 
         print_breakdown(rows)
 
@@ -517,6 +645,7 @@ async def run(options: Options, tally: LogTally) -> None:
         print_log_counts(tally.seen, "  ")
     else:
         print("service log: nothing at WARNING or above")
+    print_headline(headline(rows))
 
 
 def parse_levels(text: str) -> list[int]:
@@ -531,12 +660,14 @@ def parse_levels(text: str) -> list[int]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--calls", type=int, default=2000, help="calls per concurrency level")
+    parser.add_argument(
+        "--calls", type=int, default=600, help="calls per concurrency level and writer"
+    )
     parser.add_argument(
         "--concurrency",
         type=parse_levels,
-        default=parse_levels("1,10,50,200"),
-        help="comma-separated levels of calls in flight (default 1,10,50,200)",
+        default=parse_levels("1,50,200"),
+        help="comma-separated levels of calls in flight (default 1,50,200)",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the call mix")
     parser.add_argument(
