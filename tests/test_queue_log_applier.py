@@ -7,6 +7,7 @@ records the same."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from agents.stats import ServiceLevels
 from db.queue_log import PostgresQueueLog
 from hotline.keys import AGENTS, MENU, QUEUE_LOG
 from switchboard import Clock, QueueLogConfig, Softphone, Switchboard
+from switchboard.raw_client import RawAmi
 from switchboard.testing import BACKEND_USER
 from tests.conftest import SOUNDS
 from tests.support.live import eventually
@@ -372,3 +374,55 @@ async def test_given_the_pbx_cut_from_postgresql_when_both_instances_read_its_fi
     callbacks = await db.fetch("SELECT call_uniqueid FROM callbacks")
     assert [r[0] for r in callbacks] == [abandoned.uniqueid]
     assert answered.answered_by == "PJSIP/op101"
+
+
+async def test_given_a_waiting_caller_moved_to_the_other_line_when_answered_there_then_no_abandon_and_no_call_back(
+    tmp_path: Path, database_url: str, db: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    """The console's transfer of a waiting caller is an AMI Redirect to hotline-transfer: it
+    ends queue_exec unhandled (``ABANDON`` in queue_log, apps/app_queue.c ``queue_exec``), then
+    the caller enters the 115 queue (``ENTERQUEUE``) and is answered there."""
+    board = pbx(tmp_path, "pbx-a", database_url, 8)
+    board.dialplan.agi_port = 1
+    await board.start()
+    try:
+        call = await board.place_call("1022", "0912345678")
+        while not board.truth().queues["hotline-1022"].callers:
+            await asyncio.sleep(0.01)
+        ami = await RawAmi.connect("127.0.0.1", board.ami_port)
+        try:
+            await ami.login("hotline", "secret")
+            board.add_softphone(Softphone("op115", ring_delay=2.0, talk_time=10.0))
+            board.app_queue.add_member("emergency-115", "PJSIP/op115")
+            reply = await ami.action(
+                "Redirect",
+                ("Channel", call.channel),
+                ("Context", "hotline-transfer"),
+                ("Exten", "115"),
+                ("Priority", "1"),
+            )
+            assert reply["Response"] == "Success"
+        finally:
+            await ami.close()
+        outcome = await call.wait()
+        await board.queue_log.flushed()
+    finally:
+        await board.stop()
+    store = PostgresQueueLog(pool, levels=ServiceLevels(), queue_lines={})
+    await store.apply(100)
+
+    assert outcome.answered_by == "PJSIP/op115"
+    steps = [(e.queuename, e.event) for e in board.queue_log.of_call(call.uniqueid)]
+    assert steps[:3] == [
+        ("hotline-1022", "ENTERQUEUE"),
+        ("hotline-1022", "ABANDON"),
+        ("emergency-115", "ENTERQUEUE"),
+    ]
+    totals = [tuple(r) for r in await db.fetch(QUEUE_TOTALS)]
+    assert totals == [("emergency-115", 1, 1, 0, 1), ("hotline-1022", 1, 0, 0, 0)]
+    assert await db.fetchval("SELECT count(*) FROM callbacks") == 0
+    outcomes = await db.fetch("SELECT queue, outcome FROM queue_calls ORDER BY queue")
+    assert [tuple(r) for r in outcomes] == [
+        ("emergency-115", "completed"),
+        ("hotline-1022", "moved"),
+    ]
