@@ -63,6 +63,10 @@ class IvrService:
         self._transcribe = transcribe  # False ⇒ no speech model: recordings without transcripts
         self._simulated = simulated  # the calls are ``hotline simulate``'s
         self._metrics = metrics or Metrics()
+        for line in menu.lines:  # every series from 0, so that increase() sees the first call
+            self._metrics.ivr_calls.labels(line.value)
+            for outcome in CallDisposition:
+                self._metrics.calls.labels(line.value, outcome.value)
 
     async def handle(self, caller: Caller, info: CallInfo) -> None:
         flow = self._menu.lines[info.line]

@@ -26,6 +26,7 @@ from tickets.lifecycle import Closure
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+CHANNELS = ("sms", "zalo")  # notifications.channel
 
 
 def utc_now() -> datetime:
@@ -166,6 +167,10 @@ class NotifyService:
     ) -> None:
         self._store = store
         self._metrics = metrics or Metrics()
+        for channel in CHANNELS:  # every series from 0, so that increase() sees the first
+            self._metrics.outbox_sent.labels(channel)
+            for verdict in (Verdict.RETRY, Verdict.GIVE_UP, Verdict.FALLBACK):
+                self._metrics.outbox_failures.labels(channel, verdict.value)
         self._sms = sms
         self._close_ticket = close_ticket
         self._zalo = zalo
@@ -212,10 +217,7 @@ class NotifyService:
         except Exception as err:  # an adapter bug must not lose the message
             logger.exception("notify: sending %s failed", n.id)
             result = SendResult(Verdict.RETRY, error=f"{type(err).__name__}: {err}")
-        if result.verdict is Verdict.SENT:
-            self._metrics.outbox_sent.labels(n.channel).inc()
-        else:
-            self._metrics.outbox_failures.labels(n.channel, result.verdict.value).inc()
+        follows = result.verdict  # what becomes of the message, counted for /metrics
         if result.verdict is Verdict.FALLBACK:
             logger.info("notify: %s falls back to SMS: %s", n.id, result.error)
             await self._store.fall_back(n.id, result.error or "fallback")
@@ -228,10 +230,15 @@ class NotifyService:
         elif self._retry.exhausted(n.attempts):
             logger.warning("notify: %s dead after %d attempts: %s", n.id, n.attempts, result.error)
             await self._store.give_up(n.id, result.error or "too many attempts")
+            follows = Verdict.GIVE_UP
         else:
             delay = timedelta(seconds=self._retry.delay(n.attempts))
             logger.info("notify: %s retry in %.1fs: %s", n.id, delay.total_seconds(), result.error)
             await self._store.retry_at(n.id, now + delay, result.error or "failed")
+        if follows is Verdict.SENT:
+            self._metrics.outbox_sent.labels(n.channel).inc()
+        else:
+            self._metrics.outbox_failures.labels(n.channel, follows.value).inc()
 
     async def _send(self, n: Notification) -> SendResult:
         if n.channel == "zalo":

@@ -68,6 +68,9 @@ async def test_given_simulated_calls_when_prometheus_scrapes_during_them_then_th
     assert value(before, "hotline_queue_log_rows_behind") == 0
     assert value(before, "hotline_spool_files") == 0
     assert value(before, "hotline_websocket_clients") == 0
+    # every line's outcomes are there from 0, so that increase() counts a line's first call
+    queued_115 = ("hotline_calls_total", (("line", "115"), ("outcome", "queued")))
+    assert before[queued_115] == 0
 
     # A caller who takes his time at the menu is in the IVR while Prometheus looks.
     slow = await live.board.place_call(

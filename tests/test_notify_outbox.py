@@ -20,6 +20,7 @@ from notify.kannel import KannelSmsGateway, dlr_signature
 from notify.policy import VIETNAM, QuietHours, Reply, RetryPolicy, parse_reply
 from notify.service import NotifyService
 from notify.templates import TEMPLATES, Coding, measure, render_sms, strip_diacritics
+from runtime.metrics import Metrics
 from tests.support.kannel import free_port
 from tests.support.service import RunningService, running_service, service_settings
 from tickets.agencies import load_province as read_province
@@ -180,7 +181,12 @@ async def test_given_due_rows_when_two_workers_claim_at_once_then_each_row_goes_
 
 
 async def service_with_dead_gateway(
-    pool: asyncpg.Pool, session: aiohttp.ClientSession, *, max_attempts: int, clock: datetime
+    pool: asyncpg.Pool,
+    session: aiohttp.ClientSession,
+    *,
+    max_attempts: int,
+    clock: datetime,
+    metrics: Metrics | None = None,
 ) -> NotifyService:
     async def close_ticket(ticket_id: int, closure: Closure) -> None:
         raise AssertionError("no ticket is closed here")
@@ -201,6 +207,7 @@ async def service_with_dead_gateway(
         quiet=QuietHours(22, 7),
         lookup_url="https://x.vn/tra-cuu",
         clock=lambda: clock,
+        metrics=metrics,
     )
 
 
@@ -211,9 +218,10 @@ async def test_given_an_unreachable_gateway_when_attempts_run_out_then_the_row_i
     await BackofficeService(PostgresBackofficeStore(pool)).classify(
         OPERATOR, ticket_id, Category.MEDICAL
     )
+    metrics = Metrics()
     async with aiohttp.ClientSession() as session:
         service = await service_with_dead_gateway(
-            pool, session, max_attempts=3, clock=datetime.now(UTC)
+            pool, session, max_attempts=3, clock=datetime.now(UTC), metrics=metrics
         )
         async with asyncio.timeout(30):
             while True:
@@ -227,6 +235,11 @@ async def test_given_an_unreachable_gateway_when_attempts_run_out_then_the_row_i
     assert row["status"] == "dead"
     assert row["attempts"] == 3
     assert row["last_error"].startswith("kannel unreachable")
+    figures = metrics.registry.get_sample_value
+    sms = {"channel": "sms"}
+    assert figures("hotline_outbox_failures_total", sms | {"verdict": "retry"}) == 2
+    assert figures("hotline_outbox_failures_total", sms | {"verdict": "give_up"}) == 1
+    assert figures("hotline_outbox_sent_total", sms) == 0
 
 
 async def test_given_night_in_vietnam_when_the_worker_runs_then_1022_messages_wait_but_115_goes(

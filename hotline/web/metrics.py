@@ -24,6 +24,7 @@ from hotline.web.http import USER, client_address, identify, within
 from hotline.web.live import SOCKETS
 from hotline.web.openapi import ROLES_ATTRIBUTE, describe
 from ivr.spool import waiting
+from notify.service import CHANNELS
 from runtime.metrics import Metrics
 from tickets.model import Role
 
@@ -56,7 +57,7 @@ async def _database(app: web.Application, metrics: Metrics) -> None:
     metrics.transcription_jobs.clear()
     if backlogs is None:
         return  # absent rather than stale: an alert on them waits for the database
-    for channel in ("sms", "zalo"):
+    for channel in CHANNELS:
         metrics.outbox_pending.labels(channel).set(backlogs.outbox.get(channel, 0))
     metrics.outbox_oldest_due_seconds.set(backlogs.outbox_oldest_due)
     metrics.queue_log_rows_behind.set(backlogs.queue_log_behind)
