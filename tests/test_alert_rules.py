@@ -26,7 +26,7 @@ def promtool(*args: str) -> str:
 def test_given_the_rules_and_the_scrape_config_when_promtool_checks_them_then_they_are_valid() -> (
     None
 ):
-    assert "SUCCESS: 8 rules found" in promtool("check", "rules", "hotline.rules.yml")
+    assert "SUCCESS: 9 rules found" in promtool("check", "rules", "hotline.rules.yml")
     promtool("check", "config", "prometheus.yml")
 
 
