@@ -101,10 +101,20 @@ ON CONFLICT (interface, interval_start) DO UPDATE SET
     ring_no_answer = o.ring_no_answer + excluded.ring_no_answer,
     talk_seconds_sum = o.talk_seconds_sum + excluded.talk_seconds_sum
 """
+# Entering again (after EXITWITHTIMEOUT, or a Redirect back) waits again; an ENTERQUEUE older
+# than what is known of the call (recovered from the file after its later rows were applied)
+# changes nothing but the count of entries and the first entry's time.
 _ENTER = """
 INSERT INTO queue_calls AS c (callid, queue, caller, entered_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (callid, queue) DO UPDATE SET entries = c.entries + 1, outcome = 'waiting',
-    left_at = NULL, wait_seconds = NULL
+ON CONFLICT (callid, queue) DO UPDATE SET
+    entries = c.entries + 1,
+    entered_at = least(c.entered_at, excluded.entered_at),
+    caller = CASE WHEN c.caller = '' THEN excluded.caller ELSE c.caller END,
+    outcome = CASE WHEN excluded.entered_at >= greatest(c.entered_at, c.answered_at,
+                        c.completed_at, c.left_at) THEN 'waiting' ELSE c.outcome END,
+    left_at = CASE WHEN excluded.entered_at >= c.left_at THEN NULL ELSE c.left_at END,
+    wait_seconds = CASE WHEN excluded.entered_at >= c.left_at THEN NULL
+                        ELSE c.wait_seconds END
 RETURNING (xmax = 0) AS offered
 """
 _ADD_CALLBACK = """
@@ -249,8 +259,9 @@ class _Apply:
         # it was moved, not lost (README, "queue_log")
         moved = await conn.fetch(
             "UPDATE queue_calls SET outcome = 'moved' WHERE callid = $1 AND outcome = 'abandoned'"
-            " RETURNING queue, left_at",
+            " AND left_at <= $2 RETURNING queue, left_at",
             row.callid,
+            row.at,
         )
         for earlier in moved:
             await self._queue(earlier["queue"], earlier["left_at"], abandoned=-1)

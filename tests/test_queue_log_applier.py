@@ -426,3 +426,31 @@ async def test_given_a_waiting_caller_moved_to_the_other_line_when_answered_ther
         ("emergency-115", "completed"),
         ("hotline-1022", "moved"),
     ]
+
+
+async def test_given_a_calls_enterqueue_recovered_after_its_later_rows_when_applied_then_the_call_keeps_its_outcome(
+    database_url: str, db: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    """PostgreSQL was away when the caller entered: CONNECT and COMPLETECALLER were stored and
+    applied first, ENTERQUEUE came back later from the file."""
+    insert = (
+        "INSERT INTO queue_log (time, callid, queuename, agent, event, data1, data2, data3)"
+        " VALUES ($1::text::timestamp, 'pbx-a-9.1', 'hotline-1022', $2, $3, $4, $5, $6)"
+    )
+    store = PostgresQueueLog(pool, levels=ServiceLevels(), queue_lines={})
+    await db.execute(
+        insert, "2026-12-06 08:00:12", "PJSIP/op101", "CONNECT", "12", "pbx-a-9.2", "2"
+    )
+    await db.execute(
+        insert, "2026-12-06 08:01:40", "PJSIP/op101", "COMPLETECALLER", "12", "88", "1"
+    )
+    assert await store.apply(100) == 2
+    await db.execute(insert, "2026-12-06 08:00:00", "NONE", "ENTERQUEUE", "", "0901234567", "1")
+    assert await store.apply(100) == 1
+
+    totals = [tuple(r) for r in await db.fetch(QUEUE_TOTALS)]
+    assert totals == [("hotline-1022", 1, 1, 0, 1)]
+    call = await db.fetchrow("SELECT outcome, caller, entered_at FROM queue_calls")
+    assert call is not None
+    assert (call["outcome"], call["caller"]) == ("completed", "0901234567")
+    assert call["entered_at"].isoformat() == "2026-12-06T08:00:00+00:00"
