@@ -4,6 +4,8 @@ runs inside the transaction of a ticket change."""
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -42,9 +44,12 @@ async def enqueue_notifications(
         await conn.execute(_ENQUEUE, ticket_id, [e.value for e in events], is_urgent(line), at)
 
 
+# A claim pushes the row's next attempt past the lease and stamps it with the claimer's token;
+# every later write of that claim names the token (``lease = $2``), so it changes nothing once the
+# lease ran out and another worker claimed the row.
 _CLAIM = """
 UPDATE notifications SET attempts = attempts + 1, next_attempt_at = now() + $2::interval,
-       updated_at = now()
+       lease = $3, updated_at = now()
 WHERE id IN (
     SELECT id FROM notifications
     WHERE status = 'pending' AND next_attempt_at <= now()
@@ -54,13 +59,48 @@ WHERE id IN (
 RETURNING id, ticket_id, event, channel, phone, params, urgent, attempts
 """
 
+_MARK_SENT = """
+UPDATE notifications SET status = 'sent', sent_at = now(), provider_id = $3, last_error = NULL,
+       lease = NULL, updated_at = now()
+WHERE id = $1 AND status = 'pending' AND lease = $2
+"""
+_RETRY_AT = """
+UPDATE notifications SET next_attempt_at = $3, last_error = $4, lease = NULL, updated_at = now()
+WHERE id = $1 AND status = 'pending' AND lease = $2
+"""
+_DEFER = """
+UPDATE notifications SET next_attempt_at = $3, attempts = attempts - 1, lease = NULL,
+       updated_at = now()
+WHERE id = $1 AND status = 'pending' AND lease = $2
+"""
+_GIVE_UP = """
+UPDATE notifications SET status = 'dead', last_error = $3, lease = NULL, updated_at = now()
+WHERE id = $1 AND status = 'pending' AND lease = $2
+"""
+_CANCEL = """
+UPDATE notifications SET status = 'cancelled', last_error = $3, lease = NULL, updated_at = now()
+WHERE id = $1 AND status = 'pending' AND lease = $2
+"""
+_FALL_BACK = """
+UPDATE notifications SET status = 'fallback', last_error = $3, lease = NULL, updated_at = now()
+WHERE id = $1 AND status = 'pending' AND lease = $2
+RETURNING ticket_id, event, phone, params, urgent
+"""
+
+_EXTEND = """
+UPDATE notifications SET next_attempt_at = now() + $3::interval
+WHERE id = ANY($1::bigint[]) AND status = 'pending' AND lease = $2
+RETURNING id
+"""
+
 
 class PostgresOutbox:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
 
     async def claim(self, limit: int, lease: timedelta) -> list[Notification]:
-        rows = await self._pool.fetch(_CLAIM, limit, lease)
+        token = uuid.uuid4().hex
+        rows = await self._pool.fetch(_CLAIM, limit, lease, token)
         claimed = [
             Notification(
                 id=r["id"],
@@ -71,51 +111,36 @@ class PostgresOutbox:
                 params=json.loads(r["params"]) if isinstance(r["params"], str) else r["params"],
                 urgent=r["urgent"],
                 attempts=r["attempts"],
+                lease=token,
             )
             for r in rows
         ]
         return sorted(claimed, key=lambda n: n.id)
 
-    async def mark_sent(self, notification_id: int, provider_id: str | None) -> None:
-        await self._pool.execute(
-            "UPDATE notifications SET status = 'sent', sent_at = now(), provider_id = $2,"
-            " last_error = NULL, updated_at = now() WHERE id = $1 AND status = 'pending'",
-            notification_id,
-            provider_id,
-        )
+    async def extend(self, held: Sequence[Notification], lease: timedelta) -> set[int]:
+        if not held:
+            return set()
+        rows = await self._pool.fetch(_EXTEND, [n.id for n in held], held[0].lease, lease)
+        return {r["id"] for r in rows}
 
-    async def retry_at(self, notification_id: int, at: datetime, error: str) -> None:
-        await self._pool.execute(
-            "UPDATE notifications SET next_attempt_at = $2, last_error = $3, updated_at = now()"
-            " WHERE id = $1 AND status = 'pending'",
-            notification_id,
-            at,
-            error,
-        )
+    async def _end(self, sql: str, n: Notification, *args: object) -> bool:
+        status = await self._pool.execute(sql, n.id, n.lease, *args)
+        return status.endswith(" 1")
 
-    async def defer(self, notification_id: int, at: datetime) -> None:
-        await self._pool.execute(
-            "UPDATE notifications SET next_attempt_at = $2, attempts = attempts - 1,"
-            " updated_at = now() WHERE id = $1 AND status = 'pending'",
-            notification_id,
-            at,
-        )
+    async def mark_sent(self, n: Notification, provider_id: str | None) -> bool:
+        return await self._end(_MARK_SENT, n, provider_id)
 
-    async def give_up(self, notification_id: int, error: str) -> None:
-        await self._pool.execute(
-            "UPDATE notifications SET status = 'dead', last_error = $2, updated_at = now()"
-            " WHERE id = $1 AND status = 'pending'",
-            notification_id,
-            error,
-        )
+    async def retry_at(self, n: Notification, at: datetime, error: str) -> bool:
+        return await self._end(_RETRY_AT, n, at, error)
 
-    async def cancel(self, notification_id: int, reason: str) -> None:
-        await self._pool.execute(
-            "UPDATE notifications SET status = 'cancelled', last_error = $2, updated_at = now()"
-            " WHERE id = $1 AND status = 'pending'",
-            notification_id,
-            reason,
-        )
+    async def defer(self, n: Notification, at: datetime) -> bool:
+        return await self._end(_DEFER, n, at)
+
+    async def give_up(self, n: Notification, error: str) -> bool:
+        return await self._end(_GIVE_UP, n, error)
+
+    async def cancel(self, n: Notification, reason: str) -> bool:
+        return await self._end(_CANCEL, n, reason)
 
     async def opted_out(self, phone: str) -> bool:
         found = await self._pool.fetchval("SELECT 1 FROM notify_optouts WHERE phone = $1", phone)
@@ -152,15 +177,9 @@ class PostgresOutbox:
         )
         return None if value is None else int(value)
 
-    async def fall_back(self, notification_id: int, error: str) -> None:
+    async def fall_back(self, n: Notification, error: str) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "UPDATE notifications SET status = 'fallback', last_error = $2, updated_at = now()"
-                " WHERE id = $1 AND status = 'pending'"
-                " RETURNING ticket_id, event, phone, params, urgent",
-                notification_id,
-                error,
-            )
+            row = await conn.fetchrow(_FALL_BACK, n.id, n.lease, error)
             if row is not None:
                 await conn.execute(
                     "INSERT INTO notifications (ticket_id, event, channel, phone, params, urgent)"
@@ -172,6 +191,7 @@ class PostgresOutbox:
                     row["params"],
                     row["urgent"],
                 )
+            return row is not None
 
     async def zalo_delivered(self, msg_id: str) -> bool:
         status = await self._pool.execute(

@@ -41,13 +41,36 @@ WHERE t.id = j.ticket_id AND j.id = (
 RETURNING j.id, j.ticket_id, t.code, t.line, j.purpose, j.audio_path, j.attempts
 """
 
+# A claim is named by (id, attempts, claimed_by): every write of the claim names all three, so
+# once its lease ran out and another worker claimed the job, the first one changes nothing.
 _FINISH_JOB = """
 UPDATE transcription_jobs
-SET status = $3, finished_at = clock_timestamp(), lease_until = NULL,
-    last_error = coalesce($4, last_error),
-    audio_seconds = $5, decode_seconds = $6, model = $7, archive_path = $8
-WHERE id = $1 AND attempts = $2 AND status = 'running'
+SET status = $4, finished_at = clock_timestamp(), lease_until = NULL,
+    last_error = coalesce($5, last_error),
+    audio_seconds = $6, decode_seconds = $7, model = $8, archive_path = $9
+WHERE id = $1 AND attempts = $2 AND claimed_by = $3 AND status = 'running'
 RETURNING ticket_id
+"""
+
+_RETRY = """
+UPDATE transcription_jobs
+SET status = 'pending', last_error = $4, lease_until = NULL,
+    not_before = clock_timestamp() + make_interval(secs => $5)
+WHERE id = $1 AND attempts = $2 AND claimed_by = $3 AND status = 'running'
+"""
+
+# Given back without using an attempt (the instance stops).
+_RELEASE = """
+UPDATE transcription_jobs SET status = 'pending', attempts = attempts - 1, lease_until = NULL
+WHERE id = $1 AND attempts = $2 AND claimed_by = $3 AND status = 'running'
+"""
+
+_EXTEND = """
+UPDATE transcription_jobs j
+SET lease_until = clock_timestamp() + make_interval(secs => $4)
+FROM unnest($1::bigint[], $2::integer[]) AS h(id, attempts)
+WHERE j.id = h.id AND j.attempts = h.attempts AND j.claimed_by = $3 AND j.status = 'running'
+RETURNING j.id
 """
 
 _TICKET_DONE = """
@@ -126,6 +149,20 @@ class PostgresTranscriptionJobs:
         row = await self._call(self._pool.fetchrow(_CLAIM, self._instance, lease_seconds))
         return None if row is None else _job(row)
 
+    async def extend(self, jobs: Sequence[TranscriptionJob], lease_seconds: float) -> set[int]:
+        if not jobs:
+            return set()
+        rows = await self._call(
+            self._pool.fetch(
+                _EXTEND,
+                [job.id for job in jobs],
+                [job.attempts for job in jobs],
+                self._instance,
+                lease_seconds,
+            )
+        )
+        return {r["id"] for r in rows}
+
     async def complete(
         self, job: TranscriptionJob, result: TranscriptResult, suggestion: Suggestion | None
     ) -> bool:
@@ -136,6 +173,7 @@ class PostgresTranscriptionJobs:
                     _FINISH_JOB,
                     job.id,
                     job.attempts,
+                    self._instance,
                     "done",
                     result.archive_error,
                     result.audio_seconds,
@@ -189,7 +227,16 @@ class PostgresTranscriptionJobs:
         async with self._pool.acquire() as conn, conn.transaction():
             ticket_id = await self._call(
                 conn.fetchval(
-                    _FINISH_JOB, job.id, job.attempts, "failed", error, None, None, None, None
+                    _FINISH_JOB,
+                    job.id,
+                    job.attempts,
+                    self._instance,
+                    "failed",
+                    error,
+                    None,
+                    None,
+                    None,
+                    None,
                 )
             )
             if ticket_id is None:
@@ -207,11 +254,10 @@ class PostgresTranscriptionJobs:
     async def retry(self, job: TranscriptionJob, error: str, delay_seconds: float) -> None:
         await self._call(
             self._pool.execute(
-                "UPDATE transcription_jobs SET status = 'pending', last_error = $3,"
-                " lease_until = NULL, not_before = clock_timestamp() + make_interval(secs => $4)"
-                " WHERE id = $1 AND attempts = $2 AND status = 'running'",
+                _RETRY,
                 job.id,
                 job.attempts,
+                self._instance,
                 error,
                 delay_seconds,
             )
@@ -223,9 +269,8 @@ class PostgresTranscriptionJobs:
             return
         await self._call(
             self._pool.executemany(
-                "UPDATE transcription_jobs SET status = 'pending', attempts = attempts - 1,"
-                " lease_until = NULL WHERE id = $1 AND attempts = $2 AND status = 'running'",
-                [(job.id, job.attempts) for job in jobs],
+                _RELEASE,
+                [(job.id, job.attempts, self._instance) for job in jobs],
             )
         )
 

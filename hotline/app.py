@@ -240,6 +240,7 @@ async def speech_ctx(app: web.Application) -> AsyncIterator[None]:
             )
             stack.push_async_callback(transcription.release_held)
             tasks.start(transcription.run_claimer(tasks.stop), name="speech-claimer")
+            tasks.start(transcription.run_heartbeat(tasks.stop), name="speech-heartbeat")
             for n in range(settings.speech_workers):
                 tasks.start(transcription.run_consumer(tasks.stop), name=f"speech-consumer-{n}")
         try:

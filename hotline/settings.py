@@ -178,7 +178,11 @@ class Settings(BaseModel):
     speech_queue_size: int = Field(default=4, gt=0, description="jobs claimed ahead, per instance")
     speech_max_attempts: int = Field(default=3, gt=0)
     speech_retry_delay: float = Field(default=30.0, ge=0, description="seconds before a retry")
-    speech_lease: float = Field(default=900.0, gt=0, description="seconds a claimed job is held")
+    speech_lease: float = Field(
+        default=120.0,
+        gt=0,
+        description="seconds a claimed job stays held without a renewal (renewed every third)",
+    )
     speech_poll_interval: float = Field(default=5.0, gt=0, description="seconds between polls")
     speech_menu_timeout: float = Field(default=2.0, gt=0, description="spoken choice, seconds")
     speech_archive_format: Literal["mp3", "ogg", "none"] = "mp3"

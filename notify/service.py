@@ -2,7 +2,9 @@
 
 Pure domain: storage, the SMS gateway and ticket closing are ports. Any number of workers, on
 any number of instances, may run at once: a claimed row is leased (its next attempt pushed past
-the lease) so nobody else takes it, and every later write is guarded by the row's status.
+the lease) under the claim's own token so nobody else takes it; while a pass works through its
+rows a heartbeat renews their lease, a row whose lease was taken over anyway is not sent, and
+every later write names the token, so only the holder of the lease records the outcome.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -43,6 +45,7 @@ class Notification:
     params: dict[str, Any]
     urgent: bool
     attempts: int  # including the one just claimed
+    lease: str  # the claim's token: later writes change the row only while it holds the lease
 
 
 class Verdict(StrEnum):
@@ -91,21 +94,30 @@ class DeliveryState(StrEnum):
 
 
 class OutboxStore(Protocol):
-    async def claim(self, limit: int, lease: timedelta) -> list[Notification]: ...
+    """The writes that end a claim return False, changing nothing, when the claim no longer
+    holds the row's lease (it ran out and another worker claimed the row)."""
 
-    async def mark_sent(self, notification_id: int, provider_id: str | None) -> None: ...
+    async def claim(self, limit: int, lease: timedelta) -> list[Notification]:
+        """Up to ``limit`` due rows, all under one new lease token."""
+        ...
 
-    async def retry_at(self, notification_id: int, at: datetime, error: str) -> None: ...
+    async def extend(self, held: Sequence[Notification], lease: timedelta) -> set[int]:
+        """Renew the lease of rows of one claim; the ids whose lease this claim still holds."""
+        ...
 
-    async def defer(self, notification_id: int, at: datetime) -> None:
+    async def mark_sent(self, n: Notification, provider_id: str | None) -> bool: ...
+
+    async def retry_at(self, n: Notification, at: datetime, error: str) -> bool: ...
+
+    async def defer(self, n: Notification, at: datetime) -> bool:
         """Put back without counting the attempt (quiet hours)."""
         ...
 
-    async def give_up(self, notification_id: int, error: str) -> None: ...
+    async def give_up(self, n: Notification, error: str) -> bool: ...
 
-    async def cancel(self, notification_id: int, reason: str) -> None: ...
+    async def cancel(self, n: Notification, reason: str) -> bool: ...
 
-    async def fall_back(self, notification_id: int, error: str) -> None:
+    async def fall_back(self, n: Notification, error: str) -> bool:
         """Close this row as ``fallback`` and queue the same message by SMS, atomically."""
         ...
 
@@ -197,20 +209,53 @@ class NotifyService:
 
     async def process_due(self) -> int:
         claimed = await self._store.claim(self._batch, self._lease)
-        for notification in claimed:
-            await self._deliver(notification)
+        if not claimed:
+            return 0
+        held = {n.id: n for n in claimed}  # rows of this claim not finished yet
+        heartbeat = asyncio.create_task(self._renew(held))
+        try:
+            for notification in claimed:
+                if notification.id not in held:
+                    logger.warning(
+                        "notify: %s was taken over by another worker; not sent here",
+                        notification.id,
+                    )
+                    continue
+                try:
+                    await self._deliver(notification)
+                finally:
+                    held.pop(notification.id, None)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
         return len(claimed)
+
+    async def _renew(self, held: dict[int, Notification]) -> None:
+        """Every third of the lease, renew the lease of the rows still held; rows whose lease
+        was lost meanwhile (the database was out of reach longer than the lease) are dropped."""
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            rows = list(held.values())
+            try:
+                kept = await self._store.extend(rows, self._lease)
+            except Exception as err:
+                logger.warning("notify: cannot renew the outbox lease: %s", err)
+                continue
+            for n in rows:
+                if n.id not in kept:
+                    held.pop(n.id, None)
 
     async def _deliver(self, n: Notification) -> None:
         now = self._clock()
         if not n.urgent and (release := self._quiet.release_at(now)) is not None:
-            await self._store.defer(n.id, release)
+            await self._store.defer(n, release)
             return
         if await self._store.opted_out(n.phone):
-            await self._store.cancel(n.id, "opted out")
+            await self._store.cancel(n, "opted out")
             return
         if not is_mobile(n.phone):
-            await self._store.give_up(n.id, "not a mobile number")
+            await self._store.give_up(n, "not a mobile number")
             return
         try:
             result = await self._send(n)
@@ -220,21 +265,22 @@ class NotifyService:
         follows = result.verdict  # what becomes of the message, counted for /metrics
         if result.verdict is Verdict.FALLBACK:
             logger.info("notify: %s falls back to SMS: %s", n.id, result.error)
-            await self._store.fall_back(n.id, result.error or "fallback")
+            await self._store.fall_back(n, result.error or "fallback")
         elif result.verdict is Verdict.SENT:
             logger.info("notify: %s %s for ticket %s sent", n.channel, n.event, n.ticket_id)
-            await self._store.mark_sent(n.id, result.provider_id)
+            if not await self._store.mark_sent(n, result.provider_id):
+                logger.warning("notify: %s sent after its lease was taken over", n.id)
         elif result.verdict is Verdict.GIVE_UP:
             logger.warning("notify: %s given up: %s", n.id, result.error)
-            await self._store.give_up(n.id, result.error or "refused")
+            await self._store.give_up(n, result.error or "refused")
         elif self._retry.exhausted(n.attempts):
             logger.warning("notify: %s dead after %d attempts: %s", n.id, n.attempts, result.error)
-            await self._store.give_up(n.id, result.error or "too many attempts")
+            await self._store.give_up(n, result.error or "too many attempts")
             follows = Verdict.GIVE_UP
         else:
             delay = timedelta(seconds=self._retry.delay(n.attempts))
             logger.info("notify: %s retry in %.1fs: %s", n.id, delay.total_seconds(), result.error)
-            await self._store.retry_at(n.id, now + delay, result.error or "failed")
+            await self._store.retry_at(n, now + delay, result.error or "failed")
         if follows is Verdict.SENT:
             self._metrics.outbox_sent.labels(n.channel).inc()
         else:

@@ -5,7 +5,11 @@ claimer takes jobs into a bounded local queue (when it is full the claimer stops
 other instances take the rest: backpressure), consumers hand them to the worker pool, and the
 result (transcript, word times, suggestion) is stored on the ticket. Errors: unreadable audio
 fails the job at once (the recording stays for the operator); anything else is retried after
-``retry_delay`` seconds, up to ``max_attempts``.
+``retry_delay`` seconds, up to ``max_attempts``. A claimed job is leased: while this instance
+holds it (queued here or decoding) a heartbeat renews the lease every third of it, so a long
+queue or a long recording never lets another instance take the job over; a job whose lease was
+lost anyway (the database out of reach longer than the lease) is dropped here, and whatever this
+instance would still write for it changes nothing (``TranscriptionJobs`` checks the claim).
 
 Pure domain: the database and the worker pool are ports.
 """
@@ -13,6 +17,7 @@ Pure domain: the database and the worker pool are ports.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -42,6 +47,10 @@ class TranscriptionJob:
 
 class TranscriptionJobs(Protocol):
     async def claim(self, lease_seconds: float) -> TranscriptionJob | None: ...
+
+    async def extend(self, jobs: Sequence[TranscriptionJob], lease_seconds: float) -> set[int]:
+        """Renew the lease of jobs this instance claimed; the ids whose claim still holds."""
+        ...
 
     async def wait_for_work(self, within: float) -> None:
         """Return when a job may be ready (a notification) or after ``within`` seconds."""
@@ -114,9 +123,28 @@ class TranscriptionService:
             self._held[job.id] = job
             await self._queue.put(job)  # blocks while the queue is full: backpressure
 
+    async def run_heartbeat(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._lease / 3)
+            held = list(self._held.values())
+            try:
+                kept = await self._jobs.extend(held, self._lease)
+            except Exception as err:
+                logger.warning("cannot renew the lease of transcription jobs: %s", err)
+                continue
+            for job in held:
+                if job.id not in kept and self._held.pop(job.id, None) is not None:
+                    logger.warning(
+                        "ticket %s: transcription job %d was taken over", job.ticket_code, job.id
+                    )
+
     async def run_consumer(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             job = await self._queue.get()
+            if job.id not in self._held:  # taken over while it waited here
+                self._queue.task_done()
+                continue
             try:
                 await self.process(job)
             except Exception:

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
+from aiohttp import web
 
 from db.backoffice import PostgresBackofficeStore
 from db.notify import PostgresOutbox
@@ -178,6 +179,112 @@ async def test_given_due_rows_when_two_workers_claim_at_once_then_each_row_goes_
     assert len(ids) == 6
     assert len(set(ids)) == 6
     assert third == []
+
+
+class SlowKannel:
+    """A sendsms endpoint on a real socket that takes ``delay`` seconds to accept a message
+    (a busy SMSC) and records every message it is handed."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.sent: list[str] = []  # the ``dlr-url`` of each message: it names the row
+        self._runner: web.AppRunner | None = None
+
+    async def _sendsms(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.delay)
+        self.sent.append(request.query["dlr-url"])
+        return web.Response(status=202, text="0: Accepted for delivery")
+
+    async def __aenter__(self) -> str:
+        app = web.Application()
+        app.router.add_get("/cgi-bin/sendsms", self._sendsms)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        return f"http://127.0.0.1:{port}/cgi-bin/sendsms"
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+
+def outbox_worker(
+    pool: asyncpg.Pool, session: aiohttp.ClientSession, url: str, *, batch: int, lease: float
+) -> NotifyService:
+    async def close_ticket(ticket_id: int, closure: Closure) -> None:
+        raise AssertionError("no ticket is closed here")
+
+    return NotifyService(
+        PostgresOutbox(pool),
+        KannelSmsGateway(
+            session,
+            sendsms_url=url,
+            username="u",
+            password="p",
+            callback_url="http://127.0.0.1:1",
+            callback_secret=SECRET,
+        ),
+        close_ticket=close_ticket,
+        retry=RetryPolicy(base=60, cap=60, max_attempts=5),
+        quiet=QuietHours(0, 0),
+        lookup_url="https://x.vn/tra-cuu",
+        batch=batch,
+        lease=timedelta(seconds=lease),
+        poll_interval=0.05,
+    )
+
+
+async def test_given_a_pass_longer_than_the_lease_when_two_workers_run_then_no_message_is_sent_twice(
+    pool: asyncpg.Pool,
+) -> None:
+    """One worker's pass takes three messages at 1 s each, three times the 1 s lease; the
+    other takes the fourth and is free after 1 s: without the heartbeat it claims the rows
+    still waiting in the first one's pass, and both send them."""
+    for n in range(4):
+        ticket_id = await new_ticket(pool, f"1022-26-80040{n}")
+        await BackofficeService(PostgresBackofficeStore(pool)).classify(
+            OPERATOR, ticket_id, Category.INFORMATION
+        )
+    gateway = SlowKannel(delay=1.0)
+    stop = asyncio.Event()
+    async with gateway as url, aiohttp.ClientSession() as session:
+        workers = [outbox_worker(pool, session, url, batch=3, lease=1.0) for _ in range(2)]
+        running = [asyncio.create_task(w.run(stop)) for w in workers]
+        async with asyncio.timeout(30):
+            while await pool.fetchval("SELECT count(*) FROM notifications WHERE status <> 'sent'"):
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # a late duplicate would arrive now
+        stop.set()
+        await asyncio.gather(*running)
+
+    assert len(gateway.sent) == 4
+    assert len(set(gateway.sent)) == 4
+
+
+async def test_given_a_lease_taken_over_when_the_first_worker_reports_then_only_the_new_holder_writes(
+    pool: asyncpg.Pool,
+) -> None:
+    ticket_id = await new_ticket(pool, "1022-26-800501")
+    await BackofficeService(PostgresBackofficeStore(pool)).classify(
+        OPERATOR, ticket_id, Category.INFORMATION
+    )
+    first, second = PostgresOutbox(pool), PostgresOutbox(pool)
+    [lost] = await first.claim(1, timedelta(milliseconds=50))
+    await asyncio.sleep(0.1)
+    [taken] = await second.claim(1, timedelta(minutes=1))
+
+    assert taken.id == lost.id
+    assert await first.extend([lost], timedelta(minutes=1)) == set()
+    assert not await first.mark_sent(lost, "late")
+    assert not await first.retry_at(lost, datetime.now(UTC), "late")
+    assert not await first.give_up(lost, "late")
+    assert await pool.fetchval("SELECT status FROM notifications") == "pending"
+    assert await second.extend([taken], timedelta(minutes=1)) == {taken.id}
+    assert await second.mark_sent(taken, "gw-1")
+    row = await pool.fetchrow("SELECT status, provider_id, attempts FROM notifications")
+    assert row is not None
+    assert (row["status"], row["provider_id"], row["attempts"]) == ("sent", "gw-1", 2)
 
 
 async def service_with_dead_gateway(

@@ -72,9 +72,9 @@ async def ticket_id(pool: asyncpg.Pool, intake: CallIntake) -> int:
 
 @asynccontextmanager
 async def transcription(
-    pool: asyncpg.Pool, transcriber: ProcessTranscriber, **options: Any
+    pool: asyncpg.Pool, transcriber: ProcessTranscriber, *, instance: str = "test", **options: Any
 ) -> AsyncIterator[TranscriptionService]:
-    jobs = PostgresTranscriptionJobs(pool, instance="test")
+    jobs = PostgresTranscriptionJobs(pool, instance=instance)
     await jobs.start()
     settings: dict[str, Any] = {
         "recordings": FIXTURES,  # the tests' recordings are stored with absolute paths
@@ -88,6 +88,7 @@ async def transcription(
     service = TranscriptionService(jobs, transcriber, Suggester(load_rules()), **settings)
     tasks = TaskManager()
     tasks.start(service.run_claimer(tasks.stop), name="test-speech-claimer")
+    tasks.start(service.run_heartbeat(tasks.stop), name="test-speech-heartbeat")
     tasks.start(service.run_consumer(tasks.stop), name="test-speech-consumer")
     try:
         yield service
@@ -294,6 +295,52 @@ async def test_given_an_instance_that_died_when_its_lease_runs_out_then_another_
     assert (taken.id, taken.attempts) == (lost.id, 2)
     await dead.retry(lost, "late", 0.0)  # the dead instance's late answer changes nothing
     assert await pool.fetchval("SELECT status FROM transcription_jobs") == "running"
+
+
+async def test_given_jobs_held_longer_than_the_lease_when_two_instances_run_then_none_is_taken_over(
+    pool: asyncpg.Pool, transcriber: ProcessTranscriber, tmp_path: Path
+) -> None:
+    """Both instances share one decoding process, so jobs wait in their queues (two each) for
+    longer than the 1 s lease: without the heartbeat the other instance claims them again."""
+    tickets = []
+    for n in range(5):
+        recording = long_recording(tmp_path / f"{n}-description.wav", copies=4)
+        tickets.append(await ticket_id(pool, await ticket_with_recording(pool, recording)))
+
+    async with (
+        transcription(pool, transcriber, instance="a", lease_seconds=1.0),
+        transcription(pool, transcriber, instance="b", lease_seconds=1.0),
+    ):
+        for ticket in tickets:
+            await wait_for_status(pool, ticket, {"done"}, within=120.0)
+
+    rows = await pool.fetch("SELECT attempts, claimed_by FROM transcription_jobs")
+    assert [r["attempts"] for r in rows] == [1] * 5
+    events = await pool.fetchval(
+        "SELECT count(*) FROM ticket_events WHERE kind = $1", EventKind.TRANSCRIPT
+    )
+    assert events == 5
+
+
+async def test_given_a_job_taken_over_when_the_first_instance_reports_then_nothing_changes(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    await ticket_with_recording(pool, tmp_path / "8-description.wav")
+    first = PostgresTranscriptionJobs(pool, instance="first")
+    second = PostgresTranscriptionJobs(pool, instance="second")
+    lost = await first.claim(0.05)
+    assert lost is not None
+    await asyncio.sleep(0.1)
+    taken = await second.claim(60.0)
+    assert taken is not None
+
+    assert await first.extend([lost], 60.0) == set()
+    await first.fail(lost, "late")
+    await first.release([lost])
+    assert await second.extend([taken], 60.0) == {taken.id}
+    row = await pool.fetchrow("SELECT status, attempts, claimed_by FROM transcription_jobs")
+    assert row is not None
+    assert (row["status"], row["attempts"], row["claimed_by"]) == ("running", 2, "second")
 
 
 async def test_given_claimed_jobs_when_the_instance_stops_then_they_go_back_without_using_an_attempt(
