@@ -4,18 +4,23 @@ Generates tickets and their calls over about two years (the 1022/115 mix of DESI
 agencies, repeat callers, the lifecycle time stamps the reports count), loads them with COPY
 (asyncpg ``copy_records_to_table`` from generators) into a fresh database migrated to the
 current schema, then times what the product runs on that data: the report of
-``db.reports.PostgresReportRepository`` for one month and for the whole period, and the
-lookups of ``db.tickets.PostgresTicketRepository`` by phone and by code, each as p50 over
-repeated runs, with an ``EXPLAIN (ANALYZE, BUFFERS)`` summary of every query.
+``db.reports.PostgresReportRepository`` for one month and for the whole period, read from the
+daily rollups and, in the same run, counted over the rows themselves (``from_rows``, the report
+before the rollups: the baseline of each ratio), and the lookups of
+``db.tickets.PostgresTicketRepository`` by phone and by code, each as p50 over repeated runs,
+with an ``EXPLAIN (ANALYZE, BUFFERS)`` summary of every query. The last line is one JSON object
+of the headline figures (name, value, unit, baseline, ratio).
 
 Loading: the secondary indexes of ``tickets`` and ``calls`` are dropped before COPY and
 recreated afterwards from their own definitions (timed separately); the loading session runs
-with ``session_replication_role = replica`` so the speech trigger and foreign keys do not fire
-(the generated tickets carry no recordings and every reference is valid by construction).
+with ``session_replication_role = replica`` so the triggers and foreign keys do not fire (the
+generated tickets carry no recordings and every reference is valid by construction); the
+rollups are then counted once with ``report_rollups_rebuild()`` (timed).
 
 This is never part of the test suite: it prints figures and asserts nothing about timing.
 
     .venv/bin/python -m bench.ticket_queries [--tickets 10000000] [--repeat 7] [--seed 1]
+        [--rows-repeat 3]
 
 ``HOTLINE_DATABASE_URL`` (a server URL) ⇒ a database ``hotline_bench_<random>`` is created on
 that server and dropped at the end; unset ⇒ an embedded PostgreSQL in a temporary directory.
@@ -51,7 +56,12 @@ from db.reports import (
     _CITIZEN,
     _MEDICAL,
     _OUTCOMES,
+    _ROLLUP_CALLS,
+    _ROLLUP_CITIZEN,
+    _ROLLUP_MEDICAL,
+    _ROLLUP_OUTCOMES,
     PostgresReportRepository,
+    _whole_months,
     period_bounds,
 )
 from db.tickets import _TICKET, PostgresTicketRepository
@@ -326,6 +336,10 @@ async def load(conn: asyncpg.Connection, generator: Generator) -> dict[str, floa
     await conn.execute("VACUUM (ANALYZE) tickets")
     await conn.execute("VACUUM (ANALYZE) calls")
     timings["VACUUM ANALYZE"] = time.perf_counter() - started
+    started = time.perf_counter()
+    await conn.execute("SELECT report_rollups_rebuild()")
+    await conn.execute("VACUUM (ANALYZE) report_tickets, report_calls")
+    timings["rebuild rollups"] = time.perf_counter() - started
     return timings
 
 
@@ -334,11 +348,11 @@ async def print_sizes(conn: asyncpg.Connection) -> None:
         "SELECT c.relname, c.reltuples::bigint AS n, pg_table_size(c.oid) AS heap,"
         " pg_indexes_size(c.oid) AS idx FROM pg_class c"
         " WHERE c.relname = ANY($1::text[]) ORDER BY c.relname",
-        ["tickets", "calls"],
+        ["tickets", "calls", "report_tickets", "report_calls"],
     )
     for r in rows:
         print(
-            f"  {r['relname']:<8} rows ≈{r['n']:>12,}  table {r['heap'] / 2**30:6.2f} GiB"
+            f"  {r['relname']:<14} rows ≈{r['n']:>12,}  table {r['heap'] / 2**30:6.2f} GiB"
             f"  indexes {r['idx'] / 2**30:6.2f} GiB"
         )
 
@@ -397,45 +411,76 @@ class Options:
     tickets: int
     repeat: int
     seed: int
+    rows_repeat: int
 
 
-async def measure(pool: asyncpg.Pool, data: Generated, repeat: int) -> None:
+def headline(name: str, value: float, baseline: float, unit: str = "ms") -> dict[str, object]:
+    return {
+        "name": name,
+        "value": round(value, 2),
+        "unit": unit,
+        "baseline": round(baseline, 2),
+        "ratio": round(baseline / value, 1) if value else None,
+    }
+
+
+async def measure(pool: asyncpg.Pool, data: Generated, options: Options) -> list[dict[str, object]]:
+    repeat = options.repeat
     reports = PostgresReportRepository(pool)
+    from_rows = PostgresReportRepository(pool, from_rows=True)
     tickets = PostgresTicketRepository(pool)
     both = (Line.CITIZEN, Line.MEDICAL)
     last = data.last_day
     month_start = (last.replace(day=1) - timedelta(days=1)).replace(day=1)
     month_end = last.replace(day=1) - timedelta(days=1)
     periods = {
-        f"month {month_start:%Y-%m}": (month_start, month_end),
-        f"whole {data.first_day}..{last}": (data.first_day, last),
+        "month": (f"month {month_start:%Y-%m}", month_start, month_end),
+        "whole": (f"whole {data.first_day}..{last}", data.first_day, last),
     }
     successful = sorted(o.value for o in SUCCESSFUL_OUTCOMES)
+    figures: list[dict[str, object]] = []
     print()
     print(
         "EXPLAIN (ANALYZE, BUFFERS) of each statement: execution time; shared buffers hit / read"
         " (read = not in shared_buffers: OS page cache or disk); parallel workers; scans (rows)"
     )
-    print(f"report (PostgresReportRepository.report, both lines), p50/min of {repeat} runs:")
-    for label, (start, end) in periods.items():
+    print(
+        f"report (PostgresReportRepository.report, both lines): from the rollups p50/min of"
+        f" {repeat} runs; counted over the rows (the baseline) p50/min of {options.rows_repeat}:"
+    )
+    for key, (label, start, end) in periods.items():
         median, best = await p50(partial(reports.report, start, end, both), repeat)
-        print(f"  {label:<28} p50 {fmt_ms(median):>10} ms  min {fmt_ms(best):>10} ms")
+        base, base_best = await p50(
+            partial(from_rows.report, start, end, both), options.rows_repeat
+        )
+        same = await reports.report(start, end, both) == await from_rows.report(start, end, both)
+        print(
+            f"  {label:<28} rollups p50 {fmt_ms(median):>9} ms  min {fmt_ms(best):>9} ms"
+            f"   rows p50 {fmt_ms(base):>10} ms  min {fmt_ms(base_best):>10} ms"
+            f"   ×{base / median:,.0f}   same figures: {'yes' if same else 'NO'}"
+        )
+        figures.append(headline(f"report_{key}_p50", median * 1000, base * 1000))
         low, high = period_bounds(start, end)
+        whole = _whole_months(start, end)
         async with pool.acquire() as conn:
             for name, sql, args in (
-                ("citizen", _CITIZEN, (low, high)),
-                ("medical", _MEDICAL, (low, high, successful)),
-                ("outcomes", _OUTCOMES, (low, high)),
-                ("calls", _CALLS, (low, high)),
+                ("rollup citizen", _ROLLUP_CITIZEN, (start, end, *whole)),
+                ("rollup medical", _ROLLUP_MEDICAL, (start, end, *whole, successful)),
+                ("rollup outcomes", _ROLLUP_OUTCOMES, (start, end, *whole)),
+                ("rollup calls", _ROLLUP_CALLS, (start, end)),
+                ("rows citizen", _CITIZEN, (low, high)),
+                ("rows medical", _MEDICAL, (low, high, successful)),
+                ("rows outcomes", _OUTCOMES, (low, high)),
+                ("rows calls", _CALLS, (low, high, str(HOTLINE_TZ))),
             ):
-                print(f"    {name:<9} {await explain(conn, sql, *args)}")
+                print(f"    {name:<15} {await explain(conn, sql, *args)}")
 
     print()
     print(f"lookups (PostgresTicketRepository), p50/min of {repeat} runs per key:")
 
     async def per_key(
         label: str, keys: Sequence[str], action: Callable[[str], Awaitable[object]]
-    ) -> None:
+    ) -> float:
         medians = []
         for key in keys:
             median, _ = await p50(partial(action, key), repeat)
@@ -445,10 +490,11 @@ async def measure(pool: asyncpg.Pool, data: Generated, repeat: int) -> None:
             f"  {label:<44} keys {len(keys):>4}  p50 {fmt_ms(statistics.median(medians)):>7} ms"
             f"  worst key {fmt_ms(medians[-1]):>7} ms"
         )
+        return statistics.median(medians)
 
     phones = data.sample_phones[:50]
     codes = data.sample_codes[:50]
-    await per_key(
+    by_phone = await per_key(
         "list_by_phone(limit 20), sampled callers",
         phones,
         lambda p: tickets.list_by_phone(p, limit=20, offset=0),
@@ -458,24 +504,27 @@ async def measure(pool: asyncpg.Pool, data: Generated, repeat: int) -> None:
         [data.busy_phone],
         lambda p: tickets.list_by_phone(p, limit=20, offset=0),
     )
-    await per_key("get_by_code (ticket + call + events)", codes, tickets.get_by_code)
+    by_code = await per_key("get_by_code (ticket + call + events)", codes, tickets.get_by_code)
+    # Lookups have no baseline of their own: the 5 ms target stands in for it.
+    figures.append(headline("lookup_by_phone_p50", by_phone * 1000, 5.0))
+    figures.append(headline("lookup_by_code_p50", by_code * 1000, 5.0))
     async with pool.acquire() as conn:
         n_busy = await conn.fetchval(
             "SELECT count(*) FROM tickets WHERE caller_phone = $1", data.busy_phone
         )
-        by_phone = (
+        by_phone_sql = (
             _TICKET + " WHERE t.caller_phone = $1 ORDER BY t.created_at DESC, t.id DESC"
             " LIMIT $2 OFFSET $3"
         )
-        print(
-            f"    by phone, sampled   {await explain(conn, by_phone, data.sample_phones[0], 20, 0)}"
-        )
+        sampled = await explain(conn, by_phone_sql, data.sample_phones[0], 20, 0)
+        print(f"    by phone, sampled   {sampled}")
         print(f"    by phone, busiest ({n_busy:,} tickets) ", end="")
-        print(await explain(conn, by_phone, data.busy_phone, 20, 0))
+        print(await explain(conn, by_phone_sql, data.busy_phone, 20, 0))
         print(
             "    by code             "
             + await explain(conn, "SELECT id FROM tickets WHERE code = $1", data.sample_codes[0])
         )
+    return figures
 
 
 async def run(options: Options) -> None:
@@ -514,7 +563,8 @@ async def run(options: Options) -> None:
         data = generator.summary()
         pool = await create_pool(url, min_size=1, max_size=4)
         stack.push_async_callback(pool.close)
-        await measure(pool, data, options.repeat)
+        figures = await measure(pool, data, options)
+    print(json.dumps({"bench": "ticket_queries", "tickets": options.tickets, "figures": figures}))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -522,10 +572,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--tickets", type=int, default=10_000_000, help="tickets to generate")
     parser.add_argument("--repeat", type=int, default=7, help="timed runs per query")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated data")
+    parser.add_argument(
+        "--rows-repeat", type=int, default=3, help="timed runs of the report over the rows"
+    )
     args = parser.parse_args(argv)
-    if args.tickets < 1000 or args.repeat < 1:
-        parser.error("--tickets must be at least 1000 and --repeat at least 1")
-    asyncio.run(run(Options(args.tickets, args.repeat, args.seed)))
+    if args.tickets < 1000 or args.repeat < 1 or args.rows_repeat < 1:
+        parser.error("--tickets must be at least 1000 and --repeat, --rows-repeat at least 1")
+    asyncio.run(run(Options(args.tickets, args.repeat, args.seed, args.rows_repeat)))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,17 @@
-"""The report's SQL: every figure of ``tickets.reports.Report`` counted over tickets and calls
-in a period of local (hotline time zone) days; the staffing section from the queue intervals of
-``db.agents`` through ``tickets.staffing.plan_staffing``."""
+"""The report's SQL: every figure of ``tickets.reports.Report`` for a period of local (hotline
+time zone) days, read from the rollups that triggers keep per day and group (migration
+``0018_report_rollups``: the folded counts and the changes not folded yet), so a report reads
+days × groups rows whatever the number of tickets; or, for a cross-check (``hotline report
+--from-rows``, the tests, the benchmark), counted over the tickets and calls themselves. The
+staffing section comes from the queue intervals of ``db.agents`` through
+``tickets.staffing.plan_staffing``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import asyncpg
@@ -23,6 +31,8 @@ from tickets.reports import (
     sum_calls,
 )
 from tickets.staffing import IntervalCounts, QueueStaffing, StaffingPolicy, plan_staffing
+
+logger = logging.getLogger(__name__)
 
 # Requests are the tickets of the period that are not a merged duplicate nor handed over to the
 # other line (those are counted once, on the ticket that carries on), nor simulated (``hotline
@@ -62,8 +72,8 @@ SELECT
   count(*) AS requests,
   count(*) FILTER (WHERE dispatched_at IS NOT NULL) AS sent,
   count(*) FILTER (WHERE outcome = ANY($3::text[])) AS successful,
-  avg(extract(epoch FROM on_scene_at - created_at) / 60.0)
-    FILTER (WHERE on_scene_at IS NOT NULL) AS minutes_to_scene
+  sum(extract(epoch FROM on_scene_at - created_at)) FILTER (WHERE on_scene_at IS NOT NULL)
+    / nullif(count(*) FILTER (WHERE on_scene_at IS NOT NULL), 0) / 60.0 AS minutes_to_scene
 FROM tickets t"""
     + _MEDICAL_FILTER
 )
@@ -116,7 +126,98 @@ WHERE t.line = '1022' AND t.created_at >= $1 AND t.created_at < $2
   AND t.merged_into IS NULL AND t.status <> 'transferred' AND NOT t.simulated
   AND t.forwarded_at IS NOT NULL AND t.agency_code IS NOT NULL
 GROUP BY agency_code
+ORDER BY agency_code
 """
+
+
+# The same figures from the rollups: the period's whole months [$3, $4) from the monthly
+# counts, its other days from the daily ones, and the changes not folded yet, summed. A group
+# whose changes cancel out (a ticket moved on) sums to zero and is left out, as the row queries
+# never see it.
+_ROLLUP = """
+WITH r AS (
+    SELECT * FROM report_tickets_monthly WHERE day >= $3 AND day < $4
+    UNION ALL
+    SELECT * FROM report_tickets
+    WHERE day BETWEEN $1 AND $2 AND NOT (day >= $3 AND day < $4)
+    UNION ALL
+    SELECT * FROM report_ticket_changes WHERE day BETWEEN $1 AND $2
+)
+"""
+
+_ROLLUP_CITIZEN = (
+    _ROLLUP
+    + """
+SELECT
+  coalesce(sum(tickets) FILTER (WHERE category = 'admin_procedure'), 0)::bigint
+    AS admin_procedure,
+  coalesce(sum(tickets) FILTER (WHERE category = 'field_report'), 0)::bigint AS field_report,
+  coalesce(sum(tickets) FILTER (WHERE category = 'information'), 0)::bigint AS information,
+  coalesce(sum(tickets) FILTER (WHERE category = 'unclassified'), 0)::bigint AS unclassified,
+  coalesce(sum(forwarded), 0)::bigint AS forwarded,
+  coalesce(sum(responded), 0)::bigint AS responded,
+  coalesce(sum(on_time), 0)::bigint AS on_time,
+  coalesce(sum(satisfied), 0)::bigint AS satisfied,
+  coalesce(sum(escalated), 0)::bigint AS escalated
+FROM r WHERE line = '1022'
+"""
+)
+
+_ROLLUP_MEDICAL = (
+    _ROLLUP
+    + """
+SELECT
+  coalesce(sum(tickets), 0)::bigint AS requests,
+  coalesce(sum(tickets) FILTER (WHERE sent), 0)::bigint AS sent,
+  coalesce(sum(tickets) FILTER (WHERE outcome = ANY($5::text[])), 0)::bigint AS successful,
+  sum(scene_seconds) / nullif(sum(on_scene), 0) / 60.0 AS minutes_to_scene
+FROM r WHERE line = '115' AND category = 'medical'
+"""
+)
+
+_ROLLUP_OUTCOMES = (
+    _ROLLUP
+    + """
+SELECT sent, nullif(outcome, '') AS outcome, sum(tickets)::bigint AS n
+FROM r WHERE line = '115' AND category = 'medical'
+GROUP BY 1, 2 HAVING sum(tickets) <> 0
+"""
+)
+
+_ROLLUP_MONTH_REQUESTS = (
+    _ROLLUP
+    + """
+SELECT date_trunc('month', day::timestamp)::date AS month, category, sum(tickets)::bigint AS n
+FROM r WHERE (line = '1022' AND category <> 'unclassified') OR category = 'medical'
+GROUP BY 1, 2 HAVING sum(tickets) <> 0
+"""
+)
+
+_ROLLUP_AGENCIES = (
+    _ROLLUP
+    + """
+SELECT agency_code, sum(forwarded)::bigint AS forwarded, sum(responded)::bigint AS responded,
+       sum(satisfied)::bigint AS satisfied
+FROM r WHERE line = '1022' AND agency_code <> ''
+GROUP BY agency_code HAVING sum(forwarded) <> 0
+ORDER BY agency_code
+"""
+)
+
+_ROLLUP_CALLS = """
+SELECT date_trunc('month', day::timestamp)::date AS month, line,
+  sum(queued)::bigint AS queued, sum(answered)::bigint AS answered,
+  sum(within_15s)::bigint AS within_15s, sum(within_20s)::bigint AS within_20s,
+  sum(abandoned)::bigint AS abandoned
+FROM (
+    SELECT * FROM report_calls WHERE day BETWEEN $1 AND $2
+    UNION ALL
+    SELECT * FROM report_call_changes WHERE day BETWEEN $1 AND $2
+) r
+GROUP BY 1, 2 HAVING sum(queued) <> 0
+"""
+
+FOLD_INTERVAL = 5.0  # seconds between folds of the rollups' changes
 
 
 def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -125,6 +226,31 @@ def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
         datetime.combine(start, time(0), tzinfo=HOTLINE_TZ),
         datetime.combine(end + timedelta(days=1), time(0), tzinfo=HOTLINE_TZ),
     )
+
+
+@dataclass(frozen=True)
+class _Queries:
+    """One source of the figures: the SQL of each part and its period arguments."""
+
+    citizen: str
+    medical: str
+    outcomes: str
+    month_requests: str
+    calls: str
+    agencies: str
+    rows: bool  # counted over the rows: the period as instants (and a zone), else as days
+
+
+_FROM_ROWS = _Queries(_CITIZEN, _MEDICAL, _OUTCOMES, _MONTH_REQUESTS, _CALLS, _AGENCIES, rows=True)
+_FROM_ROLLUPS = _Queries(
+    _ROLLUP_CITIZEN,
+    _ROLLUP_MEDICAL,
+    _ROLLUP_OUTCOMES,
+    _ROLLUP_MONTH_REQUESTS,
+    _ROLLUP_CALLS,
+    _ROLLUP_AGENCIES,
+    rows=False,
+)
 
 
 def _call_figures(row: asyncpg.Record) -> CallFigures:
@@ -137,34 +263,31 @@ def _call_figures(row: asyncpg.Record) -> CallFigures:
     )
 
 
-async def _months(
-    conn: Connection, low: datetime, high: datetime, lines: tuple[Line, ...]
-) -> tuple[MonthFigures, ...]:
-    """Every calendar month the period touches, in order, with its requests and calls."""
-    zone = str(HOTLINE_TZ)
-    wanted = {line.value for line in lines}
-    requests: dict[date, dict[Category, int]] = {}
-    for r in await conn.fetch(_MONTH_REQUESTS, low, high, zone):
-        category = Category(r["category"])
-        if (Line.MEDICAL if category is Category.MEDICAL else Line.CITIZEN).value in wanted:
-            requests.setdefault(r["month"], {})[category] = r["n"]
-    calls: dict[date, dict[Line, CallFigures]] = {}
-    for r in await conn.fetch(_CALLS, low, high, zone):
-        if r["line"] in wanted:
-            calls.setdefault(r["month"], {})[Line(r["line"])] = _call_figures(r)
-    first = low.astimezone(HOTLINE_TZ).date().replace(day=1)
-    last = (high.astimezone(HOTLINE_TZ) - timedelta(days=1)).date().replace(day=1)
+def _whole_months(start: date, end: date) -> tuple[date, date]:
+    """[first, last) of the calendar months that lie wholly inside [start, end] (first == last
+    when there is none): the part of the period the monthly rollups answer."""
+    first = start if start.day == 1 else (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+    last = (end + timedelta(days=1)).replace(day=1)
+    return first, max(first, last)
+
+
+def _month_firsts(start: date, end: date) -> list[date]:
+    """The first day of every calendar month from ``start``'s to ``end``'s."""
     months = []
-    month = first
-    while month <= last:
-        months.append(MonthFigures(month, requests.get(month, {}), calls.get(month, {})))
+    month = start.replace(day=1)
+    while month <= end:
+        months.append(month)
         month = (month + timedelta(days=32)).replace(day=1)
-    return tuple(months)
+    return months
 
 
 class PostgresReportRepository:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """``from_rows``: count over the tickets and calls themselves instead of the rollups (slow
+    on a large database; the cross-check of the rollups)."""
+
+    def __init__(self, pool: asyncpg.Pool, *, from_rows: bool = False) -> None:
         self._pool = pool
+        self._queries = _FROM_ROWS if from_rows else _FROM_ROLLUPS
 
     async def report(
         self,
@@ -175,14 +298,22 @@ class PostgresReportRepository:
     ) -> Report:
         """The figures of ``lines``; with a staffing policy also the operators needed per queue
         of those lines (Erlang C over the period's 15-minute intervals)."""
+        q = self._queries
         low, high = period_bounds(start, end)
+        days: tuple[object, ...] = (low, high) if q.rows else (start, end)
+        period = days if q.rows else (*days, *_whole_months(start, end))
         citizen = medical = None
+        agencies: tuple[AgencyFigures, ...] = ()
         async with (
             self._pool.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             if Line.CITIZEN in lines:
-                row = await conn.fetchrow(_CITIZEN, low, high)
+                agencies = tuple(
+                    AgencyFigures(r["agency_code"], r["forwarded"], r["responded"], r["satisfied"])
+                    for r in await conn.fetch(q.agencies, *period)
+                )
+                row = await conn.fetchrow(q.citizen, *period)
                 assert row is not None
                 citizen = CitizenFigures(
                     by_category={
@@ -192,45 +323,87 @@ class PostgresReportRepository:
                     },
                     unclassified=row["unclassified"],
                     forwarded=row["forwarded"],
-                    agencies=row["agencies"],
+                    agencies=len(agencies),
                     responded=row["responded"],
                     responded_on_time=row["on_time"],
                     satisfied=row["satisfied"],
                     escalated=row["escalated"],
                 )
             if Line.MEDICAL in lines:
-                successful = sorted(o.value for o in SUCCESSFUL_OUTCOMES)
-                row = await conn.fetchrow(_MEDICAL, low, high, successful)
-                assert row is not None
-                outcomes: dict[bool, dict[Outcome | None, int]] = {True: {}, False: {}}
-                for r in await conn.fetch(_OUTCOMES, low, high):
-                    code = None if r["outcome"] is None else Outcome(r["outcome"])
-                    outcomes[r["sent"]][code] = r["n"]
-                minutes = row["minutes_to_scene"]
-                medical = MedicalFigures(
-                    requests=row["requests"],
-                    sent=row["sent"],
-                    successful=row["successful"],
-                    sent_by_outcome=outcomes[True],
-                    not_sent_by_outcome=outcomes[False],
-                    mean_minutes_to_scene=None if minutes is None else float(minutes),
-                )
-            months = await _months(conn, low, high, lines)
-            calls = {
-                line: sum_calls(m.calls[line] for m in months if line in m.calls)
-                for line in lines
-                if any(line in m.calls for m in months)
-            }
-            agencies = (
-                tuple(
-                    AgencyFigures(r["agency_code"], r["forwarded"], r["responded"], r["satisfied"])
-                    for r in await conn.fetch(_AGENCIES, low, high)
-                )
-                if Line.CITIZEN in lines
-                else ()
-            )
+                medical = await self._medical(conn, period)
+            months = await self._months(conn, start, end, period, days, lines)
+        calls = {
+            line: sum_calls(m.calls[line] for m in months if line in m.calls)
+            for line in lines
+            if any(line in m.calls for m in months)
+        }
         needed = () if staffing is None else await self._staffing(low, high, lines, staffing)
         return Report(start, end, lines, citizen, medical, calls, needed, months, agencies)
+
+    async def _medical(self, conn: Connection, period: tuple[object, ...]) -> MedicalFigures:
+        q = self._queries
+        successful = sorted(o.value for o in SUCCESSFUL_OUTCOMES)
+        row = await conn.fetchrow(q.medical, *period, successful)
+        assert row is not None
+        outcomes: dict[bool, dict[Outcome | None, int]] = {True: {}, False: {}}
+        for r in await conn.fetch(q.outcomes, *period):
+            code = None if r["outcome"] is None else Outcome(r["outcome"])
+            outcomes[r["sent"]][code] = r["n"]
+        minutes = row["minutes_to_scene"]
+        return MedicalFigures(
+            requests=row["requests"],
+            sent=row["sent"],
+            successful=row["successful"],
+            sent_by_outcome=outcomes[True],
+            not_sent_by_outcome=outcomes[False],
+            mean_minutes_to_scene=None if minutes is None else float(minutes),
+        )
+
+    async def _months(
+        self,
+        conn: Connection,
+        start: date,
+        end: date,
+        period: tuple[object, ...],
+        days: tuple[object, ...],
+        lines: tuple[Line, ...],
+    ) -> tuple[MonthFigures, ...]:
+        """Every calendar month the period touches, in order, with its requests and calls
+        (``period``: the arguments of the tickets' queries, ``days`` those of the calls')."""
+        q = self._queries
+        zone = (str(HOTLINE_TZ),) if q.rows else ()
+        wanted = {line.value for line in lines}
+        requests: dict[date, dict[Category, int]] = {}
+        for r in await conn.fetch(q.month_requests, *period, *zone):
+            category = Category(r["category"])
+            if (Line.MEDICAL if category is Category.MEDICAL else Line.CITIZEN).value in wanted:
+                requests.setdefault(r["month"], {})[category] = r["n"]
+        calls: dict[date, dict[Line, CallFigures]] = {}
+        for r in await conn.fetch(q.calls, *days, *zone):
+            if r["line"] in wanted:
+                calls.setdefault(r["month"], {})[Line(r["line"])] = _call_figures(r)
+        return tuple(
+            MonthFigures(month, requests.get(month, {}), calls.get(month, {}))
+            for month in _month_firsts(start, end)
+        )
+
+    async def fold(self) -> int:
+        """Move the changes the triggers appended into the rollups (exactly once, whichever
+        instance folds); the number of rollup rows written."""
+        return int(await self._pool.fetchval("SELECT report_rollups_fold()"))
+
+    async def run_folder(self, stop: asyncio.Event, interval: float = FOLD_INTERVAL) -> None:
+        """Until ``stop``: fold every ``interval`` seconds, so a report reads few change rows.
+        A failed fold is logged and tried again (nothing is lost: the changes stay)."""
+        while not stop.is_set():
+            try:
+                await self.fold()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                logger.warning("reports: cannot fold the rollups' changes: %s", err)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
 
     async def _staffing(
         self, low: datetime, high: datetime, lines: tuple[Line, ...], policy: StaffingPolicy

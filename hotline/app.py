@@ -372,9 +372,11 @@ async def queue_log_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The back office's sweeper (escalation of overdue tickets, 115 dispatch timeouts)."""
+    """The back office's sweeper (escalation of overdue tickets, 115 dispatch timeouts) and the
+    fold of the reports' rollups."""
     tasks = TaskManager()
     tasks.start(app[BACKOFFICE].run_sweeper(tasks.stop), name="backoffice-sweeper")
+    tasks.start(app[REPORTS].run_folder(tasks.stop), name="reports-folder")
     try:
         yield
     finally:

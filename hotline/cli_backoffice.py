@@ -42,6 +42,12 @@ def add_parsers(commands: Any) -> None:
     report.add_argument("--to", dest="end", type=_day, required=True, help="the last day, too")
     report.add_argument("--line", choices=[line.value for line in Line], help="one line only")
     report.add_argument("--csv", type=Path, help="also write the figures to this CSV file")
+    report.add_argument(
+        "--from-rows",
+        action="store_true",
+        help="count over the tickets and calls themselves instead of the daily rollups"
+        " (slow on a large database; a cross-check of the rollups)",
+    )
     report.add_argument("--lang", choices=[lang.value for lang in Lang], default=Lang.VI.value)
 
     scenario = commands.add_parser(
@@ -92,7 +98,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
             lines = (Line(args.line),) if args.line else (Line.CITIZEN, Line.MEDICAL)
             # Queue → line from the menu file, the Erlang C targets from the settings.
             staffing = StaffingPolicy.from_config(settings, load_menu(settings.menu_file).lines)
-            report = await PostgresReportRepository(pool).report(
+            report = await PostgresReportRepository(pool, from_rows=args.from_rows).report(
                 args.start, args.end, lines, staffing
             )
             lang = Lang(args.lang)
