@@ -11,16 +11,20 @@ Model: ``HOTLINE_VOSK_MODEL`` or the test model from the PyPI package ``vosk-mod
   (the ceiling for 2 cores). No database, no files written.
 - *pipeline*: the real ``TranscriptionService`` + ``ProcessTranscriber`` + PostgreSQL: a ticket
   per file gets its recording through ``PostgresIntakeRepository`` (as the IVR saves it; the
-  trigger queues the job), workers claim it, decode it (pydub load + 8 → 16 kHz resampling + Vosk),
-  write the mp3 archive copy and store transcript, words and NOTIFY. Workers are started and
-  warmed before the clock starts.
+  trigger queues the job), workers claim it, decode it (pydub load + 8 → 16 kHz resampling + Vosk)
+  and store transcript, words and NOTIFY; the archive copy (mp3/ogg through ffmpeg) is written
+  after that by the service's archiver, off the decoding workers (``speech.archive``). Throughput
+  is to the last transcript stored; the wall time to the last archive copy is printed beside it.
+  Workers are started and warmed before the clock starts.
   *burst*: all recordings arrive at once (throughput; latency is mostly queueing).
   *paced*: one recording every ``1.5 × mean decode time / workers`` (below capacity: latency a
   caller's ticket sees on a quiet system).
 Latency = ``finished_at − created_at`` of the job, both from the database clock; ``created_at``
 is set by the trigger when the IVR stores the recording, i.e. right after RECORD FILE ends.
 
-Asserts nothing; never part of the test suite.
+Asserts nothing; never part of the test suite. The last line is one JSON object of the headline
+figures (name, value, unit, baseline, ratio): the pipeline with the archive copy against raw
+Vosk with one worker, and with two workers against one raw decoder.
 
     .venv/bin/python -m bench.speech [--files 12] [--archive mp3|ogg|none]
 
@@ -61,6 +65,7 @@ from db.intake import PostgresIntakeRepository
 from db.migrations import migrate
 from db.transcripts import PostgresTranscriptionJobs
 from runtime.tasks import TaskManager
+from speech.archive import ArchiveWriter
 from speech.engine import CHUNK_FRAMES
 from speech.model import open_model
 from speech.pool import ProcessTranscriber
@@ -136,11 +141,12 @@ async def run_pipeline(
     workers: int,
     archive: str | None,
     interval: float,
-) -> tuple[float, list[float], list[float]]:
-    """(wall seconds from first arrival to last transcript, latencies, decode seconds)."""
+) -> tuple[float, float, list[float], list[float]]:
+    """(wall seconds from first arrival to last transcript, to last archive copy, latencies,
+    decode seconds)."""
     pool = await asyncpg.create_pool(dsn, min_size=2, max_size=10)
     assert pool is not None
-    transcriber = ProcessTranscriber(model_path, workers=workers, archive_format=archive)
+    transcriber = ProcessTranscriber(model_path, workers=workers)
     await transcriber.start()
     jobs = PostgresTranscriptionJobs(pool, instance=f"bench-{workers}")
     await jobs.start()
@@ -154,9 +160,13 @@ async def run_pipeline(
         retry_delay=1.0,
         lease_seconds=600.0,
         poll_interval=1.0,
+        archiver=None if archive is None else ArchiveWriter(archive),
     )
     tasks = TaskManager()
     tasks.start(service.run_claimer(tasks.stop), name="bench-claimer")
+    tasks.start(service.run_heartbeat(tasks.stop), name="bench-heartbeat")
+    if archive is not None:
+        tasks.start(service.run_archiver(tasks.stop), name="bench-archiver")
     for n in range(workers):
         tasks.start(service.run_consumer(tasks.stop), name=f"bench-consumer-{n}")
     repository = PostgresIntakeRepository(pool)
@@ -179,23 +189,29 @@ async def run_pipeline(
             )
             if interval:
                 await asyncio.sleep(interval)
+        wall: float | None = None
         while True:
             rows = await pool.fetch(
                 "SELECT j.status, extract(epoch FROM j.finished_at - j.created_at) AS latency,"
-                " j.decode_seconds FROM transcription_jobs j JOIN calls c"
+                " j.decode_seconds, j.archive_path FROM transcription_jobs j JOIN calls c"
                 " ON c.ticket_id = j.ticket_id WHERE c.uniqueid LIKE $1",
                 f"bench.{tag}.%",
             )
-            if len(rows) == len(recordings) and all(
+            done = len(rows) == len(recordings) and all(
                 r["status"] in ("done", "failed") for r in rows
-            ):
+            )
+            if done and wall is None:
+                wall = time.perf_counter() - started
+            if done and (archive is None or all(r["archive_path"] for r in rows)):
                 break
             await asyncio.sleep(0.05)
-        wall = time.perf_counter() - started
+        archived = time.perf_counter() - started
+        assert wall is not None
         failed = [r for r in rows if r["status"] != "done"]
         if failed:
             raise RuntimeError(f"{len(failed)} jobs failed")
-        return wall, [float(r["latency"]) for r in rows], [float(r["decode_seconds"]) for r in rows]
+        latencies = [float(r["latency"]) for r in rows]
+        return wall, archived, latencies, [float(r["decode_seconds"]) for r in rows]
     finally:
         await tasks.close()
         await service.release_held()
@@ -230,35 +246,64 @@ async def main_async(args: argparse.Namespace) -> None:
         raw = {k: await asyncio.to_thread(raw_vosk, model, recordings, k) for k in (1, 2)}
         del model
 
-        print(f"{'run':<34}{'wall s':>8}{'audio s/s':>11}{'× raw':>8}{'p50 s':>8}{'p99 s':>8}")
+        print(
+            f"{'run':<34}{'wall s':>8}{'audio s/s':>11}{'× raw':>8}{'p50 s':>8}{'p99 s':>8}"
+            f"{'archived s':>12}"
+        )
         for k in (1, 2):
             print(
                 f"{f'raw Vosk, {k} thread(s)':<34}{raw[k]:>8.1f}{audio / raw[k]:>11.1f}"
                 f"{'1.00':>8}{'-':>8}{'-':>8}"
             )
         mean_decode = 0.0
+        burst: dict[int, float] = {}
         for workers in (1, 2):
-            wall, latency, decode = await run_pipeline(
+            wall, archived, latency, decode = await run_pipeline(
                 dsn, model_path, recordings, workers=workers, archive=archive, interval=0.0
             )
+            burst[workers] = wall
             mean_decode = statistics.mean(decode)
             ratio = (audio / wall) / (audio / raw[workers])
             print(
                 f"{f'pipeline burst, {workers} worker(s)':<34}{wall:>8.1f}{audio / wall:>11.1f}"
                 f"{ratio:>8.2f}{percentile(latency, 0.5):>8.2f}{percentile(latency, 0.99):>8.2f}"
+                f"{archived:>12.1f}"
             )
         for workers in (1, 2):
             interval = 1.5 * mean_decode / workers
-            wall, latency, _ = await run_pipeline(
+            wall, archived, latency, _ = await run_pipeline(
                 dsn, model_path, recordings, workers=workers, archive=archive, interval=interval
             )
             print(
                 f"{f'pipeline paced ({interval:.1f} s), {workers} w.':<34}{wall:>8.1f}"
                 f"{audio / wall:>11.1f}{'-':>8}"
                 f"{percentile(latency, 0.5):>8.2f}{percentile(latency, 0.99):>8.2f}"
+                f"{archived:>12.1f}"
             )
         print()
         print("× raw: pipeline throughput / raw Vosk throughput with as many threads as workers.")
+        two_vs_one = raw[1] / burst[2]
+        print(
+            f"pipeline with 2 workers / one raw decoder: {two_vs_one:.2f}× "
+            f"(raw Vosk with 2 threads: {raw[1] / raw[2]:.2f}×, the ceiling of this machine)"
+        )
+        figures = [
+            {
+                "name": "pipeline_1_worker_audio_per_s",
+                "value": round(audio / burst[1], 2),
+                "unit": "audio s/s",
+                "baseline": round(audio / raw[1], 2),
+                "ratio": round(raw[1] / burst[1], 2),
+            },
+            {
+                "name": "pipeline_2_workers_audio_per_s",
+                "value": round(audio / burst[2], 2),
+                "unit": "audio s/s",
+                "baseline": round(audio / raw[1], 2),
+                "ratio": round(two_vs_one, 2),
+            },
+        ]
+        print(json.dumps({"bench": "speech", "archive": args.archive, "figures": figures}))
 
 
 def main() -> None:

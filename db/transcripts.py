@@ -47,7 +47,7 @@ _FINISH_JOB = """
 UPDATE transcription_jobs
 SET status = $4, finished_at = clock_timestamp(), lease_until = NULL,
     last_error = coalesce($5, last_error),
-    audio_seconds = $6, decode_seconds = $7, model = $8, archive_path = $9
+    audio_seconds = $6, decode_seconds = $7, model = $8
 WHERE id = $1 AND attempts = $2 AND claimed_by = $3 AND status = 'running'
 RETURNING ticket_id
 """
@@ -77,8 +77,15 @@ _TICKET_DONE = """
 UPDATE tickets
 SET transcript = $2, transcript_words = $3::jsonb, transcript_model = $4,
     transcript_status = 'done', transcript_audio_seconds = $5, transcript_decode_seconds = $6,
-    transcript_archive = $7, updated_at = now()
+    updated_at = now()
 WHERE id = $1
+"""
+
+# The archive copy comes after the transcript (written off the decoding workers).
+_ARCHIVED = """
+UPDATE transcription_jobs SET archive_path = $3, last_error = coalesce($4, last_error)
+WHERE id = $1 AND attempts = $2 AND status = 'done'
+RETURNING ticket_id
 """
 
 _SUGGESTION = """
@@ -175,11 +182,10 @@ class PostgresTranscriptionJobs:
                     job.attempts,
                     self._instance,
                     "done",
-                    result.archive_error,
+                    None,
                     result.audio_seconds,
                     result.decode_seconds,
                     result.model,
-                    result.archive_path,
                 )
             )
             if ticket_id is None:
@@ -193,7 +199,6 @@ class PostgresTranscriptionJobs:
                     result.model,
                     result.audio_seconds,
                     result.decode_seconds,
-                    result.archive_path,
                 )
             )
             data: dict[str, Any] = {
@@ -236,7 +241,6 @@ class PostgresTranscriptionJobs:
                     None,
                     None,
                     None,
-                    None,
                 )
             )
             if ticket_id is None:
@@ -274,6 +278,24 @@ class PostgresTranscriptionJobs:
             )
         )
 
+    async def archived(
+        self, job: TranscriptionJob, archive_path: str | None, error: str | None
+    ) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            ticket_id = await self._call(
+                conn.fetchval(_ARCHIVED, job.id, job.attempts, archive_path, error)
+            )
+            if ticket_id is None or archive_path is None:
+                return
+            await self._call(
+                conn.execute(
+                    "UPDATE tickets SET transcript_archive = $2 WHERE id = $1",
+                    ticket_id,
+                    archive_path,
+                )
+            )
+            await self._notify(conn, job, "done")
+
     async def _event(
         self,
         conn: Any,
@@ -283,6 +305,9 @@ class PostgresTranscriptionJobs:
         status: str,
     ) -> None:
         await self._call(conn.execute(_EVENT, job.ticket_id, kind, json.dumps(data)))
+        await self._notify(conn, job, status)
+
+    async def _notify(self, conn: Any, job: TranscriptionJob, status: str) -> None:
         payload = {
             "topic": "tickets",
             "kind": "transcript",

@@ -106,6 +106,7 @@ from ivr.spool import IntakeSpool
 from ivr.writer import GroupCommitWriter
 from runtime.metrics import Metrics
 from runtime.tasks import TaskManager
+from speech.archive import ArchiveWriter
 from speech.grammar import GrammarRecognizer
 from speech.model import open_model
 from speech.pool import ProcessTranscriber
@@ -212,13 +213,7 @@ async def speech_ctx(app: web.Application) -> AsyncIterator[None]:
             suggester = Suggester(
                 load_rules(settings.suggestion_rules), await PostgresCorrections(app[POOL]).all()
             )
-            transcriber = ProcessTranscriber(
-                settings.vosk_model,
-                workers=settings.speech_workers,
-                archive_format=None
-                if settings.speech_archive_format == "none"
-                else settings.speech_archive_format,
-            )
+            transcriber = ProcessTranscriber(settings.vosk_model, workers=settings.speech_workers)
             stack.push_async_callback(transcriber.close)
             await transcriber.start()
             jobs = PostgresTranscriptionJobs(
@@ -237,10 +232,15 @@ async def speech_ctx(app: web.Application) -> AsyncIterator[None]:
                 lease_seconds=settings.speech_lease,
                 poll_interval=settings.speech_poll_interval,
                 metrics=app[METRICS],
+                archiver=None
+                if settings.speech_archive_format == "none"
+                else ArchiveWriter(settings.speech_archive_format),
             )
             stack.push_async_callback(transcription.release_held)
             tasks.start(transcription.run_claimer(tasks.stop), name="speech-claimer")
             tasks.start(transcription.run_heartbeat(tasks.stop), name="speech-heartbeat")
+            if settings.speech_archive_format != "none":
+                tasks.start(transcription.run_archiver(tasks.stop), name="speech-archiver")
             for n in range(settings.speech_workers):
                 tasks.start(transcription.run_consumer(tasks.stop), name=f"speech-consumer-{n}")
         try:

@@ -22,12 +22,11 @@ logger = logging.getLogger(__name__)
 class ProcessTranscriber:
     """The ``Transcriber`` port over a pool of worker processes."""
 
-    def __init__(self, model_path: Path, *, workers: int, archive_format: str | None) -> None:
+    def __init__(self, model_path: Path, *, workers: int) -> None:
         if workers < 1:
             raise ValueError("a transcription pool needs at least one worker")
         self._model_path = model_path
         self._workers = workers
-        self._archive_format = archive_format
         self._executor: ProcessPoolExecutor | None = None
         self._generation = 0
         self.restarts = 0
@@ -63,9 +62,7 @@ class ProcessTranscriber:
         executor, generation = self._current()
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(
-                executor, worker.transcribe_file, str(audio), self._archive_format
-            )
+            return await loop.run_in_executor(executor, worker.transcribe_file, str(audio))
         except BrokenProcessPool as err:
             await self._replace(generation)
             raise WorkerCrashed(f"a transcription worker died while decoding {audio}") from err

@@ -10,6 +10,8 @@ holds it (queued here or decoding) a heartbeat renews the lease every third of i
 queue or a long recording never lets another instance take the job over; a job whose lease was
 lost anyway (the database out of reach longer than the lease) is dropped here, and whatever this
 instance would still write for it changes nothing (``TranscriptionJobs`` checks the claim).
+The archive copy of a transcribed recording (mp3/ogg) is written after the transcript is stored,
+by a task of its own (``run_archiver``), never by the decoding workers.
 
 Pure domain: the database and the worker pool are ports.
 """
@@ -20,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -66,6 +68,18 @@ class TranscriptionJobs(Protocol):
 
     async def release(self, jobs: Sequence[TranscriptionJob]) -> None: ...
 
+    async def archived(
+        self, job: TranscriptionJob, archive_path: str | None, error: str | None
+    ) -> None:
+        """The archive copy of a done job's recording (relative to the spool), or why not."""
+        ...
+
+
+class Archiver(Protocol):
+    async def archive(self, audio: Path) -> Path:
+        """The compact copy written next to ``audio``; ``AudioError`` when it cannot be."""
+        ...
+
 
 class Transcriber(Protocol):
     async def transcribe(self, audio: Path) -> TranscriptResult:
@@ -87,9 +101,12 @@ class TranscriptionService:
         lease_seconds: float,
         poll_interval: float,
         metrics: Metrics | None = None,
+        archiver: Archiver | None = None,
     ) -> None:
         self._jobs = jobs
         self._metrics = metrics or Metrics()
+        self._archiver = archiver
+        self._to_archive: asyncio.Queue[TranscriptionJob] = asyncio.Queue()
         self._transcriber = transcriber
         self._suggester = suggester
         self._recordings = recordings  # the spool the stored paths are relative to
@@ -187,13 +204,12 @@ class TranscriptionService:
                 await self._jobs.retry(job, error, self._retry_delay)
             return
         self._metrics.decode_seconds.observe(result.decode_seconds)
-        if result.archive_path is not None:
-            archive = spool_relative(result.archive_path, self._recordings)
-            result = replace(result, archive_path=archive)
         suggestion = None
         if job.purpose == "description" and result.text:
             suggestion = self._suggester.suggest(result.text)
         if await self._jobs.complete(job, result, suggestion):
+            if self._archiver is not None:
+                self._to_archive.put_nowait(job)
             logger.info(
                 "ticket %s: transcript stored (%.1f s of audio decoded in %.2f s, %d words%s)",
                 job.ticket_code,
@@ -209,6 +225,27 @@ class TranscriptionService:
             logger.warning(
                 "ticket %s: job %d was taken over; result dropped", job.ticket_code, job.id
             )
+
+    async def run_archiver(self, stop: asyncio.Event) -> None:
+        """The archive copies of the transcribed recordings, one after the other."""
+        assert self._archiver is not None
+        while not stop.is_set():
+            job = await self._to_archive.get()
+            try:
+                await self._archive(self._archiver, job)
+            except Exception:
+                logger.exception("ticket %s: archive copy not recorded", job.ticket_code)
+            finally:
+                self._to_archive.task_done()
+
+    async def _archive(self, archiver: Archiver, job: TranscriptionJob) -> None:
+        try:
+            written = await archiver.archive(self._recordings / job.audio_path)
+        except AudioError as err:
+            logger.warning("ticket %s: no archive copy: %s", job.ticket_code, err)
+            await self._jobs.archived(job, None, str(err))
+            return
+        await self._jobs.archived(job, spool_relative(written, self._recordings), None)
 
     async def release_held(self) -> None:
         """At shutdown: jobs claimed here but not finished go back to the database queue."""

@@ -24,5 +24,3 @@ class TranscriptResult:
     audio_seconds: float
     decode_seconds: float
     model: str
-    archive_path: str | None
-    archive_error: str | None = None

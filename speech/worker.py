@@ -12,9 +12,8 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from speech.audio import load_for_recognition, write_archive
+from speech.audio import load_for_recognition
 from speech.engine import VoskEngine
-from speech.errors import AudioError
 from speech.model import open_model
 from speech.transcript import TranscriptResult
 
@@ -42,24 +41,16 @@ def ready() -> int:
     return os.getpid()
 
 
-def transcribe_file(audio_path: str, archive_format: str | None) -> TranscriptResult:
+def transcribe_file(audio_path: str) -> TranscriptResult:
+    """Decode only: the archive copy is written elsewhere (``speech.archive``), so a worker is
+    free for the next recording as soon as this one is decoded."""
     assert _worker is not None, "init_worker did not run in this process"
-    path = Path(audio_path)
-    pcm = load_for_recognition(path)
+    pcm = load_for_recognition(Path(audio_path))
     decoded = _worker.engine.transcribe(pcm.data, pcm.rate)
-    archive: str | None = None
-    archive_error: str | None = None
-    if archive_format:
-        try:
-            archive = str(write_archive(path, archive_format))
-        except AudioError as err:
-            archive_error = str(err)
     return TranscriptResult(
         text=decoded.text,
         words=decoded.words,
         audio_seconds=round(decoded.audio_seconds, 3),
         decode_seconds=round(decoded.decode_seconds, 3),
         model=_worker.model,
-        archive_path=archive,
-        archive_error=archive_error,
     )

@@ -25,6 +25,7 @@ from db.listen import CHANNEL as EVENTS_CHANNEL
 from db.suggestions import PostgresCorrections
 from db.transcripts import JOBS_CHANNEL, PostgresTranscriptionJobs
 from runtime.tasks import TaskManager
+from speech.archive import ArchiveWriter
 from speech.pool import ProcessTranscriber
 from speech.service import TranscriptionService
 from speech.suggest import Suggester, load_rules
@@ -37,7 +38,7 @@ from tickets.model import Category, Line
 @pytest.fixture(scope="module")
 def transcriber() -> Iterator[ProcessTranscriber]:
     """One worker process for the module (it loads the model once; a crash test replaces it)."""
-    pool = ProcessTranscriber(korean_model_path(), workers=1, archive_format="mp3")
+    pool = ProcessTranscriber(korean_model_path(), workers=1)
     yield pool
     asyncio.run(pool.close())
 
@@ -72,8 +73,15 @@ async def ticket_id(pool: asyncpg.Pool, intake: CallIntake) -> int:
 
 @asynccontextmanager
 async def transcription(
-    pool: asyncpg.Pool, transcriber: ProcessTranscriber, *, instance: str = "test", **options: Any
+    pool: asyncpg.Pool,
+    transcriber: ProcessTranscriber,
+    *,
+    instance: str = "test",
+    archiving: bool = True,
+    **options: Any,
 ) -> AsyncIterator[TranscriptionService]:
+    """The service as ``hotline serve`` runs it (archive copies in mp3); without ``archiving``
+    its archiver task does not run, so copies wait in its queue."""
     jobs = PostgresTranscriptionJobs(pool, instance=instance)
     await jobs.start()
     settings: dict[str, Any] = {
@@ -83,12 +91,15 @@ async def transcription(
         "retry_delay": 0.0,
         "lease_seconds": 300.0,
         "poll_interval": 0.2,
+        "archiver": ArchiveWriter("mp3"),
         **options,
     }
     service = TranscriptionService(jobs, transcriber, Suggester(load_rules()), **settings)
     tasks = TaskManager()
     tasks.start(service.run_claimer(tasks.stop), name="test-speech-claimer")
     tasks.start(service.run_heartbeat(tasks.stop), name="test-speech-heartbeat")
+    if archiving:
+        tasks.start(service.run_archiver(tasks.stop), name="test-speech-archiver")
     tasks.start(service.run_consumer(tasks.stop), name="test-speech-consumer")
     try:
         yield service
@@ -113,6 +124,21 @@ async def wait_for_status(
             return row
         await asyncio.sleep(0.05)
     raise AssertionError(f"ticket {ticket} never reached {statuses}")
+
+
+async def wait_for_archive(pool: asyncpg.Pool, ticket: int, within: float = 60.0) -> asyncpg.Record:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        row = await pool.fetchrow(
+            "SELECT t.*, j.status AS job_status, j.attempts, j.archive_path FROM tickets t"
+            " JOIN transcription_jobs j ON j.ticket_id = t.id WHERE t.id = $1"
+            " AND t.transcript_archive IS NOT NULL",
+            ticket,
+        )
+        if row is not None:
+            return row
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"ticket {ticket} never got its archive copy")
 
 
 def long_recording(path: Path, copies: int) -> Path:
@@ -158,7 +184,8 @@ async def test_given_a_recorded_description_when_transcribed_then_the_ticket_has
     ticket = await ticket_id(pool, intake)
 
     async with transcription(pool, transcriber):
-        row = await wait_for_status(pool, ticket, {"done", "failed"})
+        await wait_for_status(pool, ticket, {"done", "failed"})
+        row = await wait_for_archive(pool, ticket)
 
     assert row["transcript_status"] == "done"
     assert row["job_status"] == "done"
@@ -188,6 +215,37 @@ async def test_given_a_recorded_description_when_transcribed_then_the_ticket_has
         "code": code,
         "transcript_status": "done",
     } in events
+
+
+async def test_given_the_archiver_held_up_when_recordings_are_transcribed_then_transcripts_are_stored_and_the_copies_follow(
+    pool: asyncpg.Pool, transcriber: ProcessTranscriber, tmp_path: Path
+) -> None:
+    """The decoding worker never writes the archive copy: with the archiver not running the
+    transcripts are all stored (and no copy exists); once it runs, every copy is written."""
+    tickets, recordings = [], []
+    for n in range(3):
+        recordings.append(long_recording(tmp_path / f"9{n}-description.wav", copies=2))
+        tickets.append(await ticket_id(pool, await ticket_with_recording(pool, recordings[-1])))
+
+    async with transcription(pool, transcriber, archiving=False) as service:
+        for ticket in tickets:
+            await wait_for_status(pool, ticket, {"done"})
+        assert not any(r.with_suffix(".mp3").exists() for r in recordings)
+        stored = await pool.fetchval(
+            "SELECT count(*) FROM tickets WHERE transcript_archive IS NOT NULL"
+        )
+        assert stored == 0
+        stop = asyncio.Event()
+        archiver = asyncio.create_task(service.run_archiver(stop))
+        rows = [await wait_for_archive(pool, ticket) for ticket in tickets]
+        stop.set()
+        archiver.cancel()
+
+    assert [r["transcript_archive"] for r in rows] == [
+        str(r.with_suffix(".mp3")) for r in recordings
+    ]
+    assert [r["archive_path"] for r in rows] == [r["transcript_archive"] for r in rows]
+    assert all(r.with_suffix(".mp3").stat().st_size > 0 for r in recordings)
 
 
 @pytest.mark.parametrize("content", [b"", b"RIFF\x24\x00\x00\x00WAVEfmt garbage" * 20])
