@@ -8,8 +8,8 @@ its own (times come from the events)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -71,6 +71,7 @@ class LiveCall:
     interface: str  # the operator's, e.g. PJSIP/op101
     agent_channel: str  # the operator's leg, e.g. PJSIP/op101-0000002b
     answered_at: datetime
+    hold_seconds: int = 0
 
 
 @dataclass
@@ -89,7 +90,8 @@ class Operator:
     device: int = NOT_INUSE
     current_call: str | None = None
     calls_handled: int = 0
-    wrapup_seconds: int = 0
+    wrapup_override: int = 0  # the member's own Wrapuptime (QueueAdd); 0: the queue's applies
+    wrapup_seconds: int = 0  # the wrap-up after the last call: the override or its queue's
     last_call_end: datetime | None = None
     since: datetime | None = None
     state: OperatorState = OperatorState.AVAILABLE
@@ -148,6 +150,14 @@ class CallAnswered:
 
 @dataclass(frozen=True)
 class CallAbandoned:
+    """A caller whose channel went away unanswered, in the last queue they left.
+
+    Asterisk's QueueCallerAbandon is not that: ``record_abandoned`` also runs when the
+    ``Queue()`` timeout expires (the dialplan queues the caller again), on leavewhenempty and
+    when a Redirect (our transfer between the lines) takes a waiting caller out of the queue
+    (app_queue.c queue_exec, Asterisk 20). So the model keeps the abandon aside and decides at
+    the caller's Hangup: still out of every queue and never answered since ⇒ abandoned."""
+
     uniqueid: str
     queue: str
     caller: str
@@ -187,11 +197,24 @@ class Changed:
 Outcome = CallerJoined | CallAnswered | CallAbandoned | CallCompleted | RingNoAnswer | Changed
 
 
+CLOSED_KEPT = 10_000  # calls ended by the operator's leg whose late AgentComplete is awaited
+
+
 class LiveModel:
-    def __init__(self, queues: Iterable[str]) -> None:
+    def __init__(self, queues: Iterable[str], wrapup: Mapping[str, int] | None = None) -> None:
+        """``wrapup``: queues.conf ``wrapuptime`` of each queue, in seconds. Asterisk's member
+        events carry only a member's own override (``Wrapuptime``, 0 unless QueueAdd set
+        one), never the queue's, so the model is told it."""
         self.queues: dict[str, QueueView] = {name: QueueView(name) for name in queues}
+        self.wrapup = dict(wrapup or {})
         self.operators: dict[str, Operator] = {}
         self.calls: dict[str, LiveCall] = {}  # connected calls by the caller's Uniqueid
+        # callers out of every queue after a QueueCallerAbandon, until they join one again,
+        # are answered (not abandoned) or hang up (abandoned)
+        self.unanswered: dict[str, CallAbandoned] = {}
+        # (caller Uniqueid, interface) of calls closed when the operator's leg hung up: their
+        # AgentComplete, when it comes, is not a second end of the call
+        self._closed: dict[tuple[str, str], None] = {}
         self._handlers: dict[str, Callable[[AmiEvent], list[Outcome]]] = {
             "QueueCallerJoin": self._caller_join,
             "QueueCallerLeave": self._caller_leave,
@@ -234,6 +257,7 @@ class LiveModel:
         queue.waiting[uniqueid] = WaitingCaller(
             uniqueid, queue.name, caller, e.int("Position"), e.at, channel=e.get("Channel")
         )
+        self.unanswered.pop(uniqueid, None)  # queued again or transferred: not abandoned
         return [
             CallerJoined(uniqueid, queue.name, caller, e.int("Position"), e.at),
             Changed("queues", queue.name),
@@ -249,20 +273,19 @@ class LiveModel:
         return [Changed("queues", queue.name)]
 
     def _caller_abandon(self, e: AmiEvent) -> list[Outcome]:
+        """Kept aside until the caller's Hangup (see CallAbandoned)."""
         queue = self.queues.get(e.get("Queue"))
         waiting = queue.waiting.get(e.get("Uniqueid")) if queue is not None else None
         caller = waiting.caller if waiting else e.get("CallerIDNum")
-        return [
-            CallAbandoned(
-                e.get("Uniqueid"),
-                e.get("Queue"),
-                caller,
-                e.int("HoldTime"),
-                e.int("OriginalPosition") or e.int("Position"),
-                e.at,
-            ),
-            Changed("calls", e.get("Uniqueid")),
-        ]
+        self.unanswered[e.get("Uniqueid")] = CallAbandoned(
+            e.get("Uniqueid"),
+            e.get("Queue"),
+            caller,
+            e.int("HoldTime"),
+            e.int("OriginalPosition") or e.int("Position"),
+            e.at,
+        )
+        return [Changed("calls", e.get("Uniqueid"))]
 
     def _waiting(self, e: AmiEvent) -> WaitingCaller | None:
         queue = self.queues.get(e.get("Queue"))
@@ -306,6 +329,7 @@ class LiveModel:
     def _agent_connect(self, e: AmiEvent) -> list[Outcome]:
         operator = self._operator(e.get("Interface"), e.get("MemberName"))
         operator.current_call = e.get("Uniqueid")
+        self.unanswered.pop(e.get("Uniqueid"), None)
         self.calls[e.get("Uniqueid")] = LiveCall(
             e.get("Uniqueid"),
             e.get("Queue"),
@@ -313,6 +337,7 @@ class LiveModel:
             operator.interface,
             e.get("DestChannel"),
             e.at,
+            e.int("HoldTime"),
         )
         answered = CallAnswered(
             e.get("Uniqueid"),
@@ -326,6 +351,10 @@ class LiveModel:
         return [answered, Changed("calls", e.get("Uniqueid")), *self._touch(operator, e.at)]
 
     def _agent_complete(self, e: AmiEvent) -> list[Outcome]:
+        key = (e.get("Uniqueid"), e.get("Interface"))
+        if key in self._closed:  # this conversation ended at the operator's hang-up
+            del self._closed[key]
+            return [Changed("calls", e.get("Uniqueid"))]
         operator = self._operator(e.get("Interface"), e.get("MemberName"))
         if operator.current_call == e.get("Uniqueid"):
             operator.current_call = None
@@ -334,6 +363,7 @@ class LiveModel:
             del self.calls[live.uniqueid]
         operator.calls_handled += 1
         operator.last_call_end = e.at
+        operator.wrapup_seconds = self._wrapup_after(operator, e.get("Queue"))
         completed = CallCompleted(
             e.get("Uniqueid"),
             e.get("Queue"),
@@ -345,6 +375,42 @@ class LiveModel:
         )
         return [completed, Changed("calls", e.get("Uniqueid")), *self._touch(operator, e.at)]
 
+    def _wrapup_after(self, operator: Operator, queue: str) -> int:
+        """get_wrapuptime: the member's own wrap-up if set, else the queue's."""
+        return operator.wrapup_override or self.wrapup.get(queue, 0)
+
+    def _close_call(self, live: LiveCall, at: datetime) -> list[Outcome]:
+        """The operator's leg of a connected call is gone before any AgentComplete: the
+        caller was redirected (our transfer). Asterisk 20 sends no AgentComplete then — its
+        AgentComplete comes when the caller's channel ends, ``Reason: caller``, with a
+        TalkTime covering everything after (app_queue.c handle_hangup). This operator's
+        conversation ends here (their leg's Hangup, QueueMemberStatus ``InCall: 0``)."""
+        del self.calls[live.uniqueid]
+        self._closed[(live.uniqueid, live.interface)] = None
+        while len(self._closed) > CLOSED_KEPT:
+            del self._closed[next(iter(self._closed))]
+        outcomes: list[Outcome] = [
+            CallCompleted(
+                live.uniqueid,
+                live.queue,
+                live.interface,
+                live.hold_seconds,
+                max(0, round((at - live.answered_at).total_seconds())),
+                "transfer",
+                at,
+            ),
+            Changed("calls", live.uniqueid),
+        ]
+        operator = self.operators.get(live.interface)
+        if operator is not None:
+            if operator.current_call == live.uniqueid:
+                operator.current_call = None
+            operator.calls_handled += 1
+            operator.last_call_end = at
+            operator.wrapup_seconds = self._wrapup_after(operator, live.queue)
+            outcomes += self._touch(operator, at)
+        return outcomes
+
     def _member(self, e: AmiEvent) -> list[Outcome]:
         operator = self._operator(e.get("Interface"), e.get("MemberName"))
         membership = operator.queues.setdefault(e.get("Queue"), Membership())
@@ -353,10 +419,14 @@ class LiveModel:
         membership.penalty = e.int("Penalty")
         membership.calls_taken = e.int("CallsTaken")
         operator.device = e.int("Status", NOT_INUSE)
-        operator.wrapup_seconds = e.int("Wrapuptime", operator.wrapup_seconds)
+        operator.wrapup_override = e.int("Wrapuptime", operator.wrapup_override)
+        outcomes: list[Outcome] = []
         if e.get("InCall") == "0" and operator.device in (NOT_INUSE, UNAVAILABLE, INVALID):
+            live = self.calls.get(operator.current_call or "")
+            if live is not None and live.interface == operator.interface:
+                outcomes += self._close_call(live, e.at)
             operator.current_call = None
-        return self._touch(operator, e.at)
+        return outcomes + self._touch(operator, e.at)
 
     def _member_removed(self, e: AmiEvent) -> list[Outcome]:
         operator = self.operators.get(e.get("Interface"))
@@ -368,10 +438,18 @@ class LiveModel:
         return [Changed("operators", e.get("Interface"))]
 
     def _hangup(self, e: AmiEvent) -> list[Outcome]:
-        """A caller's channel is gone: it waits in no queue any more (Asterisk says so first,
-        with QueueCallerLeave; this only guards against a missed event)."""
+        """A channel is gone. An operator's leg of a connected call: that conversation ends
+        (see ``_close_call``). A caller's: it waits in no queue any more (Asterisk says so
+        first, with QueueCallerLeave; this only guards against a missed event), and if it
+        left a queue unanswered and joined none since, it is abandoned now."""
         uniqueid = e.get("Uniqueid")
         changed: list[Outcome] = []
+        leg = next((c for c in self.calls.values() if c.agent_channel == e.get("Channel")), None)
+        if leg is not None and e.get("Channel"):
+            changed += self._close_call(leg, e.at)
+        gone = self.unanswered.pop(uniqueid, None)
+        if gone is not None:
+            changed.append(replace(gone, at=e.at))
         self.calls.pop(uniqueid, None)
         for queue in self.queues.values():
             if queue.waiting.pop(uniqueid, None) is not None:
@@ -411,7 +489,9 @@ class LiveModel:
                     calls_taken=item.int("CallsTaken"),
                 )
                 operator.device = item.int("Status", NOT_INUSE)
-                operator.wrapup_seconds = item.int("Wrapuptime", operator.wrapup_seconds)
+                operator.wrapup_override = item.int("Wrapuptime", operator.wrapup_override)
+                if old is not None:
+                    operator.wrapup_seconds = old.wrapup_seconds
                 if item.get("InCall") == "0":
                     operator.current_call = None
             elif item.name == "QueueEntry":
@@ -436,6 +516,9 @@ class LiveModel:
                 if operator.current_call and operator.current_call not in live:
                     operator.current_call = None
         outcomes: list[Outcome] = [Changed("queues", name) for name in self.queues]
+        if any(item.name == "CoreShowChannelsComplete" for item in items):
+            for uniqueid in [u for u in self.unanswered if u not in live]:
+                outcomes.append(replace(self.unanswered.pop(uniqueid), at=now))
         for operator in self.operators.values():
             outcomes += self._touch(operator, now)
         for gone in set(operators) - set(self.operators):

@@ -325,7 +325,15 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
     service = AgentsService(
         control=ami,
         repository=app[AGENTS_REPO],
-        model=LiveModel(lines_of_queues),
+        model=LiveModel(
+            lines_of_queues,
+            wrapup={
+                queue: settings.wrapup_seconds_115
+                if line is Line.MEDICAL
+                else settings.wrapup_seconds_1022
+                for queue, line in lines_of_queues.items()
+            },
+        ),
         publisher=app[BUS],
         queue_lines=lines_of_queues,
         callback_numbers={

@@ -112,6 +112,12 @@ class Settings(BaseModel):
     queue_log_recover_interval: float = Field(
         default=60.0, gt=0, description="seconds between two readings of the queue_log files"
     )
+    wrapup_seconds_1022: int = Field(
+        default=15, ge=0, description="queues.conf wrapuptime of hotline-1022, seconds"
+    )
+    wrapup_seconds_115: int = Field(
+        default=5, ge=0, description="queues.conf wrapuptime of emergency-115, seconds"
+    )
     staffing_target_1022: float = Field(default=0.8, gt=0, lt=1, description="Erlang C target")
     staffing_seconds_1022: int = Field(default=20, gt=0, description="answered within, seconds")
     staffing_target_115: float = Field(default=0.9, gt=0, lt=1, description="Erlang C target")

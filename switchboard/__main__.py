@@ -15,7 +15,7 @@ import contextlib
 import logging
 from pathlib import Path
 
-from switchboard.board import Switchboard
+from switchboard.board import ASTERISK_VERSION, Switchboard
 from switchboard.clock import Clock
 from switchboard.people import Softphone
 from switchboard.traffic import TrafficProfile
@@ -38,6 +38,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--calls-per-hour", type=float, default=0.0)
     parser.add_argument("--recordings", type=Path, default=Path("recordings"))
     parser.add_argument("--sounds", type=Path, default=Path("asterisk_conf/sounds"))
+    parser.add_argument(
+        "--asterisk-version", default=ASTERISK_VERSION, help="e.g. 21.12.0: no ANSWEREDTIME"
+    )
     return parser.parse_args(argv)
 
 
@@ -50,6 +53,7 @@ async def serve(args: argparse.Namespace) -> None:
         ami_users={args.user: (args.secret, {"read": {"all"}, "write": {"all"}})},
         clock=Clock(scale=args.scale),
         seed=args.seed,
+        asterisk_version=args.asterisk_version,
     )
     await board.start(args.ami_host, args.ami_port)
     try:

@@ -651,7 +651,8 @@ class AmiServer:
         if interface.lower() in queue.members:
             self.error(session, action, "Unable to add interface: Already there")
             return
-        self.reply(session, action, "Success", "Added interface to queue")
+        wrapup_text = action.text("Wrapuptime").strip()  # manager_add_queue_member: 0 if
+        self.reply(session, action, "Success", "Added interface to queue")  # absent or bad
         app.add_member(
             queue_name,
             interface,
@@ -660,6 +661,7 @@ class AmiServer:
             name=action.text("MemberName"),
             state_interface=action.text("StateInterface"),
             reason=action.text("Reason"),
+            wrapuptime=int(wrapup_text) if wrapup_text.isdigit() else 0,
         )
 
     async def _queueremove(self, session: AmiSession, action: Action) -> None:

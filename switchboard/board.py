@@ -31,12 +31,12 @@ from switchboard.events import AmiEvent, EventBus
 from switchboard.fastagi import CallerScript
 from switchboard.people import CalledParty, Softphone, draw
 from switchboard.queue_log import QueueLog, QueueLogConfig
-from switchboard.queues import AppQueue, QueueConfig, default_queues
+from switchboard.queues import AppQueue, QueueConfig, default_queues, sets_timing_vars
 from switchboard.traffic import TrafficProfile, run_traffic
 
 logger = logging.getLogger(__name__)
 
-ASTERISK_VERSION = "20.5.0"
+ASTERISK_VERSION = "20.19.0"  # the default; Switchboard(asterisk_version=...) for another
 QUEUE_LOG_FLUSH = 5.0  # real seconds stop() waits for queue_log rows still to be inserted
 UserSpec = tuple[str, Mapping[str, Any]]
 
@@ -164,10 +164,14 @@ class Switchboard:
         fully_booted: bool = True,
         systemname: str = "",
         queue_log: QueueLogConfig | None = None,
+        asterisk_version: str = ASTERISK_VERSION,
     ) -> None:
+        """``asterisk_version`` decides what differs between releases: Queue() sets
+        ANSWEREDTIME ("0" when nobody answered) from 20.19.0 / 22.9.0 on, never in 21."""
         # False: Asterisk is still loading its modules (AMI is up, app_queue is not; no
         # FullyBooted yet) until finish_boot().
         self.fully_booted = fully_booted
+        self.asterisk_version = asterisk_version
         self.clock = clock or Clock()
         self.seed = seed
         self.rng = random.Random(seed)
@@ -187,6 +191,7 @@ class Switchboard:
             rng=random.Random(f"{seed}/queues"),
             shared_lastcall=shared_lastcall,
             queue_log=self.queue_log,
+            timing_vars=sets_timing_vars(asterisk_version),
         )
         self.globals: dict[str, str] = {
             "HOTLINE_BACKEND": agi_host,
@@ -531,7 +536,7 @@ class Switchboard:
         lowered = [w.lower() for w in words]
         if lowered == ["core", "show", "version"]:
             return True, [
-                f"Asterisk {ASTERISK_VERSION} built by switchboard @ emulator on a x86_64"
+                f"Asterisk {self.asterisk_version} built by switchboard @ emulator on a x86_64"
                 " running Linux on 2026-11-26 00:00:00 UTC"
             ]
         if lowered[:2] == ["queue", "show"]:

@@ -89,6 +89,10 @@ class Channel:
     on_hangup_request: Callable[[], None] | None = None
     # run just before the Hangup event (e.g. MixMonitor closing its file)
     finalizers: list[Callable[[], None]] = field(default_factory=list)
+    # stasis subscribers of the channel's hang-up request (app_queue's handle_hangup of a call
+    # whose bridge a Redirect ended); run once, at the first request or at the end of the
+    # channel's dialplan (its ast_softhangup(APPUNLOAD)), before the Hangup event
+    hangup_watchers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
@@ -240,9 +244,16 @@ class Channels:
             self._bus.publish("SoftHangupRequest", "call", [*body, ("Cause", str(cause))])
         else:
             self._bus.publish("HangupRequest", "call", body)
+        self._hangup_requested(channel)
         if channel.on_hangup_request is not None:
             channel.on_hangup_request()
         self.poke(channel)
+
+    @staticmethod
+    def _hangup_requested(channel: Channel) -> None:
+        watchers, channel.hangup_watchers = channel.hangup_watchers, []
+        for watch in watchers:
+            watch()
 
     def poke(self, channel: Channel) -> None:
         """Wake every application waiting on a channel of this call to re-check its state."""
@@ -279,6 +290,7 @@ class Channels:
     def hangup(self, channel: Channel, cause: int | None = None) -> None:
         if channel.gone:
             return
+        self._hangup_requested(channel)
         channel.gone = True
         for finalize in channel.finalizers:
             try:

@@ -310,7 +310,11 @@ class Dialplan:
                 self.channels.set_var(channel, "HOTLINE_QUEUE", var.get("HOTLINE_LINE_QUEUE", ""))
 
         async def if_answered(data: str) -> Jump | None:
-            return ("hotline-queue", exten, "gone") if var.get("ANSWEREDTIME", "") else None
+            # $[0${ANSWEREDTIME} > 0]: "" (Asterisk 21, or before 20.19) and "0" (20.19+:
+            # nobody answered) are both 0, so the caller is queued again
+            answered = "0" + var.get("ANSWEREDTIME", "")
+            talked = answered.isdigit() and int(answered) > 0
+            return ("hotline-queue", exten, "gone") if talked else None
 
         async def if_timeout(data: str) -> Jump | None:
             return (
@@ -365,7 +369,7 @@ class Dialplan:
             Step(
                 None,
                 "GotoIf",
-                lambda: f'$["{var.get("ANSWEREDTIME", "")}" != ""]?gone',
+                lambda: f"$[0{var.get('ANSWEREDTIME', '')} > 0]?gone",
                 if_answered,
             ),
             Step(

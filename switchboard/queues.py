@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from switchboard.channels import (
     STATE_DOWN,
     STATE_RINGING,
     STATE_UP,
+    Bridge,
     Channel,
     ChannelHungUp,
     Channels,
@@ -68,6 +70,22 @@ LEAVE_FACTORS = {
     "no": frozenset(),
 }
 AUTOPAUSE_REASON = "Auto-Pause"
+# Queue() sets Dial()'s timing variables (ANSWEREDTIME, DIALEDTIME, QUEUEWAIT and their _MS)
+# from these releases on: commit "app_queue: Queue Timing Parity with Dial() and Accurate Wait
+# Metrics" (20.19.0, 22.9.0, 23.3.0, master). Branch 21 never got it; 18 and older neither.
+TIMING_VARS_SINCE = {20: (20, 19), 22: (22, 9), 23: (23, 3)}
+TIMING_VARS = ("ANSWEREDTIME", "DIALEDTIME", "QUEUEWAIT")
+
+
+def sets_timing_vars(version: str) -> bool:
+    """True if Queue() of this Asterisk version clears ANSWEREDTIME on entry and leaves "0"
+    there when nobody answered (queue_exec, 20.19.0+); False if it never touches it."""
+    parts = [int(p) for p in re.findall(r"\d+", version)[:2]] + [0, 0]
+    major, minor = parts[0], parts[1]
+    if major > max(TIMING_VARS_SINCE):
+        return True
+    since = TIMING_VARS_SINCE.get(major)
+    return since is not None and (major, minor) >= since
 
 
 def parse_factors(value: str, table: dict[str, frozenset[str]]) -> frozenset[str]:
@@ -242,9 +260,11 @@ class AppQueue:
         rng: random.Random,
         shared_lastcall: bool = True,
         queue_log: QueueLog | None = None,
+        timing_vars: bool = True,
     ) -> None:
         self.channels = channels
         self.queue_log = queue_log or QueueLog(QueueLogConfig(), clock)
+        self.timing_vars = timing_vars
         self.devices = devices
         self.bus = bus
         self.clock = clock
@@ -328,8 +348,10 @@ class AppQueue:
         name: str = "",
         state_interface: str = "",
         reason: str = "",
+        wrapuptime: int = 0,
     ) -> str:
-        """``ok``, ``exists`` or ``noqueue``; publishes QueueMemberAdded."""
+        """``ok``, ``exists`` or ``noqueue``; publishes QueueMemberAdded. ``wrapuptime``: the
+        member's own override (0: the queue's applies)."""
         queue = self.queues.get(queue_name)
         if queue is None:
             return "noqueue"
@@ -345,6 +367,7 @@ class AppQueue:
             paused=paused,
             reason=reason,
         )
+        member.wrapuptime = wrapuptime
         queue.members[interface.lower()] = member
         self._publish_member("QueueMemberAdded", queue, member)
         self.queue_log.log(
@@ -429,7 +452,7 @@ class AppQueue:
             ("Paused", "1" if member.paused else "0"),
             ("PausedReason", member.paused_reason),
             ("Ringinuse", "1" if member.ringinuse else "0"),
-            ("Wrapuptime", str(self._wrapup_of(queue, member))),
+            ("Wrapuptime", str(member.wrapuptime)),  # the member's own override, 0 if none
         ]
 
     def _publish_member(self, name: str, queue: QueueState, member: Member) -> None:
@@ -576,9 +599,16 @@ class AppQueue:
     async def run(
         self, caller: Channel, queue_name: str, *, options: str = "", max_wait: float = 0
     ) -> QueueResult:
-        """Run ``Queue(queue_name,options,,,timeout)`` for ``caller``. Raises ChannelHungUp
-        (after QueueCallerAbandon) or Redirected; returns when the call ended or the caller
-        left the queue without being answered."""
+        """Run ``Queue(queue_name,options,,,timeout)`` for ``caller`` as ``queue_exec`` does.
+        Raises ChannelHungUp or Redirected (after QueueCallerAbandon and QueueCallerLeave when
+        nobody had answered: the soft hang-up of a Redirect ends ``queue_exec`` with
+        ``!qe.handled`` like a hang-up); returns when the call ended or the caller left the
+        queue unanswered — a timeout or leavewhenempty exit is ``record_abandoned`` too, then
+        QueueCallerLeave, and the channel stays up in the dialplan."""
+        if self.timing_vars:  # queue_exec: "Reset variables to avoid stale data"
+            for name in TIMING_VARS:
+                self.channels.set_var(caller, name, "")
+                self.channels.set_var(caller, f"{name}_MS", "")
         queue = self.queues.get(queue_name)
         if queue is None:
             return QueueResult("UNKNOWN", queue_name)
@@ -616,11 +646,9 @@ class AppQueue:
             while True:
                 caller.check()
                 if expire is not None and self.clock.now() >= expire:
-                    return self._leave(
-                        queue, self._exit(queue, entry, "EXITWITHTIMEOUT"), "TIMEOUT"
-                    )
+                    return self._give_up(queue, entry, "TIMEOUT", "EXITWITHTIMEOUT")
                 if leave and self._is_empty(queue, leave, caller):
-                    return self._leave(queue, self._exit(queue, entry, "EXITEMPTY"), "LEAVEEMPTY")
+                    return self._give_up(queue, entry, "LEAVEEMPTY", "EXITEMPTY")
                 if not self._our_turn(queue, entry):
                     await self.channels.wait(caller, RECHECK)
                     continue
@@ -628,17 +656,12 @@ class AppQueue:
                 if result is not None:
                     return result
                 if expire is not None and self.clock.now() >= expire:
-                    return self._leave(
-                        queue, self._exit(queue, entry, "EXITWITHTIMEOUT"), "TIMEOUT"
-                    )
+                    return self._give_up(queue, entry, "TIMEOUT", "EXITWITHTIMEOUT")
                 await self._wait_a_bit(caller, config.retry)
-        except ChannelHungUp:
-            if entry in queue.entries:
+        except (ChannelHungUp, Redirected):
+            if entry in queue.entries:  # stop: res < 0 and !qe.handled
+                self._stop_vars(entry)
                 self._abandon(queue, self._exit(queue, entry, "ABANDON"))
-            raise
-        except Redirected:
-            if entry in queue.entries:
-                self._leave(queue, self._exit(queue, entry, "ABANDON"), "")
             raise
         finally:
             if entry in queue.entries:  # cancelled (board stopping)
@@ -665,6 +688,27 @@ class AppQueue:
         while self.clock.now() < deadline:
             await self.channels.wait(caller, deadline - self.clock.now())
 
+    def _duration_var(self, channel: Channel, name: str, seconds: float) -> None:
+        """set_duration_var: ``name`` in whole seconds and ``name_MS`` in milliseconds."""
+        millis = int(seconds * 1000)
+        self.channels.set_var(channel, name, str(millis // 1000))
+        self.channels.set_var(channel, f"{name}_MS", str(millis))
+
+    def _stop_vars(self, entry: Entry) -> None:
+        """The ``stop:`` block of queue_exec (20.19.0+): QUEUEWAIT and DIALEDTIME if still
+        empty, and ANSWEREDTIME "0" when no bridge set it — so an unanswered caller leaves
+        Queue() with ANSWEREDTIME=0, not empty."""
+        if not self.timing_vars:
+            return
+        caller = entry.channel
+        now = self.clock.now()
+        if not caller.variables.get("QUEUEWAIT"):
+            self._duration_var(caller, "QUEUEWAIT", now - entry.start)
+        if not caller.variables.get("DIALEDTIME"):
+            self._duration_var(caller, "DIALEDTIME", now - caller.created)
+        if not caller.variables.get("ANSWEREDTIME"):
+            self._duration_var(caller, "ANSWEREDTIME", 0)
+
     def _leave_event(self, queue: QueueState, entry: Entry) -> None:
         position = queue.position(entry)
         queue.entries.remove(entry)
@@ -680,13 +724,22 @@ class AppQueue:
         )
         self._kick(queue)
 
-    def _leave(self, queue: QueueState, entry: Entry, status: str) -> QueueResult:
+    def _give_up(self, queue: QueueState, entry: Entry, status: str, event: str) -> QueueResult:
+        """A TIMEOUT (the absolute ``Queue()`` timeout, wait_our_turn / the head-caller loop)
+        or LEAVEEMPTY exit: ``record_abandoned``, the queue_log ``event``, then the ``stop:``
+        block, hold music off, ``leave_queue`` (QueueCallerLeave); the caller goes on in the
+        dialplan."""
+        self._record_abandoned(queue, entry)
+        self._exit(queue, entry, event)
+        self._stop_vars(entry)
         self.channels.moh_stop(entry.channel)
         self._leave_event(queue, entry)
         return QueueResult(status, queue.name)
 
-    def _abandon(self, queue: QueueState, entry: Entry) -> None:
+    def _record_abandoned(self, queue: QueueState, entry: Entry) -> None:
+        """record_abandoned: ABANDONED=TRUE, QueueCallerAbandon, the abandoned counters."""
         hold = self.clock.now() - entry.start
+        self.channels.set_var(entry.channel, "ABANDONED", "TRUE")
         self.bus.publish(
             "QueueCallerAbandon",
             "agent",
@@ -701,6 +754,9 @@ class AppQueue:
         queue.abandoned += 1
         if hold <= queue.config.servicelevel:
             queue.abandoned_in_sl += 1
+
+    def _abandon(self, queue: QueueState, entry: Entry) -> None:
+        self._record_abandoned(queue, entry)
         self._leave_event(queue, entry)
 
     def _choose(self, queue: QueueState, entry: Entry) -> list[Member]:
@@ -859,6 +915,8 @@ class AppQueue:
         hold, ring = now - entry.start, now - winner.ring_start
         self._leave_event(queue, entry)
         member.in_call = True
+        if self.timing_vars:
+            self._duration_var(caller, "QUEUEWAIT", hold)
         self.bus.publish(
             "AgentConnect",
             "agent",
@@ -896,7 +954,6 @@ class AppQueue:
         end_at = start + talk
         reason = ""
         first, second = caller, agent
-        redirected: Redirected | None = None
         while not reason:
             try:
                 if agent.hangup_requested:
@@ -913,8 +970,9 @@ class AppQueue:
                 await self.channels.wait(caller, end_at - now)
             except ChannelHungUp:
                 reason, first, second = "caller", caller, agent
-            except Redirected as err:
-                reason, first, second, redirected = "transfer", caller, agent, err
+            except Redirected:
+                self._redirected_in_call(queue, entry, member, agent, bridge, hold, start, in_sl)
+                raise
             except asyncio.CancelledError:  # the board is stopping: leave nothing behind
                 for channel in (caller, agent):
                     self.channels.bridge_leave(bridge, channel)
@@ -926,17 +984,42 @@ class AppQueue:
         talk_time = self.clock.now() - start
         self.channels.bridge_leave(bridge, first)
         self.channels.bridge_leave(bridge, second)
+        self._agent_complete(queue, entry, member, agent, hold, talk_time, reason)
+        if self.timing_vars:  # end_bridge_callback: Dial()'s timing variables
+            self._duration_var(caller, "ANSWEREDTIME", talk_time)
+            self._duration_var(caller, "DIALEDTIME", self.clock.now() - caller.created)
+        self.channels.bridge_destroy(bridge)
+        self.channels.hangup(first, 16)
+        self.channels.hangup(second, 16)
+        self._complete(queue, member, talk_time, in_sl)
+        self.devices.use(member.state_interface, -1)
+        by = "operator" if reason == "agent" else "caller"
+        return QueueResult("", queue.name, member.interface, hold, talk_time, by)
+
+    def _agent_complete(
+        self,
+        queue: QueueState,
+        entry: Entry,
+        member: Member,
+        agent: Channel | None,
+        hold: float,
+        talk: float,
+        reason: str,
+    ) -> None:
+        """handle_hangup: send_agent_complete and the queue_log COMPLETECALLER/COMPLETEAGENT;
+        ``agent`` None when its snapshot has left the cache (no Dest* fields then)."""
+        caller = entry.channel
         self.bus.publish(
             "AgentComplete",
             "agent",
             [
                 *caller.snapshot(),
-                *agent.snapshot("Dest"),
+                *(agent.snapshot("Dest") if agent is not None else []),
                 ("Queue", queue.name),
                 ("Interface", member.interface),
                 ("MemberName", member.name),
                 ("HoldTime", str(int(hold))),
-                ("TalkTime", str(int(talk_time))),
+                ("TalkTime", str(int(talk))),
                 ("Reason", reason),
             ],
         )
@@ -946,23 +1029,58 @@ class AppQueue:
             member.name,
             "COMPLETEAGENT" if reason == "agent" else "COMPLETECALLER",
             int(hold),
-            int(talk_time),
+            int(talk),
             entry.original_position,
         )
-        if redirected is None:
-            self.channels.set_var(caller, "ANSWEREDTIME", str(int(talk_time)))
+
+    def _redirected_in_call(
+        self,
+        queue: QueueState,
+        entry: Entry,
+        member: Member,
+        agent: Channel,
+        bridge: Bridge,
+        hold: float,
+        start: float,
+        in_sl: bool,
+    ) -> None:
+        """AMI Redirect of a caller talking to an operator (Asterisk 20, checked twice):
+
+        - action_redirect → ast_async_goto: the caller is bridged, so ``ast_explicit_goto``
+          and ``ast_softhangup_nolock(AST_SOFTHANGUP_ASYNCGOTO)`` — the *nolock* variant,
+          which publishes no hang-up request (only ``ast_softhangup`` does). app_queue's
+          ``handle_hangup`` listens to hang-up requests only, so **no AgentComplete now**;
+          nor is this a blind or attended transfer (those come from the bridge core).
+        - The caller leaves the basic bridge; the operator's leg, imparted independent, is
+          alone, leaves it too and is hung up by ``ast_bridge_run_after_goto`` →
+          ``ast_hangup`` — a Hangup, again without a hang-up request.
+        - Its device goes NOT_INUSE: ``update_status`` → ``update_queue`` clears the
+          member's ``starttime`` (QueueMemberStatus ``InCall: 0``), sets ``lastcall`` (the
+          wrap-up starts) and counts the call completed. The operator's talk ends here.
+        - ``ast_bridge_call`` returns 0 (ASYNCGOTO), ``queue_exec`` leaves through ``stop:``
+          (ANSWEREDTIME "0" in 20.19.0+, since no end_bridge_callback ran) and the dialplan
+          continues at the Redirect's target.
+        - The stasis subscriptions of this call stay: the caller's *next* hang-up request
+          (hanging up in the other queue, or the ``ast_softhangup(APPUNLOAD)`` at the end of
+          its dialplan) runs ``handle_hangup`` → AgentComplete ``Reason: caller`` for this
+          operator, ``TalkTime`` from this answer to then (covering the rest of the call), no
+          Dest* fields (the leg's snapshot left the cache), and ``update_queue`` does
+          nothing (``member->starttime`` is no longer this call's).
+        """
+        caller = entry.channel
+        self.channels.bridge_leave(bridge, caller)
+        self.channels.bridge_leave(bridge, agent)
         self.channels.bridge_destroy(bridge)
-        if redirected is None:
-            self.channels.hangup(first, 16)
-            self.channels.hangup(second, 16)
-        else:
-            self.channels.hangup(agent, 16)
-        self._complete(queue, member, talk_time, in_sl)
+        self.channels.hangup(agent, 16)
+        self._complete(queue, member, self.clock.now() - start, in_sl)
         self.devices.use(member.state_interface, -1)
-        if redirected is not None:
-            raise redirected
-        by = "operator" if reason == "agent" else "caller"
-        return QueueResult("", queue.name, member.interface, hold, talk_time, by)
+        self._stop_vars(entry)
+
+        def complete_later() -> None:
+            talk = self.clock.now() - start
+            self._agent_complete(queue, entry, member, None, hold, talk, "caller")
+
+        caller.hangup_watchers.append(complete_later)
 
     def _complete(self, queue: QueueState, member: Member, talk: float, in_sl: bool) -> None:
         now = self.clock.now()

@@ -203,6 +203,59 @@ async def test_given_a_caller_who_hangs_up_while_the_operator_rings_when_abandon
     await eventually(listed)
 
 
+@pytest.mark.parametrize("version", ["20.19.0", "21.12.0"])
+async def test_given_a_115_caller_past_the_queue_timeout_when_queued_again_and_answered_then_not_abandoned_and_no_callback(
+    database_url: str, tmp_path: Path, version: str
+) -> None:
+    """Asterisk 20's queue_exec sends QueueCallerAbandon + QueueCallerLeave at the Queue()
+    timeout (record_abandoned) and, from 20.19.0, leaves ANSWEREDTIME=0 (21: empty): the
+    dialplan queues the 115 caller again on both, and the service counts no abandon, puts
+    nobody on the worklist and counts the call received once."""
+    users = {"lan": Role.OPERATOR, "sup": Role.SUPERVISOR}
+    async with live_hotline(
+        database_url, tmp_path, seed=7, users=users, board_options={"asterisk_version": version}
+    ) as live:
+        live.board.add_softphone(Softphone("op201", ring_delay=1.0, talk_time=10.0))
+        call = await live.board.place_call("115", "0977777777", script=CallerScript())
+        await eventually(
+            lambda: (
+                sum(
+                    e.name == "QueueCallerJoin" and e.get("Channel") == call.channel
+                    for e in live.board.events
+                )
+                == 2
+            ),
+            seconds=30,
+        )
+        await live.login("lan", "op201")
+        outcome = await call.wait()
+
+        async def counted() -> bool:
+            _, stats = await live.get("sup", "/api/v1/stats/queues")
+            return bool(stats["queues"].get("emergency-115", {}).get("answered") == 1)
+
+        await eventually(counted)
+        _, stats = await live.get("sup", "/api/v1/stats/queues")
+        _, worklist = await live.get("lan", "/api/v1/callbacks")
+        _, queues = await live.get("lan", "/api/v1/queues")
+        row = await live.service.pool.fetchrow(
+            "SELECT answered_at, abandoned_at FROM calls WHERE uniqueid = $1", call.uniqueid
+        )
+
+    assert outcome.answered_by == "PJSIP/op201"
+    assert [e.name for e in live.board.events if e.name.startswith("QueueCaller")][:3] == [
+        "QueueCallerJoin",
+        "QueueCallerAbandon",
+        "QueueCallerLeave",
+    ]
+    emergency = stats["queues"]["emergency-115"]
+    assert (emergency["received"], emergency["answered"], emergency["abandoned"]) == (1, 1, 0)
+    assert worklist["items"] == []
+    assert queues["abandoned_today"] == []
+    assert row is not None
+    assert (row["answered_at"] is not None, row["abandoned_at"]) == (True, None)
+
+
 async def test_given_pause_unpause_and_a_supervisor_logout_when_done_then_asterisk_and_the_model_agree(
     live: Live,
 ) -> None:

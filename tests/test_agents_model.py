@@ -100,22 +100,162 @@ def test_given_an_answered_call_when_its_events_arrive_then_the_model_follows_jo
     assert model.queue_view(QUEUE, T0 + timedelta(seconds=130))["waiting"] == []
 
 
-def test_given_a_caller_who_gives_up_when_abandon_arrives_then_it_is_an_abandoned_outcome() -> None:
+def test_given_a_caller_who_gives_up_when_abandon_then_hangup_arrive_then_it_is_abandoned_at_the_hangup() -> (
+    None
+):
     model = LiveModel([QUEUE])
     model.apply(caller("QueueCallerJoin", 0, Position=1, Count=1))
     view = model.queue_view(QUEUE, T0 + timedelta(seconds=40))
     assert view["waiting"][0]["wait_seconds"] == 40
     assert view["longest_wait_seconds"] == 40
 
-    outcomes = model.apply(
+    at_abandon = model.apply(
         caller("QueueCallerAbandon", 42, Position=1, OriginalPosition=1, HoldTime=42)
     )
     model.apply(caller("QueueCallerLeave", 42, Position=1, Count=0))
+    outcomes = model.apply(caller("Hangup", 42, Cause=16))
 
+    assert not [o for o in at_abandon if isinstance(o, CallAbandoned)]
     abandoned = [o for o in outcomes if isinstance(o, CallAbandoned)]
     assert abandoned[0].hold_seconds == 42
     assert abandoned[0].caller == "0901234567"
     assert model.queue_view(QUEUE, T0 + timedelta(seconds=43))["waiting"] == []
+
+
+def test_given_a_queue_timeout_when_the_caller_is_queued_again_and_answered_then_never_abandoned() -> (
+    None
+):
+    """app_queue.c queue_exec (Asterisk 20): the Queue() timeout runs record_abandoned, so
+    QueueCallerAbandon + QueueCallerLeave come although the channel stays up; the dialplan
+    queues the caller again."""
+    model = LiveModel([QUEUE], wrapup={QUEUE: 15})
+    model.apply(member("QueueMemberAdded", Wrapuptime=0))
+    first = model.apply(caller("QueueCallerJoin", 0, Position=1, Count=1))
+    model.apply(caller("QueueCallerAbandon", 600, Position=1, OriginalPosition=1, HoldTime=600))
+    model.apply(caller("QueueCallerLeave", 600, Position=1, Count=0))
+    again = model.apply(caller("QueueCallerJoin", 600, Position=1, Count=1))
+    model.apply(caller("QueueCallerLeave", 610, Position=1, Count=0))
+    model.apply(caller("AgentConnect", 610, Interface="PJSIP/op101", MemberName="lan", HoldTime=10))
+    ended = model.apply(
+        caller("AgentComplete", 670, Interface="PJSIP/op101", HoldTime=10, TalkTime=60)
+    )
+    ended += model.apply(caller("Hangup", 670, Cause=16))
+
+    outcomes = [*first, *again, *ended]
+    assert not [o for o in outcomes if isinstance(o, CallAbandoned)]
+    assert len([o for o in outcomes if isinstance(o, CallerJoined)]) == 2
+    assert [o.hold_seconds for o in outcomes if isinstance(o, CallAnswered)] == [10]
+    assert model.unanswered == {}
+
+
+def test_given_a_waiting_caller_when_transferred_to_the_other_queue_then_not_abandoned_and_received_there() -> (
+    None
+):
+    """A Redirect of a waiting caller: soft hang-up, queue_exec ends with !qe.handled ⇒
+    record_abandoned (app_queue.c, Asterisk 20) — then the caller joins the other queue."""
+    model = LiveModel([QUEUE, "emergency-115"])
+    model.apply(caller("QueueCallerJoin", 0, Position=1, Count=1))
+    model.apply(caller("QueueCallerAbandon", 30, Position=1, OriginalPosition=1, HoldTime=30))
+    model.apply(caller("QueueCallerLeave", 30, Position=1, Count=0))
+    moved = model.apply(caller("QueueCallerJoin", 31, Queue="emergency-115", Position=1, Count=1))
+    model.apply(caller("QueueCallerAbandon", 50, Queue="emergency-115", HoldTime=19))
+    model.apply(caller("QueueCallerLeave", 50, Queue="emergency-115", Count=0))
+    gone = model.apply(caller("Hangup", 50, Cause=16))
+
+    assert [o.queue for o in moved if isinstance(o, CallerJoined)] == ["emergency-115"]
+    abandoned = [o for o in gone if isinstance(o, CallAbandoned)]
+    assert [(a.queue, a.hold_seconds) for a in abandoned] == [("emergency-115", 19)]
+
+
+def test_given_a_connected_caller_when_redirected_then_the_first_operators_talk_ends_at_their_hangup() -> (
+    None
+):
+    """Asterisk 20 (app_queue.c handle_hangup, main/pbx.c ast_async_goto): no AgentComplete
+    at a Redirect; the first operator's leg hangs up (QueueMemberStatus InCall 0) and their
+    AgentComplete comes at the very end, Reason caller, TalkTime covering the whole rest."""
+    model = LiveModel([QUEUE, "emergency-115"], wrapup={QUEUE: 15, "emergency-115": 5})
+    model.apply(member("QueueMemberAdded", Wrapuptime=0))
+    model.apply(
+        member("QueueMemberAdded", Queue="emergency-115", Interface="PJSIP/op201", Wrapuptime=0)
+    )
+    model.apply(caller("QueueCallerJoin", 0, Position=1, Count=1))
+    model.apply(caller("QueueCallerLeave", 5, Position=1, Count=0))
+    model.apply(
+        caller(
+            "AgentConnect",
+            5,
+            Interface="PJSIP/op101",
+            DestChannel="PJSIP/op101-00000002",
+            HoldTime=5,
+        )
+    )
+    model.apply(member("QueueMemberStatus", 5, Status=2, InCall=1))
+    moved = model.apply(
+        ev("Hangup", 65, Channel="PJSIP/op101-00000002", Uniqueid="1795707346.2", Cause=16)
+    )
+    moved += model.apply(member("QueueMemberStatus", 65, Status=1, InCall=0, CallsTaken=1))
+    in_wrapup = model.operator_view("PJSIP/op101", T0 + timedelta(seconds=70))
+    model.apply(caller("QueueCallerJoin", 66, Queue="emergency-115", Position=1, Count=1))
+    model.apply(caller("QueueCallerLeave", 70, Queue="emergency-115", Count=0))
+    model.apply(
+        caller(
+            "AgentConnect",
+            70,
+            Queue="emergency-115",
+            Interface="PJSIP/op201",
+            DestChannel="PJSIP/op201-00000004",
+            HoldTime=4,
+        )
+    )
+    end = model.apply(
+        caller(
+            "AgentComplete",
+            100,
+            Queue="emergency-115",
+            Interface="PJSIP/op201",
+            HoldTime=4,
+            TalkTime=30,
+            Reason="caller",
+        )
+    )
+    end += model.apply(
+        caller("AgentComplete", 100, Interface="PJSIP/op101", HoldTime=5, TalkTime=95)
+    )
+    end += model.apply(caller("Hangup", 100, Cause=16))
+
+    first = [o for o in moved if isinstance(o, CallCompleted)]
+    assert [(c.interface, c.talk_seconds) for c in first] == [("PJSIP/op101", 60)]
+    assert [(c.interface, c.talk_seconds) for c in end if isinstance(c, CallCompleted)] == [
+        ("PJSIP/op201", 30)
+    ]
+    assert not [o for o in [*moved, *end] if isinstance(o, CallAbandoned)]
+    assert in_wrapup["state"] == "wrap_up"
+    assert in_wrapup["calls_handled"] == 1
+    after = model.operator_view("PJSIP/op101", T0 + timedelta(seconds=101))
+    assert (after["state"], after["calls_handled"]) == ("available", 1)
+
+
+def test_given_member_events_with_wrapuptime_0_when_a_call_ends_then_the_queues_wrapup_shows_and_nobody_is_available() -> (
+    None
+):
+    """queue_member_blob_create (app_queue.c, Asterisk 20) reports the member's own
+    wrapuptime (0 unless QueueAdd set one); get_wrapuptime falls back to the queue's."""
+    model = LiveModel([QUEUE], wrapup={QUEUE: 15})
+    model.apply(member("QueueMemberAdded", Wrapuptime=0))
+    model.apply(caller("AgentConnect", 0, Interface="PJSIP/op101", HoldTime=1))
+    model.apply(member("QueueMemberStatus", 0, Status=2, InCall=1))
+    model.apply(caller("AgentComplete", 60, Interface="PJSIP/op101", HoldTime=1, TalkTime=60))
+    model.apply(member("QueueMemberStatus", 60, Status=1, InCall=0, CallsTaken=1))
+
+    during = model.queue_view(QUEUE, T0 + timedelta(seconds=70))
+    after = model.queue_view(QUEUE, T0 + timedelta(seconds=76))
+    assert model.operator_view("PJSIP/op101", T0 + timedelta(seconds=70))["state"] == "wrap_up"
+    assert (during["operators_logged_in"], during["operators_available"]) == (1, 0)
+    assert after["operators_available"] == 1
+    own = LiveModel([QUEUE], wrapup={QUEUE: 15})
+    own.apply(member("QueueMemberAdded", Wrapuptime=30))
+    own.apply(caller("AgentComplete", 60, Interface="PJSIP/op101", HoldTime=1, TalkTime=60))
+    assert own.operator_view("PJSIP/op101", T0 + timedelta(seconds=85))["state"] == "wrap_up"
 
 
 def test_given_a_ring_no_answer_then_a_pause_when_applied_then_ring_time_is_ms_and_the_operator_is_paused() -> (

@@ -274,11 +274,12 @@ async def test_given_a_1022_call_when_the_operator_transfers_it_to_115_then_the_
         messages(live.board.events),
         [
             is_event("AgentConnect", Channel=call.channel, Interface=OP),
-            is_event("AgentComplete", Interface=OP, Reason="transfer"),
             is_event("Hangup", Channel="PJSIP/op101-"),
+            is_event("QueueMemberStatus", Interface=OP, InCall="0"),
             is_event("Newexten", Channel=call.channel, Context="hotline-transfer", Exten="115"),
             is_event("QueueCallerJoin", Channel=call.channel, Queue="emergency-115"),
             is_event("AgentConnect", Channel=call.channel, Interface="PJSIP/op201"),
+            is_event("AgentComplete", Interface=OP, Reason="caller"),  # at the end (handle_hangup)
         ],
     )
     redirected = [

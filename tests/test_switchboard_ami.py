@@ -372,6 +372,13 @@ async def test_given_queueadd_when_the_reply_comes_then_member_added_follows_it(
     reply = await ami.read()
     added = await ami.read()
     again = await ami.action("QueueAdd", ("Queue", "hotline-1022"), ("Interface", "PJSIP/op101"))
+    await ami.action(
+        "QueueAdd",
+        ("Queue", "hotline-1022"),
+        ("Interface", "PJSIP/op102"),
+        ("Wrapuptime", "30"),
+    )
+    own = await ami.next_event("QueueMemberAdded")
     nowhere = await ami.action("QueueAdd", ("Queue", "nope"), ("Interface", "PJSIP/op101"))
 
     assert (
@@ -389,8 +396,9 @@ async def test_given_queueadd_when_the_reply_comes_then_member_added_follows_it(
         "1",
         "0",
         "0",
-        "15",
+        "0",  # queue_member_blob_create: the member's own wrapuptime, not the queue's 15
     )
+    assert (own["Interface"], own["Wrapuptime"]) == ("PJSIP/op102", "30")
     assert again["Message"] == "Unable to add interface: Already there"
     assert nowhere["Message"] == "Unable to add interface to queue: No such queue"
 

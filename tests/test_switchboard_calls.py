@@ -328,11 +328,19 @@ async def test_given_an_operator_in_wrap_up_when_the_next_caller_waits_then_they
     assert answered_at - ended >= 10 + 1 - 0.5
 
 
-async def test_given_no_operator_when_the_maximum_wait_passes_then_the_caller_rejoins_with_a_higher_priority(
-    tmp_path: Path,
+@pytest.mark.parametrize(("version", "answeredtime"), [("20.19.0", "0"), ("21.12.0", None)])
+async def test_given_no_operator_when_the_maximum_wait_passes_then_abandon_leave_and_the_caller_rejoins_then_is_answered(
+    tmp_path: Path, version: str, answeredtime: str | None
 ) -> None:
-    board = make_board(tmp_path, scale=400.0)
+    """apps/app_queue.c queue_exec (Asterisk 20): each timeout exit (after wait_our_turn, in
+    the head-caller loop, after try_calling) calls record_abandoned — QueueCallerAbandon —
+    then leave_queue — QueueCallerLeave — and returns QUEUE_TIMEOUT with the channel up.
+    From 20.19.0 queue_exec clears ANSWEREDTIME on entry and its ``stop:`` block sets "0" when
+    no bridge set it; 21 never sets it. extensions.conf's ``$[0${ANSWEREDTIME} > 0]`` queues
+    the 115 caller again on both, and an operator who logs in later answers them."""
+    board = make_board(tmp_path, scale=400.0, asterisk_version=version)
     await board.start()
+    board.add_softphone(Softphone("op201", ring_delay=1.0, talk_time=5.0))
     client = await RawAmi.connect("127.0.0.1", board.ami_port)
     await client.login("admin", "secret")
     try:
@@ -344,26 +352,38 @@ async def test_given_no_operator_when_the_maximum_wait_passes_then_the_caller_re
             client, lambda m: m.event == "QueueCallerJoin" and m.get("Channel") == call.channel
         )
         waiting = board.truth().queues["emergency-115"].callers
-        call.hangup()
+        board.app_queue.add_member("emergency-115", "PJSIP/op201")
         outcome = await call.wait()
     finally:
         await client.close()
         await board.stop()
 
-    find_in_order(
+    found = find_in_order(
         messages,
         [
             is_event("VarSet", Variable="QUEUE_PRIO", Value="10"),
             is_event("QueueCallerJoin", Channel=call.channel),
+            is_event("QueueCallerAbandon", Channel=call.channel),
             is_event("QueueCallerLeave", Channel=call.channel),
             is_event("VarSet", Variable="QUEUESTATUS", Value="TIMEOUT"),
+            is_event("Newexten", Channel=call.channel, Application="GotoIf"),
             is_event("VarSet", Variable="QUEUE_PRIO", Value="11"),
             is_event("QueueCallerJoin", Channel=call.channel),
         ],
     )
+    first_exit = messages[messages.index(found[0]) : messages.index(found[4])]
+    values = [m["Value"] for m in first_exit if m.get("Variable") == "ANSWEREDTIME"]
+    assert values == ([] if answeredtime is None else ["", answeredtime])
+    steps = dialplan_steps("hotline-queue", "_X.")
+    guard = steps[[app for app, _ in steps].index("Queue") + 1]
+    assert guard == ("GotoIf", "$[0${ANSWEREDTIME} > 0]?gone")
+    assert found[5]["AppData"] == guard[1].replace("${ANSWEREDTIME}", answeredtime or "")
+    assert int(found[2]["HoldTime"]) >= 120  # HOTLINE_MAXWAIT of 115
     assert [c.priority for c in waiting] == [11]
-    assert outcome.queue_status == "TIMEOUT"
-    assert outcome.abandoned
+    assert outcome.variables["QUEUESTATUS"] == "TIMEOUT"  # of the first Queue()
+    assert outcome.answered_by == "PJSIP/op201"
+    assert not outcome.abandoned
+    assert board.truth().queues["emergency-115"].abandoned == 1  # Asterisk's own counter
 
 
 async def test_given_strict_joinempty_when_nobody_is_logged_in_then_joinempty_and_hold_music_loop(
@@ -498,9 +518,19 @@ async def test_given_a_bridged_call_when_ami_hangs_up_the_operator_then_agentcom
     assert outcome.hung_up_by == "operator"
 
 
-async def test_given_a_bridged_caller_when_redirected_to_the_emergency_queue_then_transfer_and_rejoin(
+async def test_given_a_bridged_caller_when_redirected_to_the_emergency_queue_then_no_agent_complete_until_the_call_ends(
     board: Switchboard, ami: RawAmi
 ) -> None:
+    """Follows main/manager.c action_redirect → main/pbx.c ast_async_goto (bridged:
+    ast_explicit_goto + ast_softhangup_nolock(ASYNCGOTO), which publishes no hang-up request)
+    and apps/app_queue.c handle_hangup / update_status / update_queue, checked twice:
+    app_queue only ends a call's record on a hang-up *request* (or a bridge transfer), so the
+    Redirect makes no AgentComplete. The operator's leg is hung up by the bridge
+    (ast_bridge_run_after_goto → ast_hangup, no request either); its device going NOT_INUSE
+    runs update_queue: QueueMemberStatus InCall 0, CallsTaken 1 — the first operator's talk
+    ends there. The AgentComplete of the first operator comes when the caller's channel gets
+    its next hang-up request (here: the end of its dialplan), Reason caller, TalkTime from the
+    first answer to the end, without Dest* fields (that leg's snapshot is gone)."""
     board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=600.0))
     board.add_softphone(Softphone("op201", ring_delay=1.0, talk_time=2.0))
     await log_in(ami, "hotline-1022", "PJSIP/op101")
@@ -526,16 +556,39 @@ async def test_given_a_bridged_caller_when_redirected_to_the_emergency_queue_the
 
     assert setvar["Message"] == "Variable Set"
     assert reply["Message"] == "Redirect successful"
-    find_in_order(
+    found = find_in_order(
         messages,
         [
-            is_event("AgentComplete", Interface="PJSIP/op101", Reason="transfer"),
+            is_event("BridgeLeave", Channel=call.channel),
+            is_event("BridgeLeave", Channel="PJSIP/op101-"),
             is_event("Hangup", Channel="PJSIP/op101-"),
+            is_event("QueueMemberStatus", Interface="PJSIP/op101", InCall="0", CallsTaken="1"),
             is_event("QueueCallerJoin", Channel=call.channel, Queue="emergency-115"),
             is_event("AgentConnect", Interface="PJSIP/op201"),
+            is_event("HangupRequest", Channel=call.channel),
+            is_event("AgentComplete", Interface="PJSIP/op201", Reason="caller"),
+            is_event("Hangup", Channel=call.channel),
         ],
     )
+    the_end = messages.index(found[6])
+    first = [m for m in messages if m.event == "AgentComplete" and m["Interface"] == "PJSIP/op101"]
+    assert not [m for m in messages[:the_end] if m.event == "AgentComplete"]
+    assert not [
+        m
+        for m in messages[:the_end]
+        if m.event in ("HangupRequest", "SoftHangupRequest") and m["Channel"] == call.channel
+    ]
+    assert not [m for m in messages if m.event == "QueueCallerAbandon"]
+    assert len(first) == 1
+    assert first[0]["Reason"] == "caller"
+    assert not first[0].get("DestChannel")
+    assert the_end < messages.index(first[0]) < messages.index(found[8])
+    second = found[7]
+    assert int(first[0]["TalkTime"]) >= int(second["HoldTime"]) + int(second["TalkTime"])
     assert outcome.answered_by == "PJSIP/op201"
+    op101 = next(m for m in board.truth().queues["hotline-1022"].members)
+    assert (op101.calls_taken, op101.in_call) == (1, False)
+    assert board.truth().queues["hotline-1022"].completed == 1
 
 
 async def test_given_an_operator_when_originating_a_call_back_then_the_citizen_answers(
@@ -802,8 +855,8 @@ async def test_given_a_call_in_conversation_when_the_truth_is_read_then_both_cha
     assert board.truth().channels == ()
 
 
-def transfer_context(line: str) -> list[tuple[str, str]]:
-    """(application, data) of each priority of ``[hotline-transfer]`` ``line`` in the
+def dialplan_steps(context_name: str, exten: str) -> list[tuple[str, str]]:
+    """(application, data) of each priority of ``[context_name]`` ``exten`` in the
     extensions.conf an administrator deploys (inline comments removed)."""
     conf = Path(__file__).resolve().parent.parent / "asterisk_conf" / "extensions.conf"
     steps: list[tuple[str, str]] = []
@@ -814,16 +867,20 @@ def transfer_context(line: str) -> list[tuple[str, str]]:
             context = text.strip("[]")
             continue
         keyword, arrow, body = text.partition("=>")
-        if context != "hotline-transfer" or not arrow:
+        if context != context_name or not arrow:
             continue
         if keyword.strip() == "exten":
             current, _, body = body.strip().partition(",")  # exten => 1022,1,App(...)
-        if current != line:
+        if current != exten:
             continue
-        _, _, call = body.strip().partition(",")  # the priority: 1 or n
+        _, _, call = body.strip().partition(",")  # the priority: 1, n or n(label)
         app, _, data = call.partition("(")
         steps.append((app.strip(), data.rstrip().removesuffix(")")))
     return steps
+
+
+def transfer_context(line: str) -> list[tuple[str, str]]:
+    return dialplan_steps("hotline-transfer", line)
 
 
 @pytest.mark.parametrize(
@@ -867,10 +924,13 @@ async def test_given_a_bridged_1022_caller_when_redirected_to_hotline_transfer_t
     find_in_order(
         messages,
         [
-            is_event("AgentComplete", Interface="PJSIP/op101", Reason="transfer"),
+            is_event("Hangup", Channel="PJSIP/op101-"),
+            is_event("VarSet", Channel=call.channel, Variable="ANSWEREDTIME", Value="0"),
+            is_event("Newexten", Channel=call.channel, Context="hotline-transfer"),
             is_event("VarSet", Channel=call.channel, Variable="ANSWEREDTIME", Value=""),
             is_event("QueueCallerJoin", Channel=call.channel, Queue=queue),
             is_event("AgentConnect", Interface="PJSIP/op201"),
+            is_event("AgentComplete", Interface="PJSIP/op101", Reason="caller"),
         ],
     )
     assert outcome.answered_by == "PJSIP/op201"
