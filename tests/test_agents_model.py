@@ -135,7 +135,9 @@ def test_given_a_queue_timeout_when_the_caller_is_queued_again_and_answered_then
     model.apply(caller("QueueCallerLeave", 600, Position=1, Count=0))
     again = model.apply(caller("QueueCallerJoin", 600, Position=1, Count=1))
     model.apply(caller("QueueCallerLeave", 610, Position=1, Count=0))
-    model.apply(caller("AgentConnect", 610, Interface="PJSIP/op101", MemberName="lan", HoldTime=10))
+    again += model.apply(
+        caller("AgentConnect", 610, Interface="PJSIP/op101", MemberName="lan", HoldTime=10)
+    )
     ended = model.apply(
         caller("AgentComplete", 670, Interface="PJSIP/op101", HoldTime=10, TalkTime=60)
     )
