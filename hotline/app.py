@@ -253,13 +253,12 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     menu = app[MENU]
     settings.recordings.mkdir(parents=True, exist_ok=True)
-    writer = GroupCommitWriter(PostgresIntakeRepository(app[POOL]))
+    writer = GroupCommitWriter(PostgresIntakeRepository(app[POOL]), metrics=app[METRICS])
     recorder = IntakeRecorder(
         writer,
         IntakeSpool(settings.spool_dir),
         timeout=settings.db_timeout,
         retry_interval=settings.spool_retry_interval,
-        metrics=app[METRICS],
     )
     app[RECORDER] = recorder
     service = IvrService(

@@ -13,7 +13,6 @@ from collections import OrderedDict
 from datetime import datetime
 
 from ivr.spool import IntakeSpool
-from runtime.metrics import Metrics
 from tickets.errors import SnapshotRefused, StorageError, StorageRefused, StorageUnavailable
 from tickets.intake import CallIntake, IntakeRepository
 
@@ -36,10 +35,8 @@ class IntakeRecorder:
         *,
         timeout: float,
         retry_interval: float,
-        metrics: Metrics | None = None,
     ) -> None:
         self._repository = repository
-        self._metrics = metrics or Metrics()
         self._spool = spool
         self._timeout = timeout
         self._retry_interval = retry_interval
@@ -75,7 +72,7 @@ class IntakeRecorder:
     async def _store(self, intake: CallIntake) -> str | None:
         """One save bounded by ``timeout``; ``None`` (logged, counted) when it failed."""
         try:
-            code = await self._save(intake)
+            code = await asyncio.wait_for(self._repository.save(intake), self._timeout)
         except REFUSED as err:
             self._refused[(intake.uniqueid, intake.started_at)] = None
             if len(self._refused) > MAX_SLOW_CALLS:
@@ -101,13 +98,6 @@ class IntakeRecorder:
             self._slow_calls.pop(intake.uniqueid, None)  # caught up: the next step saves again
             return code
         return None
-
-    async def _save(self, intake: CallIntake) -> str:
-        """The one place snapshots reach the database (one per transaction), timed."""
-        started = time.monotonic()
-        code = await asyncio.wait_for(self._repository.save(intake), self._timeout)
-        self._metrics.saved(1, time.monotonic() - started)
-        return code
 
     def _mark_slow(self, uniqueid: str) -> None:
         self._slow_calls[uniqueid] = None
@@ -154,7 +144,7 @@ class IntakeRecorder:
             if intake is None:
                 continue
             try:
-                code = await self._save(intake)
+                code = await asyncio.wait_for(self._repository.save(intake), self._timeout)
             except (StorageUnavailable, TimeoutError) as err:
                 logger.info("spool replay paused, database unavailable (%s)", err or "timed out")
                 return stored

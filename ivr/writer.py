@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
+from runtime.metrics import Metrics
 from tickets.errors import StorageError, StorageRefused, StorageUnavailable
 from tickets.intake import CallIntake, IntakeBatchStore, SaveAction, StoredCall, save_action
 
@@ -49,8 +51,10 @@ class GroupCommitWriter:
         *,
         max_batch: int = MAX_BATCH,
         max_in_flight: int = MAX_IN_FLIGHT,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics()  # each committed batch: its size and time
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._in_flight = 0
@@ -127,7 +131,9 @@ class GroupCommitWriter:
 
     async def _commit(self, batch: list[_Waiting]) -> None:
         try:
+            started = time.monotonic()
             results = await self._store.save_batch([waiting.intake for waiting in batch])
+            self._metrics.saved(len(batch), time.monotonic() - started)
         except (StorageUnavailable, StorageRefused) as err:
             if isinstance(err, StorageUnavailable) or len(batch) == 1:
                 for waiting in batch:

@@ -147,6 +147,7 @@ class Metrics:
         ProcessCollector(registry=r)
 
     def saved(self, batch: int, seconds: float) -> None:
-        """One transaction stored ``batch`` call snapshots in ``seconds``."""
+        """One transaction stored ``batch`` call snapshots in ``seconds`` (the group-commit
+        writer, ``ivr/writer.py``)."""
         self.save_batch_size.observe(batch)
         self.save_seconds.observe(seconds)

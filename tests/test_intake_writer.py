@@ -19,6 +19,7 @@ from db.intake import PostgresIntakeRepository
 from ivr.recorder import IntakeRecorder
 from ivr.spool import IntakeSpool
 from ivr.writer import GroupCommitWriter
+from runtime.metrics import Metrics
 from tickets.errors import SnapshotRefused
 from tickets.events import EventKind
 from tickets.intake import CallIntake
@@ -78,6 +79,20 @@ async def test_given_snapshots_of_many_calls_waiting_together_when_written_then_
     assert transactions < 40  # the per-step writer makes one per call
     assert await numbers(db) == list(range(1, 41))  # gap-free, in the order calls started
     assert await db.fetchval("SELECT count(*) FROM ticket_events") == 40
+
+
+async def test_given_snapshots_waiting_together_when_written_then_metrics_count_each_transaction_and_its_size(
+    pool: asyncpg.Pool, db: asyncpg.Connection
+) -> None:
+    metrics = Metrics()
+    async with GroupCommitWriter(PostgresIntakeRepository(pool), metrics=metrics) as writer:
+        await asyncio.gather(*(writer.save(started(n)) for n in range(40)))
+
+    figure = metrics.registry.get_sample_value
+    transactions = await db.fetchval("SELECT count(DISTINCT xmin::text) FROM calls")
+    assert figure("hotline_save_batch_size_count") == transactions < 40
+    assert figure("hotline_save_batch_size_sum") == 40
+    assert figure("hotline_save_seconds_count") == transactions
 
 
 async def test_given_a_lone_snapshot_when_saved_then_it_is_stored_at_once_and_later_batches_continue_the_numbering(

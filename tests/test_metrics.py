@@ -128,8 +128,8 @@ async def test_given_simulated_calls_when_prometheus_scrapes_during_them_then_th
     assert value(after, "hotline_ivr_calls", line="115") == 0
     assert grew("hotline_agi_turn_seconds_count") >= 10
     assert grew("hotline_agi_turn_seconds_sum") > 0
-    assert grew("hotline_save_batch_size_count") >= 6  # at least two saves a call
-    assert grew("hotline_save_batch_size_sum") == grew("hotline_save_batch_size_count")
+    assert grew("hotline_save_batch_size_sum") >= 6  # at least two snapshots a call
+    assert grew("hotline_save_batch_size_count") >= 1
     assert grew("hotline_save_seconds_count") == grew("hotline_save_batch_size_count")
     assert grew("hotline_ami_events_total", pbx=f"127.0.0.1:{live.board.ami_port}") > 10
     assert value(after, "hotline_queue_waiting", queue="emergency-115", line="115") == 0
