@@ -14,7 +14,15 @@ import pytest
 
 from agents.ami import AmiConnection, AmiItem, AmiUrl, Reconnected
 from agents.events import AmiEvent
-from agents.model import CallAnswered, LiveModel, OperatorState, Outcome
+from agents.model import (
+    CallAbandoned,
+    CallAnswered,
+    CallCompleted,
+    CallerJoined,
+    LiveModel,
+    OperatorState,
+    Outcome,
+)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ami"
 RECORDED = [
@@ -155,6 +163,9 @@ def test_given_a_queue_timeout_when_the_caller_is_queued_again_then_they_wait_ag
     assert list(model.queues["hotline-1022"].waiting) == [CALLER]
 
     model, outcomes = replay(TIMEOUT)
+    assert not [o for o in outcomes if isinstance(o, CallAbandoned)]
+    assert model.unanswered == {}
+    assert [o.queue for o in outcomes if isinstance(o, CallerJoined)] == ["hotline-1022"] * 2
     (answered,) = [o for o in outcomes if isinstance(o, CallAnswered)]
     assert (answered.uniqueid, answered.interface, answered.hold_seconds) == (
         CALLER,
@@ -178,6 +189,7 @@ def test_given_a_waiting_caller_moved_to_115_when_replayed_then_they_wait_on_115
     assert model.caller_channel(CALLER) == ("PJSIP/telco-0000002a", "emergency-115")
 
     model, outcomes = replay(MOVED_WAITING)
+    assert not [o for o in outcomes if isinstance(o, CallAbandoned)]
     (answered,) = [o for o in outcomes if isinstance(o, CallAnswered)]
     assert (answered.queue, answered.interface, answered.hold_seconds) == (
         "emergency-115",
@@ -217,3 +229,22 @@ def test_given_a_talking_caller_moved_to_115_when_the_first_operators_leg_hangs_
         ("hotline-1022", "caller", 183)
     ]
     assert late[0].get("DestChannel") == ""
+
+
+def test_given_a_talking_caller_moved_to_115_when_the_whole_call_is_replayed_then_each_operator_talked_only_their_part() -> (
+    None
+):
+    """The first operator's conversation is 5 s → 65 s (their leg's Hangup), the second's
+    68 s → 188 s; the late AgentComplete of the first (TalkTime 183) counts nothing more."""
+    _, outcomes = replay(MOVED_TALKING)
+
+    completed = [
+        (o.interface, o.queue, o.talk_seconds, o.reason)
+        for o in outcomes
+        if isinstance(o, CallCompleted)
+    ]
+    assert completed == [
+        ("PJSIP/op101", "hotline-1022", 60, "transfer"),
+        ("PJSIP/op201", "emergency-115", 120, "caller"),
+    ]
+    assert not [o for o in outcomes if isinstance(o, CallAbandoned)]
