@@ -17,7 +17,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from db.users import PostgresUserRepository
+from hotline.app import build_app
 from hotline.auth import AuthService
+from hotline.keys import METRICS
 from switchboard import CallerScript, Softphone
 from tests.support.live import Live, eventually, live_hotline
 from tests.support.service import RunningService, running_service, service_settings
@@ -183,3 +185,14 @@ async def test_given_a_client_outside_the_allowed_networks_when_it_scrapes_then_
             assert reply.status == 403
         as_supervisor = outside | {"Authorization": f"Bearer {tokens['m_sup']}"}
         assert value(await scrape(http, as_supervisor), "hotline_database_up") == 1
+
+
+def test_given_two_apps_in_one_process_when_built_then_each_counts_its_own_figures(
+    database_url: str, tmp_path: Path
+) -> None:
+    one = build_app(service_settings(database_url, tmp_path / "one"))
+    two = build_app(service_settings(database_url, tmp_path / "two"))
+    one[METRICS].calls.labels("1022", "queued").inc()
+    queued = {"line": "1022", "outcome": "queued"}
+    assert one[METRICS].registry.get_sample_value("hotline_calls_total", queued) == 1
+    assert two[METRICS].registry.get_sample_value("hotline_calls_total", queued) is None

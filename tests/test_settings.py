@@ -99,3 +99,18 @@ def test_given_a_cli_override_when_invalid_then_the_error_names_the_flag() -> No
 def test_given_boolean_text_when_loaded_then_it_is_parsed_not_truthy() -> None:
     assert load_settings(environ={"HOTLINE_MIGRATE_ON_START": "false"}).migrate_on_start is False
     assert load_settings(environ={"HOTLINE_MIGRATE_ON_START": "0"}).migrate_on_start is False
+
+
+def test_given_metrics_networks_and_a_log_format_when_loaded_then_checked_and_defaulted() -> None:
+    default = load_settings(environ={})
+    assert (default.log_format, default.metrics_allow) == ("text", "127.0.0.0/8, ::1")
+    assert [str(n) for n in default.metrics_networks] == ["127.0.0.0/8", "::1/128"]
+    chosen = load_settings(
+        environ={"HOTLINE_LOG_FORMAT": "JSON", "HOTLINE_METRICS_ALLOW": "10.1.2.3, 192.0.2.0/24"}
+    )
+    assert chosen.log_format == "json"
+    assert [str(n) for n in chosen.metrics_networks] == ["10.1.2.3/32", "192.0.2.0/24"]
+    with pytest.raises(SettingsError, match=r"metrics_allow \(environment HOTLINE_METRICS_ALLOW\)"):
+        load_settings(environ={"HOTLINE_METRICS_ALLOW": "prometheus.lan"})
+    with pytest.raises(SettingsError, match="log_format"):
+        load_settings(environ={"HOTLINE_LOG_FORMAT": "xml"})
