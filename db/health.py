@@ -1,5 +1,6 @@
 """What ``/metrics`` reads of the database at each scrape: work waiting (citizen messages,
-transcriptions) and the pool's connections. One short read-only statement, bounded."""
+transcriptions, queue_log rows) and the pool's connections. Short read-only statements on one
+connection, bounded together."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from db.errors import UNAVAILABLE
+from db.queue_log import ROWS_BEHIND
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +25,6 @@ FROM notifications WHERE status = 'pending' GROUP BY channel
 UNION ALL
 SELECT 'transcription', status, count(*), 0
 FROM transcription_jobs WHERE status IN ('pending', 'running') GROUP BY status
-UNION ALL
-SELECT 'queue_log', '', count(*), 0
-FROM queue_log q, queue_log_cursor c WHERE c.id = 1 AND (q.xid, q.id) > (c.last_xid, c.last_id)
 """
 
 NO_ANSWER: tuple[type[Exception], ...] = (*UNAVAILABLE, TimeoutError)
@@ -51,8 +50,9 @@ class PostgresHealthRepository:
     async def backlogs(self, wait: float) -> Backlogs | None:
         """``None`` when the database does not answer within ``wait`` seconds."""
         try:
-            async with asyncio.timeout(wait):  # a connection to wait for counts too
-                rows = await self._pool.fetch(_BACKLOGS)
+            async with asyncio.timeout(wait), self._pool.acquire() as conn:  # the wait counts
+                rows = await conn.fetch(_BACKLOGS)
+                behind = int(await conn.fetchval(ROWS_BEHIND))
         except NO_ANSWER:
             return None
         except asyncpg.PostgresError:
@@ -61,5 +61,4 @@ class PostgresHealthRepository:
         outbox = {r["key"]: r["n"] for r in rows if r["kind"] == "outbox"}
         oldest = max((float(r["oldest_due"]) for r in rows if r["kind"] == "outbox"), default=0.0)
         transcription = {r["key"]: r["n"] for r in rows if r["kind"] == "transcription"}
-        behind = sum(r["n"] for r in rows if r["kind"] == "queue_log")
         return Backlogs(outbox, oldest, transcription, behind)

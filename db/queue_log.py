@@ -63,7 +63,7 @@ SELECT id, xid::text AS xid, time, callid, queuename, agent, event, data1, data2
  WHERE (xid, id) > ($1::text::xid8, $2) AND xid < {_BOUNDARY}
  ORDER BY xid, id LIMIT $3
 """  # noqa: S608 (constant text)
-_BEHIND = (
+ROWS_BEHIND = (  # also read by db/health.py for /metrics
     "SELECT count(*) FROM queue_log q, queue_log_cursor c"
     " WHERE c.id = 1 AND (q.xid, q.id) > (c.last_xid, c.last_id)"
 )
@@ -181,7 +181,7 @@ class PostgresQueueLog:
 
     async def rows_behind(self) -> int:
         """Rows of queue_log not applied yet (for /metrics)."""
-        return int(await self._pool.fetchval(_BEHIND))
+        return int(await self._pool.fetchval(ROWS_BEHIND))
 
     async def recover(self, entries: Sequence[FileEntry]) -> int:
         """Insert the entries of a queue_log file that the table lacks (their realtime insert

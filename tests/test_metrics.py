@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -196,3 +197,29 @@ def test_given_two_apps_in_one_process_when_built_then_each_counts_its_own_figur
     queued = {"line": "1022", "outcome": "queued"}
     assert one[METRICS].registry.get_sample_value("hotline_calls_total", queued) == 1
     assert two[METRICS].registry.get_sample_value("hotline_calls_total", queued) is None
+
+
+async def test_given_queue_log_rows_the_applier_cannot_take_yet_when_scraped_then_they_are_counted_until_applied(
+    behind_proxy: RunningService, db: asyncpg.Connection, database_url: str
+) -> None:
+    """Another instance holds the cursor (db/queue_log.py locks it FOR UPDATE per batch)."""
+    insert = (
+        "INSERT INTO queue_log (time, callid, queuename, agent, event, data1, data2, data3)"
+        " VALUES (now()::timestamp, $1, 'hotline-1022', 'NONE', 'ENTERQUEUE', '', $2, '1')"
+    )
+    async with aiohttp.ClientSession(base_url=behind_proxy.http_url) as http:
+        holder = await asyncpg.connect(database_url)
+        try:
+            async with holder.transaction():
+                await holder.execute("SELECT 1 FROM queue_log_cursor WHERE id = 1 FOR UPDATE")
+                for n in range(3):
+                    await db.execute(insert, f"pbx-a-1.{n}", f"090100000{n}")
+                now = await scrape(http)
+                assert value(now, "hotline_queue_log_rows_behind") == 3
+        finally:
+            await holder.close()
+
+        async def applied() -> bool:
+            return value(await scrape(http), "hotline_queue_log_rows_behind") == 0
+
+        await eventually(applied)
