@@ -497,6 +497,7 @@ class LiveModel:
             elif item.name == "QueueEntry":
                 queue = self._queue(item.get("Queue"))
                 uniqueid = item.get("Uniqueid")
+                self.unanswered.pop(uniqueid, None)  # queued again while the link was down
                 known = previous.get(queue.name, {}).get(uniqueid)
                 joined = known.joined_at if known else now - timedelta(seconds=item.int("Wait"))
                 queue.waiting[uniqueid] = WaitingCaller(

@@ -791,25 +791,44 @@ class AmiServer:
             self.error(session, action, "Originate failed")
 
     async def _redirect(self, session: AmiSession, action: Action) -> None:
+        """action_redirect (main/manager.c, Asterisk 20): Channel, Context, Exten and Priority
+        are all required, a label is looked up (ast_findlabel_extension); a channel with a
+        hang-up pending is refused; ast_async_goto moves a channel running dialplan and takes
+        over one that runs none (Switchboard.take_over)."""
         name = action.text("Channel")
-        if not name:
-            self.error(session, action, "Channel not specified")
-            return
-        exten = action.text("Exten")
-        if not exten:
-            self.error(session, action, "Exten not set")
+        context, exten = action.text("Context"), action.text("Exten")
+        priority = action.text("Priority")
+        missing = next(
+            (
+                text
+                for value, text in (
+                    (name, "Channel not specified"),
+                    (context, "Context not specified"),
+                    (exten, "Exten not specified"),
+                    (priority, "Priority not specified"),
+                )
+                if not value
+            ),
+            None,
+        )
+        if missing is not None:
+            self.error(session, action, missing)
             return
         channel = self.board.channels.find(name)
+        if not self.board.dialplan.priority_exists(context, exten, priority):
+            self.error(session, action, "Priority is invalid")
+            return
         if channel is None:
             self.error(session, action, f"Channel does not exist: {name}")
             return
-        if not self.board.runs_dialplan(channel):
-            self.error(session, action, "Redirect failed")
+        if channel.hangup_requested:
+            self.error(session, action, "Redirect failed, channel not up.")
             return
-        context = action.text("Context") or channel.context
-        priority = action.text("Priority") or "1"
         self.reply(session, action, "Success", "Redirect successful")
-        self.board.channels.redirect(channel, context, exten, priority)
+        if self.board.runs_dialplan(channel):
+            self.board.channels.redirect(channel, context, exten, priority)
+        else:
+            self.board.take_over(channel, context, exten, priority)
 
     async def _hangup(self, session: AmiSession, action: Action) -> None:
         name = action.text("Channel")

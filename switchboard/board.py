@@ -385,6 +385,35 @@ class Switchboard:
     def runs_dialplan(self, channel: Channel) -> bool:
         return channel.name in self._running
 
+    def take_over(self, channel: Channel, context: str, exten: str, priority: str) -> None:
+        """main/pbx.c ast_async_goto of a channel that runs no dialplan. A bridged one (an
+        operator's leg app_queue bridged) gets AST_SOFTHANGUP_ASYNCGOTO, leaves the bridge and
+        runs the dialplan from the target afterwards (ast_bridge_run_after_goto); any other is
+        yanked (ast_channel_yank) and gets a PBX there (ast_pbx_start)."""
+        self._running[channel.name] = channel
+
+        def start() -> None:
+            channel.redirect_to = None
+            self._spawn(
+                self._run_taken_over(channel, context, exten, priority),
+                f"taken-over-{channel.uniqueid}",
+            )
+
+        if channel.bridge is None:
+            start()
+            return
+        channel.taken_over = start
+        channel.redirect_to = (context, exten, priority)
+        self.channels.poke(channel)
+
+    async def _run_taken_over(
+        self, channel: Channel, context: str, exten: str, priority: str
+    ) -> None:
+        try:
+            await self.dialplan.run(channel, context, exten, CallState(), priority)
+        finally:
+            self._running.pop(channel.name, None)
+
     # Originate --------------------------------------------------------------------------------
 
     def start_originate(self, request: OriginateRequest, *, publish: bool) -> asyncio.Future[bool]:

@@ -89,6 +89,9 @@ class Channel:
     on_hangup_request: Callable[[], None] | None = None
     # run just before the Hangup event (e.g. MixMonitor closing its file)
     finalizers: list[Callable[[], None]] = field(default_factory=list)
+    # set by a Redirect of a bridged channel that runs no dialplan: called by the application
+    # that bridged it once the channel has left the bridge, to start its dialplan
+    taken_over: Callable[[], None] | None = None
     # stasis subscribers of the channel's hang-up request (app_queue's handle_hangup of a call
     # whose bridge a Redirect ended); run once, at the first request or at the end of the
     # channel's dialplan (its ast_softhangup(APPUNLOAD)), before the Hangup event

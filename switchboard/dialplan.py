@@ -130,9 +130,12 @@ class Dialplan:
 
     # the interpreter ---------------------------------------------------------------------------
 
-    async def run(self, channel: Channel, context: str, exten: str, state: CallState) -> None:
-        """Run the channel from ``context,exten,1`` until it hangs up; always ends with Hangup."""
-        where: Jump | None = (context, exten, "1")
+    async def run(
+        self, channel: Channel, context: str, exten: str, state: CallState, priority: str = "1"
+    ) -> None:
+        """Run the channel from ``context,exten,priority`` until it hangs up; always ends with
+        Hangup."""
+        where: Jump | None = (context, exten, priority)
         try:
             while where is not None:
                 try:
@@ -179,6 +182,15 @@ class Dialplan:
                 return result
             index += 1
         return None  # falling off the end of an extension hangs up
+
+    def priority_exists(self, context: str, exten: str, priority: str) -> bool:
+        """As action_redirect checks a Redirect's Priority: a number is taken as it is (1 or
+        more); a label must exist at context/exten (ast_findlabel_extension)."""
+        if priority.lstrip("-").isdigit():
+            return int(priority) >= 1
+        probe = Channel(name="", uniqueid="", linkedid="", state=STATE_DOWN, exten=exten)
+        steps = self._steps(probe, context, exten, CallState())
+        return steps is not None and self._find(steps, priority) is not None
 
     @staticmethod
     def _find(steps: list[Step], where: str) -> int | None:

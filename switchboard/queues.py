@@ -959,6 +959,9 @@ class AppQueue:
                 if agent.hangup_requested:
                     reason, first, second = "agent", agent, caller
                     break
+                if agent.taken_over is not None:  # a Redirect of the operator's leg
+                    reason, first, second = "caller", agent, caller
+                    break
                 caller.check()
                 now = self.clock.now()
                 if now >= end_at:
@@ -984,17 +987,36 @@ class AppQueue:
         talk_time = self.clock.now() - start
         self.channels.bridge_leave(bridge, first)
         self.channels.bridge_leave(bridge, second)
+        moved, agent.taken_over = agent.taken_over, None
+        if moved is not None:
+            self._leg_taken_over(caller, agent, member)
         self._agent_complete(queue, entry, member, agent, hold, talk_time, reason)
         if self.timing_vars:  # end_bridge_callback: Dial()'s timing variables
             self._duration_var(caller, "ANSWEREDTIME", talk_time)
             self._duration_var(caller, "DIALEDTIME", self.clock.now() - caller.created)
         self.channels.bridge_destroy(bridge)
+        self._complete(queue, member, talk_time, in_sl)
+        if moved is not None:
+            self.channels.hangup(caller, 16)
+            moved()
+            by = "operator"
+            return QueueResult("", queue.name, member.interface, hold, talk_time, by)
         self.channels.hangup(first, 16)
         self.channels.hangup(second, 16)
-        self._complete(queue, member, talk_time, in_sl)
         self.devices.use(member.state_interface, -1)
         by = "operator" if reason == "agent" else "caller"
         return QueueResult("", queue.name, member.interface, hold, talk_time, by)
+
+    def _leg_taken_over(self, caller: Channel, agent: Channel, member: Member) -> None:
+        """AMI Redirect of the operator's leg, which runs no dialplan (main/pbx.c
+        ast_async_goto → AST_SOFTHANGUP_ASYNCGOTO on the leg): the leg leaves the bridge for
+        the Redirect's target; the caller, alone, is kicked out of the bridge, ``Queue()``
+        returns -1 and the caller's dialplan ends — its ``ast_softhangup(APPUNLOAD)`` publishes
+        the hang-up request on which app_queue's handle_hangup sends AgentComplete (Reason
+        caller, the leg's snapshot still there) and update_queue ends the member's call. The
+        operator's device stays in use until the leg hangs up wherever it went."""
+        self.channels.request_hangup(caller, 16, by="system", soft=True)
+        agent.finalizers.append(lambda: self.devices.use(member.state_interface, -1))
 
     def _agent_complete(
         self,

@@ -248,3 +248,16 @@ def test_given_a_talking_caller_moved_to_115_when_the_whole_call_is_replayed_the
         ("PJSIP/op201", "emergency-115", 120, "caller"),
     ]
     assert not [o for o in outcomes if isinstance(o, CallAbandoned)]
+
+
+def test_given_a_caller_queued_again_or_moved_while_waiting_when_replayed_then_nobody_is_abandoned() -> (
+    None
+):
+    """Both sequences carry a QueueCallerAbandon although the caller goes on (app_queue.c
+    queue_exec: record_abandoned at the timeout, and at the soft hang-up of a Redirect with
+    !qe.handled); the live model keeps it aside and the caller joins a queue again."""
+    for name in (TIMEOUT, MOVED_WAITING):
+        model, outcomes = replay(name)
+        assert not [o for o in outcomes if isinstance(o, CallAbandoned)]
+        assert len([o for o in outcomes if isinstance(o, CallerJoined)]) == 2
+        assert model.unanswered == {}

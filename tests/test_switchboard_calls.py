@@ -705,9 +705,14 @@ async def test_given_penalties_when_ringall_rings_then_only_the_best_tier_until_
     assert second.answered_by == "PJSIP/op3"
 
 
-async def test_given_a_waiting_caller_given_a_higher_priority_when_redirected_back_then_they_jump_the_line(
+async def test_given_a_waiting_caller_given_a_higher_priority_when_redirected_back_then_abandon_leave_and_they_jump_the_line(
     board: Switchboard, ami: RawAmi
 ) -> None:
+    """A Redirect of a caller waiting in Queue(): main/pbx.c ast_async_goto sets
+    AST_SOFTHANGUP_ASYNCGOTO, the wait in apps/app_queue.c wait_our_turn returns -1, and
+    queue_exec's ``stop:`` sees res < 0 with !qe.handled ⇒ record_abandoned
+    (QueueCallerAbandon), then leave_queue (QueueCallerLeave); then the dialplan continues at
+    the Redirect's target (Asterisk 20)."""
     calls = [await board.place_call("1022", f"090000000{n}") for n in (1, 2)]
     while len(board.truth().queues["hotline-1022"].callers) < 2:
         await asyncio.sleep(0.01)
@@ -722,12 +727,22 @@ async def test_given_a_waiting_caller_given_a_higher_priority_when_redirected_ba
         ("Exten", "1022"),
         ("Priority", "queue"),
     )
-    rejoin = await ami.next_event("QueueCallerJoin")
+    moved = await ami.until("QueueCallerJoin")
+    rejoin = moved[-1]
     callers = board.truth().queues["hotline-1022"].callers
     for call in calls:
         call.hangup()
         await call.wait()
 
+    find_in_order(
+        moved,
+        [
+            is_event("QueueCallerAbandon", Channel=calls[1].channel, Position="2"),
+            is_event("QueueCallerLeave", Channel=calls[1].channel, Count="1"),
+            is_event("QueueCallerJoin", Channel=calls[1].channel),
+        ],
+    )
+    assert not [m for m in moved if m.get("Channel") == calls[0].channel]
     assert (rejoin["Channel"], rejoin["Position"], rejoin["Count"]) == (calls[1].channel, "1", "2")
     assert [(c.channel, c.priority) for c in callers] == [
         (calls[1].channel, 5),
@@ -1018,3 +1033,91 @@ async def test_given_nobody_to_spy_on_when_chanspy_runs_then_S_ends_it_at_once_a
     assert hangup["Message"] == "Channel Hungup"
     assert gone["Channel"] == scanning[0]
     assert board.spies == []
+
+
+async def test_given_redirects_without_context_or_priority_or_with_an_unknown_label_when_sent_then_refused_as_action_redirect_does(
+    board: Switchboard, ami: RawAmi
+) -> None:
+    """main/manager.c action_redirect (Asterisk 20) requires Channel, Context, Exten and
+    Priority, looks a label up with ast_findlabel_extension ("Priority is invalid" when it
+    is not there) and only then looks for the channel."""
+    call = await board.place_call("1022")
+    while not board.truth().queues["hotline-1022"].callers:
+        await asyncio.sleep(0.01)
+    where = [("Context", "hotline-transfer"), ("Exten", "115"), ("Priority", "1")]
+
+    replies = [
+        await ami.action("Redirect", ("Channel", call.channel), *without)
+        for without in (where[1:], [where[0], where[2]], where[:2])
+    ]
+    label = await ami.action(
+        "Redirect",
+        ("Channel", call.channel),
+        ("Context", "hotline-queue"),
+        ("Exten", "115"),
+        ("Priority", "nowhere"),
+    )
+    nobody = await ami.action("Redirect", ("Channel", "PJSIP/telco-ffffffff"), *where)
+    callers = board.truth().queues["hotline-1022"].callers
+    call.hangup()
+    await call.wait()
+
+    assert [r["Message"] for r in replies] == [
+        "Context not specified",
+        "Exten not specified",
+        "Priority not specified",
+    ]
+    assert label["Message"] == "Priority is invalid"
+    assert nobody["Message"] == "Channel does not exist: PJSIP/telco-ffffffff"
+    assert [c.channel for c in callers] == [call.channel]  # still waiting, never moved
+
+
+async def test_given_an_operators_leg_when_redirected_then_asterisk_takes_it_over_into_the_dialplan_and_the_caller_is_released(
+    tmp_path: Path,
+) -> None:
+    """main/pbx.c ast_async_goto (Asterisk 20): a bridged channel that runs no dialplan — the
+    operator's leg app_queue bridged — gets AST_SOFTHANGUP_ASYNCGOTO, leaves the bridge and runs
+    the dialplan at the target (ast_bridge_run_after_goto), not "Redirect failed". The caller,
+    alone, leaves the bridge; its dialplan ends with ast_softhangup(APPUNLOAD), on which
+    apps/app_queue.c handle_hangup sends AgentComplete, Reason caller."""
+    board = make_board(tmp_path)
+    await board.start()
+    board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=600.0))
+    board.add_softphone(Softphone("1002", ring_delay=1.0, talk_time=2.0))
+    client = await RawAmi.connect("127.0.0.1", board.ami_port)
+    await client.login("admin", "secret")
+    try:
+        board.app_queue.add_member("hotline-1022", "PJSIP/op101")
+        call = await board.place_call("1022")
+        connect = await client.next_event("AgentConnect", within=10)
+        leg = connect["DestChannel"]
+        reply = await client.action(
+            "Redirect",
+            ("Channel", leg),
+            ("Context", "operators"),
+            ("Exten", "1002"),
+            ("Priority", "1"),
+        )
+        messages = await collect(client, lambda m: m.event == "Hangup" and m["Channel"] == leg)
+        outcome = await call.wait()
+    finally:
+        await client.close()
+        await board.stop()
+
+    assert reply["Message"] == "Redirect successful"
+    found = find_in_order(
+        messages,
+        [
+            is_event("BridgeLeave", Channel=leg),
+            is_event("BridgeLeave", Channel=call.channel),
+            is_event("SoftHangupRequest", Channel=call.channel),
+            is_event("AgentComplete", Interface="PJSIP/op101", Reason="caller", DestChannel=leg),
+            is_event("Hangup", Channel=call.channel),
+            is_event("Newexten", Channel=leg, Context="operators", Exten="1002"),
+            is_event("DialBegin", Channel=leg, DestChannel="PJSIP/1002-"),
+            is_event("Hangup", Channel=leg),
+        ],
+    )
+    assert not [m for m in messages[: messages.index(found[4])] if m.event == "Hangup"]
+    assert outcome.answered_by == "PJSIP/op101"
+    assert board.truth().device_states.get("PJSIP/op101") == 1
