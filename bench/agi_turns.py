@@ -78,6 +78,7 @@ SOUNDS = ROOT / "asterisk_conf" / "sounds"
 CONNECT = "(connect)"
 CLOSE = "(close)"
 WARMUP_CALLS = 20
+DRAIN_SECONDS = 300.0  # the longest wait for a level's spool to be stored before the next
 GROUP = "group"  # the service's group-commit writer
 BASELINE = "per-step"  # one transaction per step: bench.intake_baseline
 
@@ -388,13 +389,16 @@ async def watch_spool(directory: Path, seen: set[str], stop: asyncio.Event) -> N
             await asyncio.wait_for(stop.wait(), 0.25)
 
 
-async def drain_spool(directory: Path, seconds: float) -> None:
+async def drain_spool(directory: Path, seconds: float) -> float:
     """Gives the replayer up to ``seconds`` to store what is spooled, so that a missing ticket
-    is really lost, not late."""
+    is really lost, not late, and so that the next level does not share the database with the
+    replay of this one. Returns the seconds it waited."""
+    started = time.perf_counter()
     for _ in range(math.ceil(seconds / 0.2)):
         if not spool_names(directory):
-            return
+            break
         await asyncio.sleep(0.2)
+    return time.perf_counter() - started
 
 
 def host_cpu_times() -> tuple[int, int]:
@@ -609,7 +613,7 @@ async def run(options: Options, tally: LogTally) -> None:
                 host_after = host_cpu_times()
                 host_busy = host_after[0] - host_before[0]
                 host_total = host_after[1] - host_before[1]
-                await drain_spool(spools[writer], 3 * settings.spool_retry_interval)
+                drained = await drain_spool(spools[writer], DRAIN_SECONDS)
                 turns, by_kind = turn_times(result)
                 row = LevelRow(
                     writer=writer,
@@ -629,6 +633,8 @@ async def run(options: Options, tally: LogTally) -> None:
                 )
                 rows.append(row)
                 print(format_row(row), flush=True)
+                if drained >= 1.0:
+                    print(f"      the spool's replay took {drained:.0f} s after the level")
                 failures = Counter(r.agistatus for r in result.results if r.agistatus != "SUCCESS")
                 if failures:
                     print(f"      AGI status other than SUCCESS: {dict(failures)}")
