@@ -26,6 +26,7 @@ from agents.errors import AsteriskRefused, AsteriskUnavailable
 from agents.events import AmiEvent
 from agents.ports import Answer
 from runtime.metrics import Metrics
+from tickets.service import Clock, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,10 @@ class AmiConnection:
         action_timeout: float,
         boot_wait: float = BOOT_WAIT,
         metrics: Metrics | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self._url = url
+        self._clock = clock  # stamps each event as it arrives (``hotline replay``: simulated)
         self._inbox = inbox
         self._ping_interval = ping_interval
         self._action_timeout = action_timeout
@@ -141,7 +144,7 @@ class AmiConnection:
     def _on_event(self, manager: Any, message: Any) -> None:
         self._events.inc()
         try:
-            event = AmiEvent.of(dict(message))
+            event = AmiEvent.of(dict(message), self._clock())
             self._inbox.put_nowait(event)
             if event.name == "FullyBooted":
                 self._booted = True
@@ -325,4 +328,4 @@ class AmiConnection:
     async def snapshot(self) -> list[AmiEvent]:
         status = await self._send({"Action": "QueueStatus"}, as_list=True)
         channels = await self._send({"Action": "CoreShowChannels"}, as_list=True)
-        return [AmiEvent.of(dict(m)) for m in [*status, *channels] if m.get("Event")]
+        return [AmiEvent.of(dict(m), self._clock()) for m in [*status, *channels] if m.get("Event")]

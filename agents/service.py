@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -42,6 +41,7 @@ from agents.ports import (
 )
 from tickets.model import Line, Role, User
 from tickets.phone import national_phone
+from tickets.service import Clock, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ class AgentsService:
         queue_lines: Mapping[str, Line],
         callback_context: str = "operators",
         callback_numbers: Mapping[Line, str] | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self._control = control
         self._repository = repository
@@ -106,6 +107,7 @@ class AgentsService:
         # The caller ID a citizen sees when called back: the line's public number.
         self._callback_numbers = {line: line.value for line in Line} | dict(callback_numbers or {})
         self._pops: asyncio.Queue[CallAnswered | CallCompleted] = asyncio.Queue()
+        self._clock = clock
         self.applied = 0  # events applied to the live model
 
     @property
@@ -156,7 +158,7 @@ class AgentsService:
 
     async def resync(self) -> None:
         items = await self._control.snapshot()
-        outcomes = self.model.resync(items, datetime.now(UTC))
+        outcomes = self.model.resync(items, self._clock())
         logger.info(
             "live model rebuilt from Asterisk: %d queues, %d operators, %d waiting callers",
             len(self.model.queues),
@@ -227,7 +229,7 @@ class AgentsService:
         )
 
     def _publish_changes(self, outcomes: list[Outcome]) -> None:
-        now = datetime.now(UTC)
+        now = self._clock()
         seen: set[tuple[str, str]] = set()
         for outcome in outcomes:
             if not isinstance(outcome, Changed) or (outcome.topic, outcome.key) in seen:

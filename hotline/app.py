@@ -58,6 +58,7 @@ from hotline.keys import (
     BACKOFFICE,
     BACKOFFICE_STORE,
     BUS,
+    CLOCK,
     DATABASE,
     HEALTH,
     MENU,
@@ -115,7 +116,7 @@ from speech.suggest import Suggester, load_rules
 from tickets.attachments import AttachmentService
 from tickets.lifecycle import Closure
 from tickets.model import Line
-from tickets.service import BackofficeService
+from tickets.service import BackofficeService, Clock, utc_now
 from tickets.staffing import StaffingPolicy, queue_lines
 
 logger = logging.getLogger(__name__)
@@ -127,10 +128,13 @@ RECORDER = web.AppKey("recorder", IntakeRecorder)
 SPEECH = web.AppKey("speech", GrammarRecognizer)
 
 
-def backoffice_service(settings: Settings, store: PostgresBackofficeStore) -> BackofficeService:
+def backoffice_service(
+    settings: Settings, store: PostgresBackofficeStore, clock: Clock = utc_now
+) -> BackofficeService:
     """The one back-office service of the process (handlers, sweeper, SMS survey answers)."""
     return BackofficeService(
         store,
+        clock=clock,
         dispatch_timeout=timedelta(seconds=settings.dispatch_timeout),
         duplicate_window=timedelta(hours=settings.duplicate_window_hours),
     )
@@ -151,7 +155,7 @@ def provide_services(app: web.Application, pool: Pool) -> None:
     )
     app[TICKETS] = PostgresTicketRepository(pool)
     app[BACKOFFICE_STORE] = store = PostgresBackofficeStore(pool)
-    app[BACKOFFICE] = backoffice = backoffice_service(settings, store)
+    app[BACKOFFICE] = backoffice = backoffice_service(settings, store, app[CLOCK])
     app[AGENCY] = agency = PostgresAgencyRepository(pool)
     app[ATTACHMENTS] = AttachmentService(backoffice, agency)
     app[PROVINCE] = PostgresProvinceRepository(pool)
@@ -269,6 +273,7 @@ async def ivr_ctx(app: web.Application) -> AsyncIterator[None]:
         transcribe=settings.vosk_model is not None,
         simulated=app.get(SIMULATED, False),
         metrics=app[METRICS],
+        clock=app[CLOCK],
     )
     server = FastAgiServer(
         {"hotline": hotline_route(service, menu)},
@@ -319,6 +324,7 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
         action_timeout=settings.ami_action_timeout,
         boot_wait=settings.ami_boot_wait,
         metrics=app[METRICS],
+        clock=app[CLOCK],
     )
     lines_of_queues = queue_lines(app[MENU].lines)
     service = AgentsService(
@@ -339,6 +345,7 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
             Line.CITIZEN: settings.callback_callerid_1022,
             Line.MEDICAL: settings.callback_callerid_115,
         },
+        clock=app[CLOCK],
     )
     app[AGENTS] = service
     tasks = TaskManager()
@@ -399,7 +406,7 @@ async def notify_ctx(app: web.Application) -> AsyncIterator[None]:
 
     async with aiohttp.ClientSession() as session:
         service = await notify_service(
-            session, app[SETTINGS], app[POOL], close_ticket, app[METRICS]
+            session, app[SETTINGS], app[POOL], close_ticket, app[METRICS], app[CLOCK]
         )
         app[NOTIFY] = service
         tasks = TaskManager()
@@ -410,12 +417,14 @@ async def notify_ctx(app: web.Application) -> AsyncIterator[None]:
             await tasks.close()
 
 
-def build_app(settings: Settings) -> web.Application:
+def build_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application:
     """Everything that can be checked without connecting is checked here (menu file, the
-    gateway's settings)."""
+    gateway's settings). ``clock``: the time every service stamps its records with (the wall
+    clock; ``hotline replay`` passes the emulator's simulated one)."""
     app = web.Application(middlewares=[error_middleware, page_middleware])
     app[SETTINGS] = settings
     app[METRICS] = Metrics()  # its own registry: several apps may run in one process
+    app[CLOCK] = clock
     app[MENU] = menu = load_menu(settings.menu_file)
     app[STAFFING] = StaffingPolicy.from_config(settings, menu.lines)
     app[TRUSTED_PROXIES] = settings.trusted_networks

@@ -24,6 +24,7 @@ from hotline.app import build_app
 from hotline.auth import AuthService, InvalidUser
 from hotline.emulated.demo import STAFFED_FOR, DemoOptions, build_demo_app
 from hotline.emulated.plan import SCENARIOS, SimulationOptions
+from hotline.emulated.replay import ReplayOptions, replay
 from hotline.emulated.simulate import simulate
 from hotline.logs import configure_logging
 from hotline.settings import Settings, SettingsError, load_settings
@@ -31,6 +32,8 @@ from ivr.errors import MenuError
 from speech import cli as speech_cli
 from speech.errors import SpeechError
 from tickets.model import Role
+from tickets.reports import parse_day
+from tickets.scenario import END, START
 
 logger = logging.getLogger("hotline")
 
@@ -92,6 +95,18 @@ def _parser() -> argparse.ArgumentParser:
         "out of reports) instead of a scratch database made and dropped for the run",
     )
 
+    replay = commands.add_parser(
+        "replay",
+        help="play the seed province's months through the system; the report must equal the plan",
+    )
+    replay.add_argument("--from", dest="start", default=START.isoformat(), help="first day")
+    replay.add_argument("--to", dest="end", default=END.isoformat(), help="last day")
+    replay.add_argument("--seed", type=int, default=1, help="who does what (the plan's seed)")
+    replay.add_argument(
+        "--scale", type=float, default=ReplayOptions.scale, help="simulated s per real s"
+    )
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     commands.add_parser("migrate", help="apply pending database migrations and exit")
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
@@ -132,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             return serve(settings, build_demo_app(settings, options))
         if args.command == "simulate":
             return _simulate(settings, args)
+        if args.command == "replay":
+            return _replay(settings, args)
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
         if args.command in speech_cli.COMMANDS:
@@ -189,6 +206,25 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     return simulate(settings, options, into_configured_database=args.into_configured_database)
+
+
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        start, end = parse_day(args.start), parse_day(args.end)
+    except ValueError as err:
+        print(f"hotline: {err}", file=sys.stderr)
+        return 2
+    if not START <= start <= end <= END or args.scale <= 0:
+        print(
+            f"hotline: --from ≤ --to within {START:%d/%m/%Y}–{END:%d/%m/%Y} (the seed's months);"
+            " --scale > 0",
+            file=sys.stderr,
+        )
+        return 2
+    if args.log_level is None:  # the progress bar, not a log line per call
+        logging.getLogger().setLevel(logging.WARNING)
+    options = ReplayOptions(start, end, args.seed, args.scale, progress=not args.no_progress)
+    return replay(settings, options)
 
 
 def _database(settings: Settings, *, migrate_schema: bool) -> Any:

@@ -29,11 +29,13 @@ from ivr.server import FastAgiServer
 from notify.service import NotifyService
 from runtime.metrics import Metrics
 from tickets.attachments import AttachmentService
-from tickets.service import BackofficeService
+from tickets.service import BackofficeService, Clock
 from tickets.staffing import StaffingPolicy
 
 # what the service was started with
 SETTINGS = web.AppKey("settings", Settings)
+# the time services stamp records with: the wall clock, or ``hotline replay``'s simulated one
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 # set by ``hotline simulate``: the calls this instance takes are simulated; their tickets are
 # marked so (``tickets.simulated``) and left out of reports
 SIMULATED = web.AppKey("simulated", bool)

@@ -15,7 +15,7 @@ from hotline.settings import Settings, SettingsError
 from notify.brandname import BrandnameSmsGateway
 from notify.kannel import KannelSmsGateway
 from notify.policy import QuietHours, RetryPolicy
-from notify.service import NotifyService, SmsGateway, TicketCloser
+from notify.service import Clock, NotifyService, SmsGateway, TicketCloser
 from notify.zalo import ZaloZnsGateway
 from runtime.metrics import Metrics
 from tickets.model import Role, User
@@ -109,6 +109,7 @@ async def notify_service(
     pool: Pool,
     close_ticket: TicketCloser,
     metrics: Metrics,
+    clock: Clock,
 ) -> NotifyService:
     """The outbox service with the gateways of the settings (Zalo ZNS first when configured)."""
     return NotifyService(
@@ -127,4 +128,5 @@ async def notify_service(
         poll_interval=settings.notify_poll_interval,
         lease=OUTBOX_LEASE,
         metrics=metrics,
+        clock=clock,
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ivr.errors import CallerHungUp, PbxSilent
@@ -25,6 +24,7 @@ from tickets.events import EventKind
 from tickets.intake import CallIntake
 from tickets.model import CallDisposition, Category, Line
 from tickets.recordings import spool_relative
+from tickets.service import Clock, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class IvrService:
         transcribe: bool = True,
         simulated: bool = False,
         metrics: Metrics | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self._menu = menu
         self._recorder = recorder
@@ -67,6 +68,7 @@ class IvrService:
             self._metrics.ivr_calls.labels(line.value)
             for outcome in CallDisposition:
                 self._metrics.calls.labels(line.value, outcome.value)
+        self._clock = clock  # ``hotline replay``'s simulated time; the wall clock otherwise
 
     async def handle(self, caller: Caller, info: CallInfo) -> None:
         flow = self._menu.lines[info.line]
@@ -77,13 +79,18 @@ class IvrService:
                 line=info.line,
                 caller_raw=info.caller_raw,
                 channel=info.channel,
-                started_at=datetime.now(UTC),
+                started_at=self._clock(),
                 category=flow.category,
                 queue=flow.queue,
                 transcribe=self._transcribe,
                 simulated=self._simulated,
-            ).step(EventKind.CALL_STARTED, {"caller": info.caller_raw, "line": info.line.value}),
+            ).step(
+                EventKind.CALL_STARTED,
+                {"caller": info.caller_raw, "line": info.line.value},
+                at=self._clock(),
+            ),
             self._recorder,
+            self._clock,
         )
         in_ivr = self._metrics.ivr_calls.labels(info.line.value)
         in_ivr.inc()
@@ -102,7 +109,7 @@ class IvrService:
             await call.save(
                 EventKind.CALLER_HUNG_UP,
                 disposition=CallDisposition.ABANDONED_IN_IVR,
-                ended_at=datetime.now(UTC),
+                ended_at=self._clock(),
             )
         except PbxSilent as err:
             logger.error(
@@ -114,8 +121,9 @@ class IvrService:
             logger.warning("service stopping: call leaves the IVR for queue %s", flow.queue)
             call.intake = call.intake.step(
                 EventKind.SERVICE_STOPPED,
+                at=self._clock(),
                 disposition=CallDisposition.FALLBACK,
-                ended_at=datetime.now(UTC),
+                ended_at=self._clock(),
             )
             await self._recorder.spool(call.intake)
             raise
@@ -126,7 +134,7 @@ class IvrService:
                 {"error": type(err).__name__},
                 disposition=CallDisposition.FALLBACK,
                 queue=flow.queue,
-                ended_at=datetime.now(UTC),
+                ended_at=self._clock(),
             )
             await _fallback(caller, flow.queue, self._menu.apology)
 
@@ -140,7 +148,9 @@ class IvrService:
         mixmonitor = await caller.get_variable("MIXMONITOR_FILENAME")
         if mixmonitor:
             stored = spool_relative(mixmonitor, self._recordings)
-            call.intake = call.intake.step(EventKind.CALL_RECORDING, call_recording=stored)
+            call.intake = call.intake.step(
+                EventKind.CALL_RECORDING, at=self._clock(), call_recording=stored
+            )
         await caller.play(flow.greeting)
 
         category = flow.category
@@ -156,7 +166,7 @@ class IvrService:
             EventKind.TO_QUEUE,
             {"queue": flow.queue},
             disposition=CallDisposition.QUEUED,
-            ended_at=datetime.now(UTC),
+            ended_at=self._clock(),
         )
         if code is not None and call.announced_code is None:
             await caller.set_variable("HOTLINE_TICKET", code)
@@ -266,9 +276,10 @@ class IvrService:
 class _Call:
     """The snapshot of one call and how to save it."""
 
-    def __init__(self, intake: CallIntake, recorder: IntakeRecorder) -> None:
+    def __init__(self, intake: CallIntake, recorder: IntakeRecorder, clock: Clock) -> None:
         self.intake = intake
         self._recorder = recorder
+        self._clock = clock
         self.announced_code: str | None = None
 
     async def save_first(self) -> str | None:
@@ -278,7 +289,7 @@ class _Call:
     async def save(
         self, kind: EventKind, data: dict[str, object] | None = None, **changes: object
     ) -> str | None:
-        self.intake = self.intake.step(kind, dict(data or {}), **changes)
+        self.intake = self.intake.step(kind, dict(data or {}), at=self._clock(), **changes)
         return await self._saved(self.intake)
 
     async def _saved(self, intake: CallIntake) -> str | None:

@@ -165,6 +165,7 @@ class Switchboard:
         systemname: str = "",
         queue_log: QueueLogConfig | None = None,
         asterisk_version: str = ASTERISK_VERSION,
+        longest_recording: float | None = None,
     ) -> None:
         """``asterisk_version`` decides what differs between releases: Queue() sets
         ANSWEREDTIME ("0" when nobody answered) from 20.19.0 / 22.9.0 on, never in 21."""
@@ -210,6 +211,7 @@ class Switchboard:
             sounds_dir=sounds_dir,
             called_party=called_party or CalledParty(),
             globals_=self.globals,
+            longest_recording=longest_recording,
         )
         self.dialplan.called_party.rng = random.Random(f"{seed}/called/None")
         users = {name: _user(spec) for name, spec in (ami_users or {}).items()}

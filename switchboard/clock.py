@@ -9,31 +9,82 @@ Timestamp, Uniqueid) are simulated seconds since the Unix epoch.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import time
+from collections.abc import Callable
 
 
 class Clock:
-    def __init__(self, scale: float = 1.0, *, start: float | None = None) -> None:
-        if scale <= 0:
+    """``held_scale``: how fast time runs past a hold (see ``hold``)."""
+
+    def __init__(
+        self, scale: float = 1.0, *, start: float | None = None, held_scale: float = 1.0
+    ) -> None:
+        if scale <= 0 or held_scale <= 0:
             raise ValueError("scale must be positive")
         self.scale = scale
+        self.held_scale = held_scale
+        self._rate = scale  # the scale time runs at now: ``held_scale`` past a hold
         self._epoch0 = time.time() if start is None else start
         self._mono0 = time.monotonic()
+        self._holds: list[float] = []  # sorted
 
     def now(self) -> float:
         """Simulated seconds since the Unix epoch."""
-        return self._epoch0 + (time.monotonic() - self._mono0) * self.scale
+        moment = self._epoch0 + (time.monotonic() - self._mono0) * self._rate
+        if self._rate != self.held_scale and self._holds and moment > self._holds[0]:
+            self._rebase(self._holds[0], self.held_scale)
+            return self._holds[0]
+        return moment
+
+    def hold(self, moment: float) -> Callable[[], None]:
+        """Past ``moment`` time runs only at ``held_scale`` until the returned function is
+        called (once): what must happen before ``moment`` (a replay's calls of one day, an
+        answer due before a deadline) happens before it however slow the machine is, while
+        calls in progress still move on (their rings, talks and wrap-ups take simulated time).
+        A moment already past holds time where it is: it never runs backwards."""
+        moment = max(moment, self.now())
+        bisect.insort(self._holds, moment)
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            self._holds.pop(bisect.bisect_left(self._holds, moment))
+            current = self.now()
+            if self._rate != self.scale and not (self._holds and current >= self._holds[0]):
+                self._rebase(current, self.scale)
+
+        return release
+
+    def restart(self, at: float) -> None:
+        """Simulated time goes on from ``at`` (seconds since the epoch), e.g. once a replay's
+        setup is done; waits already begun keep their real length."""
+        self._rebase(at, self._rate)
+
+    def _rebase(self, at: float, rate: float) -> None:
+        self._epoch0 = at
+        self._mono0 = time.monotonic()
+        self._rate = rate
 
     def real(self, seconds: float) -> float:
         """Real seconds that ``seconds`` simulated seconds take."""
-        return max(0.0, seconds) / self.scale
+        return max(0.0, seconds) / self._rate
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(self.real(seconds))
 
     async def sleep_until(self, moment: float) -> None:
         await self.sleep(moment - self.now())
+
+    async def reach(self, moment: float, *, step: float = 0.05) -> None:
+        """Until simulated time reaches ``moment``, looking at most every ``step`` real seconds
+        (the pace changes when time passes a hold or one is released)."""
+        while (ahead := moment - self.now()) > 0:  # noqa: ASYNC110 (polls a clock, not a flag)
+            await asyncio.sleep(min(self.real(ahead), step))
 
     async def wait(self, event: asyncio.Event, seconds: float | None) -> bool:
         """Wait for ``event`` at most ``seconds`` simulated seconds (None: forever).

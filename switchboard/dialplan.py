@@ -114,6 +114,7 @@ class Dialplan:
         sounds_dir: Path | None,
         called_party: CalledParty,
         globals_: dict[str, str],
+        longest_recording: float | None = None,
     ) -> None:
         self.channels = channels
         self.queues = queues
@@ -127,6 +128,9 @@ class Dialplan:
         self.called_party = called_party
         self.called_parties: dict[str, CalledParty] = {}
         self.globals = globals_
+        # MixMonitor's file holds at most this many seconds (None: the whole call); ``hotline
+        # replay`` plays months of simulated calls and keeps its spool small with it
+        self.longest_recording = longest_recording
 
     # the interpreter ---------------------------------------------------------------------------
 
@@ -511,7 +515,10 @@ class Dialplan:
 
             def close() -> None:
                 try:
-                    write_silence_wav(path, self.clock.now() - started)
+                    seconds = self.clock.now() - started
+                    if self.longest_recording is not None:
+                        seconds = min(seconds, self.longest_recording)
+                    write_silence_wav(path, seconds)
                 except OSError:
                     logger.warning("MixMonitor could not write %s", path)
 

@@ -78,10 +78,16 @@ class CallIntake:
         return f"{stem[: MAX_FILE_STEM - 17]}_{digest}"
 
     def step(
-        self, kind: EventKind, data: dict[str, Any] | None = None, **changes: Any
+        self,
+        kind: EventKind,
+        data: dict[str, Any] | None = None,
+        *,
+        at: datetime | None = None,
+        **changes: Any,
     ) -> CallIntake:
-        """A new snapshot: one more event, the given fields changed, the version bumped."""
-        event = IntakeEvent(len(self.events) + 1, datetime.now(UTC), kind, data or {})
+        """A new snapshot: one more event (at ``at``, the service's clock; now when not given),
+        the given fields changed, the version bumped."""
+        event = IntakeEvent(len(self.events) + 1, at or datetime.now(UTC), kind, data or {})
         return replace(self, version=self.version + 1, events=(*self.events, event), **changes)
 
     @property

@@ -75,11 +75,11 @@ FATES: dict[Fate, tuple[bool, Outcome | None]] = {
     Fate.ADVICE: (False, None),
     Fate.HUNG_UP: (False, Outcome.CANCELLED),
 }
-_ON_SCENE = frozenset(
+ON_SCENE = frozenset(
     {Fate.HANDLED, Fate.TRANSPORTED, Fate.REFUSED, Fate.UNREACHABLE, Fate.FALSE_ALARM}
 )
-_NO_LOCATION = frozenset({Fate.WRONG_NUMBER, Fate.ADVICE, Fate.HUNG_UP})
-_PHONE_RESPONSE = {
+NO_LOCATION = frozenset({Fate.WRONG_NUMBER, Fate.ADVICE, Fate.HUNG_UP})
+PHONE_RESPONSE = {
     Fate.WRONG_NUMBER: "Người gọi nhầm số",
     Fate.ADVICE: "Tổng đài viên tư vấn y tế qua điện thoại, không cần xe cấp cứu",
     Fate.HUNG_UP: "Người gọi gác máy trước khi cho biết địa điểm",
@@ -211,7 +211,7 @@ class Scenario:
     dispatches: list[ScenarioDispatch] = field(default_factory=list)
 
 
-_STREETS = (
+STREETS = (
     "Nguyễn Văn Linh",
     "Hùng Vương",
     "Lê Duẩn",
@@ -254,6 +254,29 @@ _OPERATORS = tuple(f"op{n:02d}" for n in range(1, 13))
 _MOBILE_PREFIXES = ("90", "91", "93", "97", "98", "70", "86", "88")
 
 
+def field_pairs(province: Province, rng: random.Random) -> Iterator[tuple[str, str]]:
+    """(subcategory, locality) for each field report: first one per agency (so every agency
+    that some rule reaches gets a ticket), then drawn by weight from ``rng``."""
+    router = Router.of(province)
+    localities = list(province.localities)
+    reachable: dict[str, tuple[str, str]] = {}
+    for sub in _FIELD_WEIGHTS:
+        for loc in localities:
+            agency = router.route(Category.FIELD_REPORT, sub, loc.code).agency_code
+            reachable.setdefault(agency, (sub, loc.code))
+    for code in sorted(reachable):
+        yield reachable[code]
+    subs = list(_FIELD_WEIGHTS)
+    weights = list(_FIELD_WEIGHTS.values())
+    while True:
+        yield rng.choices(subs, weights)[0], rng.choice(localities).code
+
+
+def field_text(subcategory: str, street: str) -> str:
+    """What a citizen reports, in Vietnamese, for a field-report subcategory on ``street``."""
+    return _FIELD_TEXT[subcategory].format(s=street)
+
+
 def interface_of(operator: str) -> str:
     """The operator's softphone as the AMI adapter records it in ``calls.answered_by``."""
     return f"PJSIP/op1{operator.removeprefix('op')}"
@@ -276,7 +299,6 @@ class _Builder:
         self.router = Router.of(province)
         self.days = _days()
         self.scenario = Scenario(seed)
-        self.localities = list(province.localities)
         self.places = [loc for loc in province.localities if loc.kind != "province"]
 
     # ---------------------------------------------------------------- helpers
@@ -303,21 +325,6 @@ class _Builder:
             round(loc.lat + self.rng.uniform(-0.006, 0.006), 6),
             round(loc.long + self.rng.uniform(-0.006, 0.006), 6),
         )
-
-    def field_pairs(self) -> Iterator[tuple[str, str]]:
-        """(subcategory, locality) for each field report: first one per agency (so every
-        agency that some rule reaches gets a ticket), then drawn by weight."""
-        reachable: dict[str, tuple[str, str]] = {}
-        for sub in _FIELD_WEIGHTS:
-            for loc in self.localities:
-                agency = self.router.route(Category.FIELD_REPORT, sub, loc.code).agency_code
-                reachable.setdefault(agency, (sub, loc.code))
-        for code in sorted(reachable):
-            yield reachable[code]
-        subs = list(_FIELD_WEIGHTS)
-        weights = list(_FIELD_WEIGHTS.values())
-        while True:
-            yield self.rng.choices(subs, weights)[0], self.rng.choice(self.localities).code
 
     def call(
         self,
@@ -397,7 +404,7 @@ class _Builder:
             + [Closure.NO_ANSWER] * mix.no_answer
         )
         rng.shuffle(closures)
-        pairs = self.field_pairs()
+        pairs = field_pairs(self.province, self.rng)
         retried = set(rng.sample(range(len(categories)), mix.abandoned_1022))
         for index, category in enumerate(categories):
             ticket = self.new_ticket(Line.CITIZEN, category, self.moment(7, 21))
@@ -441,10 +448,10 @@ class _Builder:
         closure: Closure,
     ) -> None:
         rng = self.rng
-        street = rng.choice(_STREETS)
+        street = rng.choice(STREETS)
         ticket.subcategory = sub
         ticket.locality = locality
-        ticket.description = _FIELD_TEXT[sub].format(s=street)
+        ticket.description = field_text(sub, street)
         ticket.location = f"đường {street}, {self.province.locality(locality).name_vi}"
         ticket.lat, ticket.long = self.point_near(locality)
         decision = self.router.route(Category.FIELD_REPORT, sub, locality)
@@ -537,10 +544,10 @@ class _Builder:
             assert call.answered_at is not None
             assert call.answered_by is not None
             operator = user_of(call.answered_by)
-            if fate not in _NO_LOCATION:
+            if fate not in NO_LOCATION:
                 loc = rng.choice(self.places)
                 ticket.locality = loc.code
-                street = rng.choice(_STREETS)
+                street = rng.choice(STREETS)
                 ticket.location = f"{rng.randint(1, 300)} đường {street}, {loc.name_vi}"
                 ticket.lat, ticket.long = self.point_near(loc.code)
             ticket.answered_at = call.answered_at
@@ -551,7 +558,7 @@ class _Builder:
                 end = self.dispatch(ticket, call.answered_at, operator, fate)
             else:
                 end = call.ended_at
-                ticket.response = _PHONE_RESPONSE[fate]
+                ticket.response = PHONE_RESPONSE[fate]
             ticket.outcome = None if outcome is None else outcome.value
             self.step(ticket, Action.CLOSE, Role.OPERATOR)
             ticket.closed_at = end
@@ -600,7 +607,7 @@ class _Builder:
         self.event(ticket, accepted, facility.code, EventKind.DISPATCH_ACCEPTED)
         ticket.facility_code = facility.code
         ticket.accepted_at = accepted
-        if fate not in _ON_SCENE:  # cancelled by the caller, or a second crew called back
+        if fate not in ON_SCENE:  # cancelled by the caller, or a second crew called back
             return accepted + timedelta(minutes=rng.randint(2, 10))
         on_scene = accepted + timedelta(minutes=rng.uniform(6, 25))
         ticket.on_scene_at = on_scene

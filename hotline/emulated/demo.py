@@ -79,7 +79,7 @@ def team_sizes(
     }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -88,7 +88,7 @@ def _free_port() -> int:
 
 def build_demo_app(settings: Settings, options: DemoOptions) -> web.Application:
     secret = secrets.token_hex(12)
-    port = _free_port()
+    port = free_port()
     url = SecretStr(f"ami://hotline:{secret}@127.0.0.1:{port}")
     settings = settings.model_copy(update={"ami_url": url})
     app = build_app(settings)

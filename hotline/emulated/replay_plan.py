@@ -1,0 +1,231 @@
+"""The plan of ``hotline replay``: the seed province's seven months (15 Nov 2019 – 14 Jun 2020,
+``tickets.scenario.Mix``: 479 + 1,025 + 1,553 requests on 1022, 3,173 on 115) as calls, each
+with the story of what the people involved do after it.
+
+The published totals hold by construction (shuffled lists of exact length: categories, the
+citizens' survey answers, the 115 fates); every call is placed on a day drawn with a weekly
+profile (weekends and public holidays of the province's calendar are quieter) and at a moment
+of that day drawn from the daily profile of ``hotline.emulated.plan``. Who answers the survey,
+which agencies are late, which facilities decline are drawn from the seed too. A period
+(``--from``/``--to``) replays the calls of those days of the seven months; its figures are the
+plan's figures for those days, so a week matches its plan exactly as the whole period does.
+
+Nothing starts in a day's last hour: at the replay's speed a busy machine may start a call some
+simulated minutes late, and a call must stay on the day (and the month) it was planned for.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from hotline.emulated.plan import DAILY_PROFILE
+from tickets.agencies import Province
+from tickets.codes import HOTLINE_TZ
+from tickets.dispatch import SUCCESSFUL_OUTCOMES
+from tickets.lifecycle import Closure
+from tickets.model import Category, Line
+from tickets.routing import Router
+from tickets.scenario import END, FATES, NO_LOCATION, START, STREETS, Fate, Mix, field_pairs
+
+KEYS = {  # the 1022 menu key a caller presses for each category (``ivr/menu.toml``)
+    Category.ADMIN_PROCEDURE: "1",
+    Category.FIELD_REPORT: "2",
+    Category.INFORMATION: "3",
+}
+WEEKDAY_SHARE = (1.0, 1.0, 1.0, 1.0, 0.95, 0.55, 0.45)  # Monday … Sunday
+HOLIDAY_SHARE = 0.5
+LAST_HOUR = 23  # no call starts at 23:00 or later (see the module's docstring)
+HOURS = {Line.CITIZEN: range(7, 21), Line.MEDICAL: range(0, LAST_HOUR)}
+_PREFIXES = ("90", "91", "93", "97", "98", "70", "86", "88", "39", "77")
+
+
+@dataclass(frozen=True)
+class FieldStory:
+    """A field report: where, what, the agency the routing rules send it to, whether that
+    agency answers late (after the sweeper escalated it) and the citizen's survey answer."""
+
+    subcategory: str
+    locality: str
+    agency: str
+    street: str
+    late: bool
+    closure: Closure
+
+
+@dataclass(frozen=True)
+class MedicalStory:
+    """A 115 request: its fate (``tickets.scenario.Fate``), where the patient is (None: the
+    caller gave no location) and how many facilities decline before one accepts (None: all of
+    them decline)."""
+
+    fate: Fate
+    locality: str | None
+    street: str
+    declines: int | None
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    at: datetime  # UTC
+    line: Line
+    category: Category
+    number: str  # national form, unique in the plan
+    locality: str
+    field: FieldStory | None = None
+    medical: MedicalStory | None = None
+
+    @property
+    def key(self) -> str | None:
+        return KEYS.get(self.category) if self.line is Line.CITIZEN else None
+
+    @property
+    def day(self) -> date:
+        return self.at.astimezone(HOTLINE_TZ).date()
+
+
+def _days() -> list[date]:
+    return [START + timedelta(days=n) for n in range((END - START).days + 1)]
+
+
+class _Planner:
+    def __init__(self, province: Province, seed: int) -> None:
+        self.rng = random.Random(f"hotline-replay/{seed}")  # noqa: S311 (a simulation)
+        self.province = province
+        calendar = province.calendar()
+        self.days = _days()
+        self.day_weights = [
+            WEEKDAY_SHARE[d.weekday()] * (HOLIDAY_SHARE if d in calendar.holidays else 1.0)
+            for d in self.days
+        ]
+        self.places = [loc.code for loc in province.localities if loc.kind != "province"]
+        self.numbers: set[str] = set()
+
+    def moment(self, line: Line) -> datetime:
+        day = self.rng.choices(self.days, self.day_weights)[0]
+        hours = list(HOURS[line])
+        hour = self.rng.choices(hours, [DAILY_PROFILE[h] for h in hours])[0]
+        seconds = self.rng.randrange(3600)
+        local = datetime.combine(day, time(hour), tzinfo=HOTLINE_TZ) + timedelta(seconds=seconds)
+        return local.astimezone(UTC)
+
+    def number(self) -> str:
+        while True:
+            national = "0" + self.rng.choice(_PREFIXES) + f"{self.rng.randrange(10**7):07d}"
+            if national not in self.numbers:
+                self.numbers.add(national)
+                return national
+
+    def citizen(self, mix: Mix) -> list[PlannedCall]:
+        rng = self.rng
+        categories = (
+            [Category.ADMIN_PROCEDURE] * mix.admin_procedure
+            + [Category.FIELD_REPORT] * mix.field_report
+            + [Category.INFORMATION] * mix.information
+        )
+        rng.shuffle(categories)
+        closures = (
+            [Closure.SATISFIED] * mix.satisfied
+            + [Closure.UNSATISFIED] * mix.unsatisfied
+            + [Closure.NO_ANSWER] * mix.no_answer
+        )
+        rng.shuffle(closures)
+        pairs = field_pairs(self.province, rng)
+        router = Router.of(self.province)
+        calls = []
+        for category in categories:
+            at, number = self.moment(Line.CITIZEN), self.number()
+            if category is not Category.FIELD_REPORT:
+                calls.append(
+                    PlannedCall(at, Line.CITIZEN, category, number, rng.choice(self.places))
+                )
+                continue
+            sub, locality = next(pairs)
+            agency = router.route(Category.FIELD_REPORT, sub, locality).agency_code
+            story = FieldStory(
+                sub,
+                locality,
+                agency,
+                rng.choice(STREETS),
+                late=rng.random() >= mix.on_time_share,
+                closure=closures.pop(),
+            )
+            calls.append(PlannedCall(at, Line.CITIZEN, category, number, locality, field=story))
+        return calls
+
+    def medical(self, mix: Mix) -> list[PlannedCall]:
+        rng = self.rng
+        fates = [f for f, n in mix.medical.items() for _ in range(n)]
+        rng.shuffle(fates)
+        calls = []
+        for fate in fates:
+            at, number = self.moment(Line.MEDICAL), self.number()
+            sent = FATES[fate][0]
+            locality = rng.choice(self.places)
+            declines: int | None = 0
+            if fate is Fate.NO_VEHICLE:
+                declines = None
+            elif sent and rng.random() < 0.15:
+                declines = 1
+            story = MedicalStory(
+                fate,
+                None if fate in NO_LOCATION else locality,
+                rng.choice(STREETS),
+                declines,
+            )
+            calls.append(
+                PlannedCall(at, Line.MEDICAL, Category.MEDICAL, number, locality, medical=story)
+            )
+        return calls
+
+
+def plan_replay(province: Province, seed: int) -> list[PlannedCall]:
+    """The seven months' calls in the order they are placed."""
+    planner = _Planner(province, seed)
+    mix = Mix()
+    calls = planner.citizen(mix) + planner.medical(mix)
+    return sorted(calls, key=lambda c: (c.at, c.number))
+
+
+def in_period(plan: list[PlannedCall], start: date, end: date) -> list[PlannedCall]:
+    return [c for c in plan if start <= c.day <= end]
+
+
+# ------------------------------------------------------------------------- planned figures
+Figures = dict[str, int]
+
+
+def planned_figures(calls: list[PlannedCall]) -> Figures:
+    """What the report must show for these calls, under the names ``reported_figures`` (in
+    ``hotline.emulated.replay``) gives the report's own figures."""
+    figures: Counter[str] = Counter()
+    for call in calls:
+        month = call.day.strftime("%Y-%m")
+        figures[f"calls {call.line.value} queued"] += 1
+        figures[f"calls {call.line.value} answered"] += 1
+        figures[f"calls {call.line.value} abandoned"] += 0
+        figures[f"{month} {call.category.value}"] += 1
+        if call.line is Line.CITIZEN:
+            figures[f"1022 {call.category.value}"] += 1
+        if call.field is not None:
+            story = call.field
+            satisfied = int(story.closure is Closure.SATISFIED)
+            figures["1022 forwarded"] += 1
+            figures["1022 responded"] += 1
+            figures["1022 responded on time"] += int(not story.late)
+            figures["1022 escalated"] += int(story.late)
+            figures["1022 satisfied"] += satisfied
+            figures[f"agency {story.agency} forwarded"] += 1
+            figures[f"agency {story.agency} responded"] += 1
+            figures[f"agency {story.agency} satisfied"] += satisfied
+        if call.medical is not None:
+            sent, outcome = FATES[call.medical.fate]
+            figures["115 requests"] += 1
+            figures["115 sent"] += int(sent)
+            figures["115 successful"] += int(outcome in SUCCESSFUL_OUTCOMES)
+            code = outcome.value if outcome is not None else "none"
+            figures[f"115 {'sent' if sent else 'not sent'} {code}"] += 1
+    figures["1022 agencies"] = len({c.field.agency for c in calls if c.field is not None})
+    return dict(figures)

@@ -1,0 +1,156 @@
+"""``hotline replay``: the seed province's months played through the real system (emulated PBX,
+FastAGI, queues over AMI, operators and agencies on the HTTP API, the sweeper, the outbox and
+the citizens' SMS answers through Kannel's MO callback), and its report compared with the plan.
+
+A week runs here as a subprocess on a fresh database; the whole seven months are measured by
+hand (the closing note of issue 16 gives the command and its wall time)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from hotline.emulated.replay_plan import in_period, plan_replay, planned_figures
+from switchboard import Clock
+from tests.conftest import on_server, with_database
+from tickets.agencies import load_province
+from tickets.codes import HOTLINE_TZ
+from tickets.scenario import END, START
+
+WEEK = (date(2019, 11, 18), date(2019, 11, 24))  # Monday to Sunday
+
+
+def test_given_the_seed_when_the_seven_months_are_planned_then_the_plan_holds_the_published_figures() -> (
+    None
+):
+    plan = plan_replay(load_province(None), seed=1)
+    figures = planned_figures(plan)
+    assert figures["1022 admin_procedure"] == 479
+    assert figures["1022 field_report"] == 1025
+    assert figures["1022 information"] == 1553
+    assert figures["1022 agencies"] == 47
+    assert figures["1022 satisfied"] == 789  # 77 % of 1,025
+    assert figures["115 requests"] == 3173
+    assert figures["115 sent"] == 2785
+    assert figures["115 successful"] == 1482  # 46.7 % of the calls, 53.2 % of those sent
+    assert all(START <= call.day <= END for call in plan)
+    assert len({call.number for call in plan}) == len(plan)  # one caller per ticket
+    assert all(call.at.astimezone(HOTLINE_TZ).hour < 23 for call in plan)  # days stay days
+    again = plan_replay(load_province(None), seed=1)
+    assert again == plan
+    assert plan_replay(load_province(None), seed=2) != plan
+
+
+def test_given_the_plan_when_a_week_is_taken_then_weekends_and_tet_are_quieter() -> None:
+    plan = plan_replay(load_province(None), seed=1)
+    week = in_period(plan, *WEEK)
+    assert {call.day for call in week} <= {date(2019, 11, d) for d in range(18, 25)}
+    per_weekday = [sum(c.day.weekday() == n for c in plan) for n in range(7)]
+    assert per_weekday[6] < per_weekday[0] * 0.7  # Sundays are quiet
+    tet = in_period(plan, date(2020, 1, 23), date(2020, 1, 29))
+    before = in_period(plan, date(2020, 1, 9), date(2020, 1, 15))
+    assert len(tet) < len(before)
+
+
+def test_given_a_hold_when_time_passes_it_then_it_slows_until_released_and_never_runs_back() -> (
+    None
+):
+    """The replay's clock: past a hold simulated time runs at ``held_scale``; a release brings
+    back the full pace; a hold in the past never makes time run backwards."""
+    clock = Clock(scale=1e6, start=1_000_000.0, held_scale=1.0)
+    release = clock.hold(1_000_100.0)
+    asyncio.run(asyncio.sleep(0.01))  # 10,000 simulated seconds at the full pace
+    held = clock.now()
+    assert 1_000_100.0 <= held < 1_000_101.0
+    release()
+    asyncio.run(asyncio.sleep(0.01))
+    assert clock.now() > 1_000_100.0 + 1000
+    before = clock.now()
+    late = clock.hold(before - 500)
+    assert clock.now() >= before
+    late()
+
+
+@pytest.fixture
+def fresh_url(server_url: str, template_db: str) -> Iterator[str]:
+    name = f"hotline_replay_{uuid.uuid4().hex[:10]}"
+    asyncio.run(on_server(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
+    yield with_database(server_url, name)
+    asyncio.run(on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _hotline(
+    *args: str, url: str, data_dir: Path, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env |= {"HOTLINE_DATA_DIR": str(data_dir), "HOTLINE_DATABASE_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "hotline", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+@pytest.mark.timeout(900)
+def test_given_a_week_of_the_seed_when_replayed_through_the_system_then_its_report_equals_the_plan_and_a_ticket_shows_every_step(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    start, end = (d.isoformat() for d in WEEK)
+    replayed = _hotline(
+        "replay", "--from", start, "--to", end, "--seed", "1", "--no-progress",
+        url=fresh_url, data_dir=tmp_path, timeout=840,
+    )  # fmt: skip
+    assert replayed.returncode == 0, replayed.stdout[-4000:] + replayed.stderr[-4000:]
+    assert "the report equals the plan" in replayed.stdout
+    planned = planned_figures(in_period(plan_replay(load_province(None), 1), *WEEK))
+    for name in ("1022 field_report", "1022 satisfied", "115 sent", "115 successful"):
+        line = next(x for x in replayed.stdout.splitlines() if x.startswith(name + " "))
+        assert line.split()[-2:] == [str(planned[name])] * 2, line
+    assert _folder_bytes(tmp_path / "recordings") < 20 * 1024 * 1024
+
+    reported = _hotline(
+        "report", "--from", start, "--to", end, url=fresh_url, data_dir=tmp_path, timeout=120
+    )
+    assert reported.returncode == 0, reported.stderr
+    assert f"{planned['115 requests']}" in reported.stdout
+
+    async def steps() -> list[tuple[str, str]]:
+        conn = await asyncpg.connect(fresh_url)
+        try:
+            ticket = await conn.fetchval(
+                "SELECT id FROM tickets WHERE category = 'field_report' AND closure = 'satisfied'"
+                " ORDER BY code LIMIT 1"
+            )
+            rows = await conn.fetch(
+                "SELECT actor, kind FROM ticket_events WHERE ticket_id = $1 ORDER BY at, id", ticket
+            )
+            return [(r["actor"], r["kind"]) for r in rows]
+        finally:
+            await conn.close()
+
+    timeline = asyncio.run(steps())
+    kinds = [kind for _, kind in timeline]
+    assert kinds[0] == "call_started", timeline
+    by = dict((kind, actor) for actor, kind in timeline)
+    assert by["classify"].startswith("rp3"), timeline  # an operator, through the API
+    assert by["forward"].startswith("rp3"), timeline
+    assert by["accept"].startswith("agency_"), timeline  # an agency user, through the API
+    assert by["respond"].startswith("agency_"), timeline
+    assert by["close"] == "citizen:sms", timeline  # the survey answer, by SMS
+    assert kinds.index("classify") < kinds.index("forward") < kinds.index("accept")
+    assert kinds.index("accept") < kinds.index("respond") < kinds.index("close")
