@@ -59,9 +59,8 @@ async def ticket_with_recording(
     await repository.save(intake)
     if recording is not None:
         field = "location_recording" if line is Line.MEDICAL else "description_recording"
-        intake = intake.step(
-            EventKind.RECORDED, {"file": str(recording)}, **{field: str(recording)}
-        )
+        changes: dict[str, Any] = {field: str(recording)}
+        intake = intake.step(EventKind.RECORDED, {"file": str(recording)}, **changes)
         await repository.save(intake)
     return intake
 

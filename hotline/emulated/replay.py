@@ -43,7 +43,7 @@ from db.reports import PostgresReportRepository
 from db.users import PostgresUserRepository
 from hotline.app import POOL, build_app
 from hotline.auth import AuthService
-from hotline.emulated.demo import BACKEND_READ, BACKEND_WRITE, SOUNDS, free_port
+from hotline.emulated.demo import BACKEND_GRANTS, SOUNDS, free_port
 from hotline.emulated.progress import Progress
 from hotline.emulated.replay_plan import (
     FieldStory,
@@ -422,7 +422,7 @@ async def run_replay(
         agi_port=0,
         recordings_dir=settings.recordings,
         sounds_dir=SOUNDS if SOUNDS.is_dir() else None,
-        ami_users={"hotline": (ami_secret, {"read": BACKEND_READ, "write": BACKEND_WRITE})},
+        ami_users={"hotline": (ami_secret, BACKEND_GRANTS)},
         clock=clock,
         seed=options.seed,
         longest_recording=RECORDING_SECONDS,
