@@ -41,7 +41,7 @@ from pydantic import SecretStr
 from db.province import PostgresProvinceRepository
 from db.reports import PostgresReportRepository
 from db.users import PostgresUserRepository
-from hotline.app import POOL, build_app
+from hotline.app import DATABASE_URL, POOL, build_app
 from hotline.auth import AuthService
 from hotline.emulated.demo import BACKEND_GRANTS, SOUNDS, free_port
 from hotline.emulated.progress import Progress
@@ -53,11 +53,11 @@ from hotline.emulated.replay_plan import (
     plan_replay,
     planned_figures,
 )
-from hotline.keys import AGENTS, AGI, MENU
+from hotline.keys import AGENTS, AGI, MENU, QUEUE_LOG
 from hotline.settings import Settings
 from notify.templates import TEMPLATES, Event, strip_diacritics
 from runtime.tasks import TaskManager
-from switchboard import CallerScript, Clock, Softphone, Switchboard
+from switchboard import CallerScript, Clock, QueueLogConfig, Softphone, Switchboard
 from switchboard.events import AmiEvent
 from tickets.agencies import load_province
 from tickets.codes import HOTLINE_TZ
@@ -467,6 +467,9 @@ async def run_replay(
         stack.push_async_callback(runner.cleanup)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", http_port).start()
+        # extconfig.conf's realtime queue_log: the PBX's record of the queues, in our database
+        board.queue_log.config = QueueLogConfig(database_url=app[DATABASE_URL])
+        await board.queue_log.start()
         board.dialplan.agi_port = app[AGI].port
         service = app[AGENTS]
 
@@ -479,7 +482,8 @@ async def run_replay(
         await _drive(board, plan, people, options, progress)
 
         async def settled() -> bool:
-            return not service.backlog
+            await board.queue_log.flushed()
+            return not service.backlog and not await app[QUEUE_LOG].rows_behind()
 
         await wait_until(settled, "the service to store every call")
         report = await PostgresReportRepository(app[POOL]).report(
