@@ -272,6 +272,25 @@ class _Apply:
             )
             if removed is not None:
                 await self._notify("callback_removed", {"id": removed})
+        # a caller redirected while talking (the console's transfer) enters a queue while the
+        # first conversation is still 'answered': Asterisk logs that one's COMPLETECALLER only
+        # when the whole call ends, its talk time covering everything after (apps/app_queue.c
+        # handle_hangup: the Redirect's soft hang-up publishes no hang-up request). It ended
+        # here; its late COMPLETECALLER then counts nothing (_finished).
+        talked = await conn.fetch(
+            "UPDATE queue_calls SET outcome = 'completed', completed_at = $2, ended_by = $3,"
+            " talk_seconds = greatest(0, floor(extract(epoch FROM $2 - answered_at)))::int"
+            " WHERE callid = $1 AND outcome = 'answered' AND answered_at <= $2"
+            " RETURNING queue, interface, talk_seconds",
+            row.callid,
+            row.at,
+            EndedBy.TRANSFER.value,
+        )
+        for first in talked:
+            talk = first["talk_seconds"]
+            await self._queue(first["queue"], row.at, completed=1, talk_seconds=talk)
+            if first["interface"] is not None:
+                await self._operator(first["interface"], row.at, completed=1, talk_seconds=talk)
         await self._enter(row, caller)
         known = await conn.fetchval("SELECT true FROM calls WHERE uniqueid = $1", row.callid)
         if not known:
@@ -348,6 +367,16 @@ class _Apply:
 
     async def _finished(self, row: QueueLogRow, talk: int, by: EndedBy) -> None:
         await self._known(row)
+        ended = await self._conn.fetchval(
+            "SELECT true FROM queue_calls WHERE callid = $1 AND queue = $2 AND agent = $3"
+            " AND outcome = 'completed' AND ended_by = $4",
+            row.callid,
+            row.queue,
+            row.agent,
+            EndedBy.TRANSFER.value,
+        )
+        if ended:  # the late COMPLETECALLER of a conversation that ended at a transfer
+            return
         interface = await self._conn.fetchval(
             "UPDATE queue_calls SET outcome = 'completed', completed_at = $3, talk_seconds = $4,"
             " ended_by = $5 WHERE callid = $1 AND queue = $2 RETURNING interface",

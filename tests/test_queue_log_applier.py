@@ -428,6 +428,82 @@ async def test_given_a_waiting_caller_moved_to_the_other_line_when_answered_ther
     ]
 
 
+async def test_given_a_talking_caller_moved_to_the_other_line_when_applied_then_the_first_operators_talk_ends_at_the_transfer(
+    tmp_path: Path, database_url: str, db: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    """The console's transfer of a caller talking to an operator: an AMI Redirect, whose soft
+    hang-up publishes no hang-up request (main/pbx.c ast_async_goto), so app_queue logs
+    nothing then; the first operator's COMPLETECALLER comes when the whole call ends, with a
+    talk time covering the wait in 115 and the second conversation (apps/app_queue.c
+    handle_hangup). The first conversation ends when the caller enters 115; that late row
+    counts nothing more."""
+    board = pbx(tmp_path, "pbx-a", database_url, 9)
+    board.dialplan.agi_port = 1
+    await board.start()
+    try:
+        board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=600.0))
+        board.app_queue.add_member("hotline-1022", "PJSIP/op101")
+        call = await board.place_call("1022", "0912345678")
+        while not any(c.bridge for c in board.channels if c.name == call.channel):
+            await asyncio.sleep(0.01)
+        ami = await RawAmi.connect("127.0.0.1", board.ami_port)
+        try:
+            await ami.login("hotline", "secret")
+            board.add_softphone(Softphone("op115", ring_delay=2.0, talk_time=30.0))
+            board.app_queue.add_member("emergency-115", "PJSIP/op115")
+            reply = await ami.action(
+                "Redirect",
+                ("Channel", call.channel),
+                ("Context", "hotline-transfer"),
+                ("Exten", "115"),
+                ("Priority", "1"),
+            )
+            assert reply["Response"] == "Success"
+        finally:
+            await ami.close()
+        outcome = await call.wait()
+        await board.queue_log.flushed()
+    finally:
+        await board.stop()
+    store = PostgresQueueLog(pool, levels=ServiceLevels(), queue_lines={})
+    await store.apply(100)
+
+    assert outcome.answered_by == "PJSIP/op115"
+    steps = [(e.queuename, e.event) for e in board.queue_log.of_call(call.uniqueid)]
+    assert steps[:4] == [
+        ("hotline-1022", "ENTERQUEUE"),
+        ("hotline-1022", "CONNECT"),
+        ("emergency-115", "ENTERQUEUE"),
+        ("emergency-115", "CONNECT"),
+    ]
+    assert sorted(steps[4:]) == [
+        ("emergency-115", "COMPLETECALLER"),
+        ("hotline-1022", "COMPLETECALLER"),
+    ]
+    (late,) = [
+        e
+        for e in board.queue_log.of_call(call.uniqueid)
+        if (e.queuename, e.event) == ("hotline-1022", "COMPLETECALLER")
+    ]
+    rows = await db.fetch(
+        "SELECT queue, outcome, ended_by, talk_seconds FROM queue_calls ORDER BY queue"
+    )
+    second, first = (tuple(r) for r in rows)
+    assert first[:3] == ("hotline-1022", "completed", "transfer")
+    assert second[:3] == ("emergency-115", "completed", "caller")
+    assert first[3] < int(late.fields[1])  # not the late row's talk time (the whole call)
+    totals = [tuple(r) for r in await db.fetch(QUEUE_TOTALS)]
+    assert totals == [("emergency-115", 1, 1, 0, 1), ("hotline-1022", 1, 1, 0, 1)]
+    talk = {
+        r["interface"]: r["talk"]
+        for r in await db.fetch(
+            "SELECT interface, sum(talk_seconds_sum)::int AS talk FROM operator_intervals"
+            " GROUP BY interface"
+        )
+    }
+    assert talk == {"PJSIP/op101": first[3], "PJSIP/op115": second[3]}
+
+
 async def test_given_a_calls_enterqueue_recovered_after_its_later_rows_when_applied_then_the_call_keeps_its_outcome(
     database_url: str, db: asyncpg.Connection, pool: asyncpg.Pool
 ) -> None:
