@@ -238,18 +238,18 @@ def outbox_worker(
 async def test_given_a_pass_longer_than_the_lease_when_two_workers_run_then_no_message_is_sent_twice(
     pool: asyncpg.Pool,
 ) -> None:
-    """One worker's pass takes three messages at 1 s each, three times the 1 s lease; the
-    other takes the fourth and is free after 1 s: without the heartbeat it claims the rows
+    """One worker's pass takes three messages at 2 s each, three times the 2 s lease; the
+    other takes the fourth and is free after 2 s: without the heartbeat it claims the rows
     still waiting in the first one's pass, and both send them."""
     for n in range(4):
         ticket_id = await new_ticket(pool, f"1022-26-80040{n}")
         await BackofficeService(PostgresBackofficeStore(pool)).classify(
             OPERATOR, ticket_id, Category.INFORMATION
         )
-    gateway = SlowKannel(delay=1.0)
+    gateway = SlowKannel(delay=2.0)
     stop = asyncio.Event()
     async with gateway as url, aiohttp.ClientSession() as session:
-        workers = [outbox_worker(pool, session, url, batch=3, lease=1.0) for _ in range(2)]
+        workers = [outbox_worker(pool, session, url, batch=3, lease=2.0) for _ in range(2)]
         running = [asyncio.create_task(w.run(stop)) for w in workers]
         async with asyncio.timeout(30):
             while await pool.fetchval("SELECT count(*) FROM notifications WHERE status <> 'sent'"):

@@ -358,15 +358,15 @@ async def test_given_jobs_held_longer_than_the_lease_when_two_instances_run_then
     pool: asyncpg.Pool, transcriber: ProcessTranscriber, tmp_path: Path
 ) -> None:
     """Both instances share one decoding process, so jobs wait in their queues (two each) for
-    longer than the 1 s lease: without the heartbeat the other instance claims them again."""
+    longer than the 2 s lease: without the heartbeat the other instance claims them again."""
     tickets = []
     for n in range(5):
         recording = long_recording(tmp_path / f"{n}-description.wav", copies=4)
         tickets.append(await ticket_id(pool, await ticket_with_recording(pool, recording)))
 
     async with (
-        transcription(pool, transcriber, instance="a", lease_seconds=1.0),
-        transcription(pool, transcriber, instance="b", lease_seconds=1.0),
+        transcription(pool, transcriber, instance="a", lease_seconds=2.0),
+        transcription(pool, transcriber, instance="b", lease_seconds=2.0),
     ):
         for ticket in tickets:
             await wait_for_status(pool, ticket, {"done"}, within=120.0)
