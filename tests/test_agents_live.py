@@ -256,6 +256,37 @@ async def test_given_a_115_caller_past_the_queue_timeout_when_queued_again_and_a
     assert (row["answered_at"] is not None, row["abandoned_at"]) == (True, None)
 
 
+async def test_given_an_operator_whose_call_just_ended_when_the_wallboard_asks_then_wrap_up_and_not_available(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Asterisk 20's member events carry the member's own Wrapuptime (0: QueueAdd set none;
+    app_queue.c queue_member_blob_create), never the queue's; the service takes the queue's
+    wrap-up from its settings (HOTLINE_WRAPUP_SECONDS_1022), so the operator shows wrap-up
+    and the queue counts nobody available until it has passed."""
+    users = {"lan": Role.OPERATOR}
+    async with live_hotline(
+        database_url, tmp_path, seed=7, users=users, settings={"wrapup_seconds_1022": 600}
+    ) as live:
+        live.board.add_softphone(Softphone("op101", ring_delay=1.0, talk_time=5.0))
+        await live.login("lan", "op101")
+        call = await live.board.place_call("1022", "0911111111", script=CallerScript(keys=["3"]))
+        await call.wait()
+
+        async def after_the_call() -> bool:
+            _, body = await live.get("lan", "/api/v1/operators")
+            return [o["calls_handled"] for o in body["items"]] == [1]
+
+        await eventually(after_the_call)
+        _, operators = await live.get("lan", "/api/v1/operators")
+        _, queues = await live.get("lan", "/api/v1/queues")
+        added = [e for e in live.board.events if e.name == "QueueMemberAdded"]
+
+    assert {e.get("Wrapuptime") for e in added} == {"0"}
+    assert [o["state"] for o in operators["items"]] == ["wrap_up"]
+    citizen = next(q for q in queues["items"] if q["name"] == "hotline-1022")
+    assert (citizen["operators_logged_in"], citizen["operators_available"]) == (1, 0)
+
+
 async def test_given_pause_unpause_and_a_supervisor_logout_when_done_then_asterisk_and_the_model_agree(
     live: Live,
 ) -> None:
