@@ -40,6 +40,7 @@ from db.province import PostgresProvinceRepository
 from db.queue_log import CHANNEL as QUEUE_LOG_CHANNEL
 from db.queue_log import PostgresQueueLog
 from db.reports import PostgresReportRepository
+from db.reviews import PostgresReviewRepository
 from db.stats import PostgresStatsRepository
 from db.suggestions import PostgresCorrections
 from db.tickets import PostgresTicketRepository
@@ -69,6 +70,7 @@ from hotline.keys import (
     PROVINCE,
     QUEUE_LOG,
     REPORTS,
+    REVIEWS,
     SETTINGS,
     SIMULATED,
     STAFFING,
@@ -97,6 +99,7 @@ from hotline.web.pages import page_middleware, setup_pages
 from hotline.web.ratelimit import RateLimiter
 from hotline.web.reference import add_routes as add_reference_routes
 from hotline.web.reports import add_routes as add_report_routes
+from hotline.web.reviews import add_routes as add_review_routes
 from hotline.web.wallboard import add_routes as add_wallboard_routes
 from ivr.agi import hotline_route
 from ivr.menu import load_menu
@@ -160,6 +163,7 @@ def provide_services(app: web.Application, pool: Pool) -> None:
     app[ATTACHMENTS] = AttachmentService(backoffice, agency)
     app[PROVINCE] = PostgresProvinceRepository(pool)
     app[REPORTS] = PostgresReportRepository(pool)
+    app[REVIEWS] = PostgresReviewRepository(pool)
     app[STATS] = PostgresStatsRepository(pool)
     app[PROMPTS] = PostgresPromptTexts(pool)
     app[OPEN311] = PostgresOpen311Repository(pool)
@@ -445,6 +449,7 @@ def build_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application:
     add_backoffice_routes(app)
     add_reference_routes(app)
     add_report_routes(app)
+    add_review_routes(app)
     add_open311_routes(app)
     add_agents_routes(app)
     add_calls_routes(app)

@@ -18,6 +18,7 @@ from db.open311 import PostgresOpen311Repository
 from db.pool import DatabaseProbe
 from db.province import PostgresProvinceRepository
 from db.reports import PostgresReportRepository
+from db.reviews import PostgresReviewRepository
 from db.stats import PostgresStatsRepository
 from db.tickets import PostgresTicketRepository
 from db.users import PostgresUserRepository
@@ -54,6 +55,7 @@ ATTACHMENTS = web.AppKey("attachments", AttachmentService)
 AGENCY = web.AppKey("agency", PostgresAgencyRepository)
 PROVINCE = web.AppKey("province", PostgresProvinceRepository)
 REPORTS = web.AppKey("reports", PostgresReportRepository)
+REVIEWS = web.AppKey("reviews", PostgresReviewRepository)
 STATS = web.AppKey("stats", PostgresStatsRepository)
 PROMPTS = web.AppKey("prompts", PostgresPromptTexts)
 OPEN311 = web.AppKey("open311", PostgresOpen311Repository)

@@ -121,6 +121,25 @@ CHANGES: tuple[tuple[str, str, dict[str, object]], ...] = (
     ("PUT", "/api/v1/categories/field_report/deadline", {"deadline_days": 2}),
     ("PUT", "/api/v1/subcategories/noise/deadline", {"deadline_days": 1}),
     ("PUT", "/api/v1/prompts/to_operator", {"vi": "Xin chờ máy.", "en": "Please hold."}),
+    (
+        "PUT",
+        "/api/v1/review-criteria",
+        {
+            "sample_size": 3,
+            "dispatch_target_seconds": 150,
+            "lines": {
+                "115": [
+                    {
+                        "code": "triage",
+                        "name_vi": "Hỏi phân loại",
+                        "name_en": "Triage",
+                        "kind": "yes_no",
+                        "weight": 2,
+                    },
+                ]
+            },
+        },
+    ),
 )
 
 
@@ -136,7 +155,8 @@ async def test_given_every_kind_of_administrators_change_when_audited_then_entit
     texts = catalog()[Lang.VI]
     entities = {item["entity"] for item in items}
     assert entities == {
-        "user", "agency", "routing_rule", "holiday", "category", "subcategory", "prompt"
+        "user", "agency", "routing_rule", "holiday", "category", "subcategory", "prompt",
+        "review_criterion", "review_settings",
     }  # fmt: skip
     for item in items:
         assert f"admin.entity_{item['entity']}" in texts

@@ -1,8 +1,8 @@
 """Every console page in Vietnamese and in English, as each role sees it with something on it
-(a caller on the operator's line, a ticket in the agency's inbox, every administration tab, a
-citizen's lookup answered, the error pages): each is screenshotted into
-``test-artifacts/screenshots/<page>-<vi|en>.png``, carries its language, shows no text key that
-a locale file lacks and has no script error."""
+(a caller on the operator's line, a ticket in the agency's inbox, every administration tab, the
+call in the week's review queue, a citizen's lookup answered, the error pages): each is
+screenshotted into ``test-artifacts/screenshots/<page>-<vi|en>.png``, carries its language, shows
+no text key that a locale file lacks and has no script error."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ ADMIN_TABS = (
 )
 # A key of a locale file shown as it is: a text the page asked for and the locale lacks.
 RAW_KEY = re.compile(
-    r"\b(?:common|errors|events|operator|wallboard|agency|admin|lookup|reports)\.[a-z0-9_]+\b"
+    r"\b(?:common|errors|events|operator|wallboard|agency|admin|lookup|reports|reviews)"
+    r"\.[a-z0-9_]+\b"
 )
 
 
@@ -121,6 +122,17 @@ async def test_given_every_console_page_when_shown_in_vietnamese_and_english_the
             await supervisor.goto(f"{base}/reports?lang={lang}")
             await supervisor.wait_for_selector("#report-table")
             await shoot(supervisor, "reports", lang)
+
+            # the call on the line is answered: it is in the week's review queue
+            await supervisor.goto(f"{base}/reviews?lang={lang}")
+            await supervisor.wait_for_selector("#queue-rows tr")
+            await shoot(supervisor, "reviews", lang)
+            await admin.goto(f"{base}/reviews?lang={lang}")
+            await admin.wait_for_selector("#criteria-lines tbody tr")
+            await shoot(admin, "reviews-admin", lang)
+            await operator.goto(f"{base}/reviews?lang={lang}")
+            await operator.wait_for_selector("body[data-ready=yes]")
+            await shoot(operator, "reviews-operator", lang)
 
             await anonymous.goto(f"{base}/tra-cuu?ma={code}&lang={lang}")
             await shoot(anonymous, "lookup", lang)

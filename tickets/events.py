@@ -57,3 +57,5 @@ class EventKind(StrEnum):
     # speech (db/transcripts.py), actor "speech"
     TRANSCRIPT = "transcript"
     TRANSCRIPT_FAILED = "transcript_failed"
+    # quality review of the call (db/reviews.py), actor the supervisor
+    REVIEWED = "reviewed"

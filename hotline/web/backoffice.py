@@ -16,6 +16,7 @@ from hotline.web.openapi import describe
 from hotline.web.shapes import attempt_json, state_json
 from tickets.dispatch import Outcome, Point
 from tickets.errors import InvalidRequest
+from tickets.events import EventKind
 from tickets.lifecycle import Closure
 from tickets.model import Category, Role
 from tickets.privacy import redact
@@ -166,7 +167,8 @@ async def timeline(request: web.Request) -> web.Response:
     await request.app[BACKOFFICE].ticket(ticket_id, request[USER])  # agency users: own tickets only
     events = await request.app[BACKOFFICE_STORE].timeline(ticket_id)
     if request[USER].role is Role.AGENCY:  # event data may quote the caller, name files
-        events = redact(events)
+        # the review of the operator's call is the hotline's own affair
+        events = redact([e for e in events if e["kind"] != EventKind.REVIEWED])
     return web.json_response({"events": events})
 
 

@@ -94,7 +94,7 @@ async def transfer(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
-def _inside(root: Path, stored: str) -> Path | None:
+def inside_spool(root: Path, stored: str) -> Path | None:
     """The recording file, only when it really lies under ``root`` (symlinks and ``..``
     resolved) and exists; a relative path is relative to ``root``."""
     base = root.resolve()
@@ -121,7 +121,7 @@ async def recording(request: web.Request) -> web.StreamResponse:
     stored = ticket.description_recording if kind == "description" else ticket.location_recording
     path = None
     if stored:
-        path = await asyncio.to_thread(_inside, request.app[SETTINGS].recordings, stored)
+        path = await asyncio.to_thread(inside_spool, request.app[SETTINGS].recordings, stored)
     if path is None:
         raise ApiError(404, "recording-not-found", f"ticket {ticket.code} has no {kind} recording")
     return web.FileResponse(

@@ -56,17 +56,19 @@ HOME = {
     Role.ADMIN: "/admin",
 }
 NAV: dict[Role, tuple[tuple[str, str], ...]] = {
-    Role.OPERATOR: (("/operator", "common.nav_operator"),),
+    Role.OPERATOR: (("/operator", "common.nav_operator"), ("/reviews", "common.nav_reviews")),
     Role.SUPERVISOR: (
         ("/wallboard", "common.nav_wallboard"),
         ("/operator", "common.nav_operator"),
         ("/reports", "common.nav_reports"),
+        ("/reviews", "common.nav_reviews"),
     ),
     Role.AGENCY: (("/agency", "common.nav_agency"),),
     Role.ADMIN: (
         ("/admin", "common.nav_admin"),
         ("/wallboard", "common.nav_wallboard"),
         ("/reports", "common.nav_reports"),
+        ("/reviews", "common.nav_reviews"),
     ),
 }
 

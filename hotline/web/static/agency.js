@@ -156,6 +156,9 @@
         return el("li", { "data-kind": event.kind },
           el("time", { datetime: event.at, text: fmt.dateTime(event.at) }),
           H.eventText(event, eventNames), " ",
+          event.kind === "reviewed" && event.data && event.data.review
+            ? [el("a", { href: "/reviews?review=" + encodeURIComponent(event.data.review), "data-testid": "review-link", text: t("agency.open_review") }), " "]
+            : null,
           el("span", { class: "muted", text: t("agency.by", { actor: H.actorName(event.actor) }) }));
       })));
   }

@@ -390,6 +390,24 @@
     plot(document.querySelector('[data-testid="chart-categories"]'), labels, series, { max: countMax(series) }, 260);
   }
 
+  /* The quality reviews' average score per week (all operators, weighted by their reviews). */
+  async function loadQuality() {
+    const trends = await H.api("GET", "/api/v1/review-trends");
+    const weeks = Array.from(new Set(trends.weeks.map(function (w) { return w.week; }))).sort();
+    document.getElementById("no-reviews").hidden = weeks.length > 0;
+    const figure = document.querySelector('[data-testid="chart-quality"]');
+    figure.hidden = weeks.length === 0;
+    if (!weeks.length) return;
+    const values = weeks.map(function (week) {
+      const rows = trends.weeks.filter(function (w) { return w.week === week; });
+      const reviews = rows.reduce(function (n, w) { return n + w.reviews; }, 0);
+      const sum = rows.reduce(function (n, w) { return n + w.score * w.reviews; }, 0);
+      return Math.round(sum / reviews * 100) / 100;
+    });
+    const labels = weeks.map(function (w) { return w.slice(8, 10) + "/" + w.slice(5, 7); });
+    plot(figure, labels, [{ name: t("wallboard.quality_score"), values: values, cls: "s0" }], { max: 100 }, 160);
+  }
+
   /* Bursts of events (a caller joins, rings, is answered) reload once, a moment later. */
   function debounce(fn, ms) {
     let timer = null;
@@ -405,6 +423,7 @@
     loadLive().catch(H.failed);
     loadStats().catch(H.failed);
     loadCategories().catch(H.failed);
+    loadQuality().catch(H.failed);
   }
 
   function onEvent(event) {
