@@ -28,6 +28,7 @@ from tickets.reports import (
     MedicalFigures,
     MonthFigures,
     Report,
+    ReviewFigures,
     sum_calls,
 )
 from tickets.staffing import IntervalCounts, QueueStaffing, StaffingPolicy, plan_staffing
@@ -219,6 +220,16 @@ GROUP BY 1, 2 HAVING sum(queued) <> 0
 
 FOLD_INTERVAL = 5.0  # seconds between folds of the rollups' changes
 
+# The quality reviews of each line's calls per local month they were reviewed in (the review's
+# score is already weighted by its criteria); a simulated ticket's call is not reviewed.
+_REVIEWS = """
+SELECT date_trunc('month', v.reviewed_at AT TIME ZONE $3)::date AS month, v.line,
+       count(*) AS reviews, avg(v.score) AS mean_score
+FROM call_reviews v
+WHERE v.reviewed_at >= $1 AND v.reviewed_at < $2
+GROUP BY 1, 2
+"""
+
 
 def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """[start 00:00, day after end 00:00) at the hotline's local time."""
@@ -368,8 +379,9 @@ class PostgresReportRepository:
         days: tuple[object, ...],
         lines: tuple[Line, ...],
     ) -> tuple[MonthFigures, ...]:
-        """Every calendar month the period touches, in order, with its requests and calls
-        (``period``: the arguments of the tickets' queries, ``days`` those of the calls')."""
+        """Every calendar month the period touches, in order, with its requests, calls and
+        reviews (``period``: the arguments of the tickets' queries, ``days`` those of the
+        calls'; the reviews, few, are always counted over their rows)."""
         q = self._queries
         zone = (str(HOTLINE_TZ),) if q.rows else ()
         wanted = {line.value for line in lines}
@@ -382,8 +394,15 @@ class PostgresReportRepository:
         for r in await conn.fetch(q.calls, *days, *zone):
             if r["line"] in wanted:
                 calls.setdefault(r["month"], {})[Line(r["line"])] = _call_figures(r)
+        reviews: dict[date, dict[Line, ReviewFigures]] = {}
+        for r in await conn.fetch(_REVIEWS, *period_bounds(start, end), str(HOTLINE_TZ)):
+            if r["line"] in wanted:
+                figures = ReviewFigures(r["reviews"], float(r["mean_score"]))
+                reviews.setdefault(r["month"], {})[Line(r["line"])] = figures
         return tuple(
-            MonthFigures(month, requests.get(month, {}), calls.get(month, {}))
+            MonthFigures(
+                month, requests.get(month, {}), calls.get(month, {}), reviews.get(month, {})
+            )
             for month in _month_firsts(start, end)
         )
 

@@ -1,7 +1,7 @@
 """Quality review of calls in PostgreSQL: the criteria and settings (the administrator's edits
 audited in the same transaction), the week's review queue, flags, reviews with their scores
 (each also a ``reviewed`` event on the ticket's timeline), the operator's one answer, and the
-averages the trend chart, the wallboard and the report read."""
+averages the trend chart and the wallboard read (the report's are in ``db/reports.py``)."""
 
 from __future__ import annotations
 
@@ -97,13 +97,6 @@ JOIN review_criteria k ON k.line = s.line AND k.code = s.code
 WHERE v.reviewed_at >= $1 AND v.reviewed_at < $2 AND ($3::text IS NULL OR v.operator = $3)
 GROUP BY 1, 2, 3, 4, 5, k.position ORDER BY 1, 2, k.position
 """
-_MONTHLY = """
-SELECT to_char(v.reviewed_at AT TIME ZONE $3, 'YYYY-MM') AS month, v.line,
-       count(*) AS reviews, avg(v.score) AS score
-FROM call_reviews v
-WHERE v.reviewed_at >= $1 AND v.reviewed_at < $2 AND v.line = ANY($4::text[])
-GROUP BY 1, 2 ORDER BY 1, 2
-"""
 
 
 @dataclass(frozen=True)
@@ -118,14 +111,6 @@ class ReviewCall:
     operator: str | None
     recording: str | None
     answered_at: datetime | None
-
-
-@dataclass(frozen=True)
-class MonthlyScore:
-    month: str  # YYYY-MM in the hotline's time zone
-    line: Line
-    reviews: int
-    score: float
 
 
 def _criterion(row: asyncpg.Record) -> Criterion:
@@ -439,13 +424,3 @@ class PostgresReviewRepository:
                 for r in criteria
             ],
         }
-
-    async def monthly(
-        self, start: datetime, end: datetime, lines: Sequence[Line]
-    ) -> list[MonthlyScore]:
-        rows = await self._pool.fetch(
-            _MONTHLY, start, end, str(HOTLINE_TZ), [line.value for line in lines]
-        )
-        return [
-            MonthlyScore(r["month"], Line(r["line"]), r["reviews"], float(r["score"])) for r in rows
-        ]

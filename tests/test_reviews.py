@@ -20,6 +20,7 @@ import pytest
 from db.users import PostgresUserRepository
 from hotline.auth import AuthService
 from tests.support.service import RunningService
+from tickets.codes import HOTLINE_TZ
 from tickets.errors import InvalidRequest
 from tickets.model import Line, Role
 from tickets.reviews import Criterion, ScoreKind, score_review, week_of
@@ -364,7 +365,7 @@ async def test_given_a_call_when_its_recording_is_asked_for_then_an_operator_pla
     assert (await api.call("GET", path, "sup1"))[0] == 404
 
 
-async def test_given_reviews_over_weeks_when_the_trends_are_read_then_each_operator_and_criterion_has_its_average(
+async def test_given_reviews_over_weeks_when_the_trends_are_read_then_each_operator_and_criterion_has_its_average_and_the_report_each_line_and_month(
     api: Api, service: RunningService, db: asyncpg.Connection
 ) -> None:
     await answered_call(db, service, "1764050400.1", "op1")
@@ -377,6 +378,23 @@ async def test_given_reviews_over_weeks_when_the_trends_are_read_then_each_opera
     assert [(w["operator"], w["reviews"], w["score"]) for w in trends["weeks"]] == [
         ("op1", 2, round((100 + 900 / 11) / 2, 2))
     ]
+    this_week = week_of(datetime.now(HOTLINE_TZ).date())[0].date().isoformat()
+    assert trends["week_starts"][-1] == this_week == trends["weeks"][0]["week"]
+    assert len(trends["week_starts"]) == 14  # the default: the 92 days up to today
     courtesy = next(c for c in trends["criteria"] if c["code"] == "courtesy")
     assert (courtesy["operator"], courtesy["scored"], courtesy["share"]) == ("op1", 2, 50.0)
     assert (await api.call("GET", "/api/v1/review-trends", "op1"))[0] == 403
+
+    # the report: the period's reviews and average per line, and per month
+    today = datetime.now(HOTLINE_TZ).date()
+    month = today.replace(day=1)
+    status, report = await api.call(
+        "GET", f"/api/v1/reports?from={month.isoformat()}&to={today.isoformat()}", "sup1"
+    )
+    assert status == 200, report
+    quality = {r["key"]: r["value"] for r in report["rows"] if r["section"] == "reviews_1022"}
+    assert quality == {"reviewed_calls": 2, "review_score": round((100 + 900 / 11) / 2, 2)}
+    assert not [r for r in report["rows"] if r["section"] == "reviews_115"]
+    assert report["months"][-1]["reviews"] == {
+        "1022": {"reviews": 2, "mean_score": round((100 + 900 / 11) / 2, 2)}
+    }

@@ -7,6 +7,7 @@ once; the supervisor's ticket timeline links the review, and the trend chart sho
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -28,6 +29,7 @@ from tests.support.browser import (
 )
 from tests.support.live import Live, eventually, live_hotline
 from tickets.agencies import load_province as read_province
+from tickets.codes import HOTLINE_TZ
 from tickets.model import Category, Role
 
 WARD = "UBND-P-HC1"
@@ -66,6 +68,8 @@ async def test_given_an_answered_call_in_the_sample_when_a_supervisor_reviews_it
 
         await eventually(stored)
 
+        today = datetime.now(HOTLINE_TZ).date()
+        month = today.replace(day=1)
         # the supervisor: the call is in this week's queue, drawn for lan
         supervisor = await new_page(browser)
         await log_in(supervisor, live.service.http_url, "hoa", path="/reviews")
@@ -96,11 +100,18 @@ async def test_given_an_answered_call_in_the_sample_when_a_supervisor_reviews_it
         await expect(supervisor.locator("#trend-chart svg rect.bar")).to_have_count(1)
         await screenshot(supervisor, "reviews-saved")
         assert script_errors(supervisor) == []
+        # the report's quality chart: this month's average
+        await supervisor.goto(f"{live.service.http_url}/reports?from={month}&to={today}")
+        bars = supervisor.locator("[data-testid=chart-quality] rect.bar")
+        await expect(bars).to_have_count(1)
+        await expect(bars.locator("title")).to_contain_text("78,18")
+        await screenshot(supervisor, "reviews-report")
         # the wallboard's quality chart: this week's average
         await supervisor.goto(f"{live.service.http_url}/wallboard")
         quality = supervisor.locator("[data-testid=chart-quality] rect.bar")
         await expect(quality).to_have_count(1)
         await expect(quality.locator("title")).to_contain_text("78,18")
+        await screenshot(supervisor, "reviews-wallboard")
 
         review_id = await db.fetchval(
             "SELECT v.id FROM call_reviews v JOIN calls c ON c.id = v.call_id"

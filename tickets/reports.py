@@ -112,13 +112,32 @@ def sum_calls(parts: Iterable[CallFigures]) -> CallFigures:
 
 
 @dataclass(frozen=True)
+class ReviewFigures:
+    """The quality reviews of a line's calls (``tickets.reviews``): how many, and their mean
+    weighted score in percent."""
+
+    reviews: int
+    mean_score: float
+
+
+def sum_reviews(parts: Iterable[ReviewFigures]) -> ReviewFigures:
+    """Several months' reviews together: the mean weighted by each month's reviews."""
+    items = list(parts)
+    total = sum(p.reviews for p in items)
+    mean = sum(p.mean_score * p.reviews for p in items) / total if total else 0.0
+    return ReviewFigures(total, mean)
+
+
+@dataclass(frozen=True)
 class MonthFigures:
     """One calendar month of the period (the first and the last may be partial): requests by
-    category (1022's three and 115's ``medical``) and the calls of each line."""
+    category (1022's three and 115's ``medical``), the calls of each line and the reviews of
+    each line's calls (in the month they were reviewed)."""
 
     month: date  # its first day
     requests: dict[Category, int]
     calls: dict[Line, CallFigures] = field(default_factory=dict)
+    reviews: dict[Line, ReviewFigures] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -236,6 +255,16 @@ _LABELS: dict[str, tuple[str, str]] = {
         "Answered within 20 s, line 1022",
     ),
     "service_level_115": ("Trả lời trong 15 giây, đường dây 115", "Answered within 15 s, line 115"),
+    "reviewed_calls": ("Cuộc gọi được đánh giá", "Calls reviewed"),
+    "review_score": ("Điểm đánh giá trung bình (%)", "Average review score (%)"),
+    "review_score_1022": (
+        "Điểm đánh giá trung bình (%), đường dây 1022",
+        "Average review score (%), line 1022",
+    ),
+    "review_score_115": (
+        "Điểm đánh giá trung bình (%), đường dây 115",
+        "Average review score (%), line 115",
+    ),
     "calls_queued": ("Cuộc gọi vào hàng đợi", "Calls queued"),
     "calls_answered": ("Cuộc gọi được trả lời", "Calls answered"),
     "within_15s": ("Trả lời trong 15 giây", "Answered within 15 s"),
@@ -379,6 +408,13 @@ def rows(report: Report) -> list[Row]:
     for line in report.lines:
         for queue in sorted((q for q in report.staffing if q.line is line), key=lambda q: q.queue):
             out.extend(_staffing_rows(queue))
+    for line in report.lines:
+        months = [m.reviews[line] for m in report.months if line in m.reviews]
+        if months:
+            reviewed = sum_reviews(months)
+            s = f"reviews_{line.value}"
+            out.append(Row(s, "reviewed_calls", reviewed.reviews))
+            out.append(Row(s, "review_score", round(reviewed.mean_score, 2)))
     return out
 
 
@@ -395,6 +431,8 @@ def series_rows(report: Report) -> list[Row]:
         for line, calls in sorted(month.calls.items()):
             within = calls.within_15s if line is Line.MEDICAL else calls.within_20s
             out.append(Row(s, f"service_level_{line.value}", within, calls.service_level(line)))
+        for line, reviewed in sorted(month.reviews.items()):
+            out.append(Row(s, f"review_score_{line.value}", round(reviewed.mean_score, 2)))
     for agency in sorted(report.agencies, key=lambda a: a.agency):
         s = f"agency_{agency.agency}"
         out.append(Row(s, "forwarded", agency.forwarded))
@@ -472,6 +510,11 @@ def section_title(section: str, lang: Lang) -> str:
         if lang is Lang.VI:
             return f"Số điện thoại viên cần theo Erlang C: đường dây {line}, hàng đợi {queue}"
         return f"Operators needed by Erlang C: line {line}, queue {queue}"
+    if section.startswith("reviews_"):
+        line = section.removeprefix("reviews_")
+        return (
+            "Đánh giá chất lượng cuộc gọi " if lang is Lang.VI else "Call quality reviews "
+        ) + line
     if section.startswith("calls_"):
         line = section.removeprefix("calls_")
         return ("Cuộc gọi " if lang is Lang.VI else "Calls ") + line
@@ -579,6 +622,10 @@ def _month_json(month: MonthFigures) -> dict[str, object]:
         "month": f"{month.month:%Y-%m}",
         "requests": {c.value: n for c, n in month.requests.items()},
         "calls": {line.value: _calls_json(line, c) for line, c in sorted(month.calls.items())},
+        "reviews": {
+            line.value: {"reviews": r.reviews, "mean_score": round(r.mean_score, 2)}
+            for line, r in sorted(month.reviews.items())
+        },
     }
 
 

@@ -289,10 +289,17 @@ async def answer_review(request: web.Request) -> web.Response:
 @requires(*OVERSEES)
 async def review_trends(request: web.Request) -> web.Response:
     """Average score per operator and week, and each criterion's average (percent of its best
-    value) per operator, over the period."""
+    value) per operator, over the period; ``week_starts``: the Mondays of the period's weeks."""
     start, end = _period(request)
     operator = request.query.get("operator") or None
-    return web.json_response(await request.app[REVIEWS].trends(start, end, operator))
+    trends = await request.app[REVIEWS].trends(start, end, operator)
+    monday = week_of(start.date())[0].date()
+    trends["week_starts"] = [
+        (monday + timedelta(weeks=n)).isoformat()
+        for n in range((end.date() - monday).days // 7 + 1)
+        if monday + timedelta(weeks=n) < end.date()
+    ]
+    return web.json_response(trends)
 
 
 # ---------------------------------------------------------------- calls

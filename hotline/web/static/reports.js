@@ -1,7 +1,8 @@
 /* The reports page's charts, drawn from the report the page was served with (its JSON is the
    same as /api/v1/reports): requests per month by category, the satisfactory-response rate of
-   every agency (sorted), the 115 outcomes with both success rates labelled, and the service
-   level per month against each line's target. Printing is the browser's (print stylesheet). */
+   every agency (sorted), the 115 outcomes with both success rates labelled, the service level
+   per month against each line's target, and the calls' average review score per month.
+   Printing is the browser's (print stylesheet). */
 (function () {
   "use strict";
 
@@ -123,7 +124,22 @@
     clear(target, charts);
   }
 
+  /* The quality reviews' average score per month, a bar per line. */
+  function quality() {
+    const target = box("chart-quality");
+    if (!target) return;
+    const series = report.lines.map(function (line) {
+      return {
+        name: t("common.line_" + line),
+        values: report.months.map(function (m) { const r = m.reviews[line]; return r ? r.mean_score : null; }),
+        cls: line === "115" ? "s1" : "s0",
+      };
+    }).filter(function (s) { return s.values.some(function (v) { return v !== null; }); });
+    clear(target, H.charts.bars(report.months.map(function (m) { return monthLabel(m.month); }), series, { height: 200, width: 640, max: 100 }), H.charts.legend(series));
+  }
+
   months();
+  quality();
   agencies();
   medical();
   service();

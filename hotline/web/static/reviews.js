@@ -12,7 +12,6 @@
   const lang = data.lang;
   const $ = function (id) { return document.getElementById(id); };
   const state = { criteria: null, selected: null };
-  const TREND_WEEKS = 13;  // the server's default period: the last 91 days
 
   function criterionName(c) { return lang === "vi" ? c.name_vi : c.name_en; }
   function percent(score) { return score === null || score === undefined ? t("common.none") : fmt.number(score) + " %"; }
@@ -142,7 +141,7 @@
       clear($("criteria-chart"));
       return;
     }
-    const weeks = lastWeeks(TREND_WEEKS);
+    const weeks = trends.week_starts;
     const operators = Array.from(new Set(trends.weeks.map(function (w) { return w.operator; }))).sort();
     const series = operators.slice(0, 4).map(function (name, j) {
       return {
@@ -158,16 +157,6 @@
     clear($("criteria-chart"), H.charts.hbars(trends.criteria.map(function (c) {
       return { label: c.operator + " · " + criterionName(c), value: c.share, text: percent(c.share) };
     }), { max: 100 }));
-  }
-
-  /* The Mondays (yyyy-mm-dd) of the last ``count`` weeks up to this one, oldest first: the
-     weeks the server's trend is counted in (date_trunc('week') in the hotline's time zone). */
-  function lastWeeks(count) {
-    const today = new Date(data.today + "T00:00:00Z");
-    const monday = new Date(today.getTime() - ((today.getUTCDay() + 6) % 7) * 86400000);
-    const weeks = [];
-    for (let i = count - 1; i >= 0; i--) weeks.push(new Date(monday.getTime() - i * 7 * 86400000).toISOString().slice(0, 10));
-    return weeks;
   }
 
   /* ------------------------------------------------------------------ reviews */

@@ -393,19 +393,20 @@
   /* The quality reviews' average score per week (all operators, weighted by their reviews). */
   async function loadQuality() {
     const trends = await H.api("GET", "/api/v1/review-trends");
-    const weeks = Array.from(new Set(trends.weeks.map(function (w) { return w.week; }))).sort();
-    document.getElementById("no-reviews").hidden = weeks.length > 0;
+    const any = trends.weeks.length > 0;
+    document.getElementById("no-reviews").hidden = any;
     const figure = document.querySelector('[data-testid="chart-quality"]');
-    figure.hidden = weeks.length === 0;
-    if (!weeks.length) return;
+    figure.hidden = !any;
+    if (!any) return;
+    const weeks = trends.week_starts;
     const values = weeks.map(function (week) {
       const rows = trends.weeks.filter(function (w) { return w.week === week; });
       const reviews = rows.reduce(function (n, w) { return n + w.reviews; }, 0);
       const sum = rows.reduce(function (n, w) { return n + w.score * w.reviews; }, 0);
-      return Math.round(sum / reviews * 100) / 100;
+      return reviews ? Math.round(sum / reviews * 100) / 100 : null;
     });
     const labels = weeks.map(function (w) { return w.slice(8, 10) + "/" + w.slice(5, 7); });
-    plot(figure, labels, [{ name: t("wallboard.quality_score"), values: values, cls: "s0" }], { max: 100 }, 160);
+    plot(figure, labels, [{ name: t("wallboard.quality_score"), values: values, cls: "s0" }], { max: 100, width: 640 }, 160);
   }
 
   /* Bursts of events (a caller joins, rings, is answered) reload once, a moment later. */
