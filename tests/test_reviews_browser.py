@@ -1,8 +1,9 @@
 """Quality review in the browser, end to end: a caller reaches an operator through the emulated
-PBX (MixMonitor records the whole call into the spool), the call is in the week's review queue
-as part of the operator's random sample, a supervisor plays the whole recording in the page,
-scores it and writes notes; the operator then sees the review, plays their own call and answers
-once; the supervisor's ticket timeline links the review, and the trend chart shows it."""
+PBX (MixMonitor records the whole call into the spool), the operator asks for it to be
+reviewed, the call is in the week's review queue (also as part of the operator's random
+sample), a supervisor plays the whole recording in the page, scores it and writes notes; the
+operator then sees the review, plays their own call and answers once; the supervisor's ticket
+timeline links the review, and the report, the trend chart and the wallboard show it."""
 
 from __future__ import annotations
 
@@ -67,6 +68,10 @@ async def test_given_an_answered_call_in_the_sample_when_a_supervisor_reviews_it
             return row is not None and None not in (row["answered_at"], row["recording"])
 
         await eventually(stored)
+        # the operator asks for the call to be reviewed, from the call panel
+        await operator.click("#flag-review")
+        await expect(operator.locator("#toast[data-kind=ok]")).to_be_visible()
+        await expect(operator.locator("#flag-review")).to_be_disabled()
 
         today = datetime.now(HOTLINE_TZ).date()
         month = today.replace(day=1)
@@ -75,7 +80,7 @@ async def test_given_an_answered_call_in_the_sample_when_a_supervisor_reviews_it
         await log_in(supervisor, live.service.http_url, "hoa", path="/reviews")
         row = supervisor.locator(f"#queue-rows tr[data-uniqueid='{call.uniqueid}']")
         await expect(row).to_contain_text("lan")
-        await expect(row).to_contain_text("Mẫu ngẫu nhiên")
+        await expect(row).to_contain_text("Mẫu ngẫu nhiên, Điện thoại viên đánh dấu")
         await row.click()
         await expect(supervisor.locator("#review-title")).to_contain_text(code or "")
         # the whole call plays in the page

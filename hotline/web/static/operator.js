@@ -26,6 +26,7 @@
     submitted: false,
     dispatch: null,      // GET /api/v1/tickets/{code}/dispatch of a 115 ticket
     timeline: [],        // GET /api/v1/tickets/{code}/timeline events of that ticket
+    flagged: null,       // the uniqueid of the call this operator asked to be reviewed
   };
 
   function name(item) {
@@ -139,6 +140,9 @@
     badge.className = "badge " + ({ live: "ok", stale: "warn", ended: "" }[panelState] || "");
     const transfer = $("transfer");
     transfer.hidden = !(call && state.live && !offline);
+    const flag = $("flag-review");
+    flag.hidden = !call || offline;
+    flag.disabled = !!call && state.flagged === call.uniqueid;
     if (!call) {
       $("ticket-card").hidden = true;
       $("dispatch-card").hidden = true;
@@ -564,6 +568,22 @@
     }
   }
 
+  // ------------------------------------------------------------------ review
+
+  /* The operator asks for this call to be reviewed (it joins the week's review queue). */
+  async function flagReview() {
+    const call = state.call;
+    $("flag-review").disabled = true;
+    try {
+      await api("POST", "/api/v1/calls/" + encodeURIComponent(call.uniqueid) + "/flag", { reason: "operator" });
+      state.flagged = call.uniqueid;
+      H.notify(t("operator.flagged_review"), "ok");
+    } catch (err) {
+      H.failed(err);
+    }
+    renderCall();
+  }
+
   // ------------------------------------------------------------------ callbacks
 
   async function loadCallbacks() {
@@ -663,6 +683,7 @@
   $("unpause").addEventListener("click", function () { act("unpause"); });
   $("phone-logout").addEventListener("click", function () { act("logout"); });
   $("transfer").addEventListener("click", transfer);
+  $("flag-review").addEventListener("click", flagReview);
   $("ticket-form").addEventListener("submit", submitTicket);
   $("dispatch-accept").addEventListener("click", function () { answer(true); });
   $("dispatch-decline").addEventListener("click", function () { answer(false); });
