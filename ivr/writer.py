@@ -4,7 +4,10 @@ paid once per batch, not once per IVR step.
 
 Each ``save`` waits for the commit of the batch its snapshot went into (the recorder in front
 bounds that wait and spools past it). A lone snapshot is written at once: the writer never waits
-for others to gather; snapshots gather only while ``MAX_IN_FLIGHT`` batches are being committed.
+for others to gather; snapshots gather only while a batch is being committed. A second batch
+starts meanwhile only when the one in flight is held up (``STALLED``: a lock another
+transaction holds), up to ``MAX_IN_FLIGHT``: concurrent batches would only wait for each other
+on the code counters and pay a commit each, where one larger batch pays one.
 Of several snapshots of one call that are waiting, the newest goes into the batch and the others
 get its outcome, as a store would have kept them (``save_action``); a snapshot a store would
 not simply replace (another session, the IVR's over the queue's) waits for the next batch.
@@ -19,6 +22,7 @@ so only the bad one is refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -33,6 +37,7 @@ MAX_BATCH = 500  # snapshots in one transaction; more wait for the next one
 # Batches committed at once: a batch held up by a lock (another transaction holds a ticket's
 # row or a code counter) holds up its own snapshots only, the next ones go in another batch.
 MAX_IN_FLIGHT = 4
+STALLED = 0.1  # seconds after which the batches in flight count as held up
 
 
 @dataclass
@@ -57,7 +62,7 @@ class GroupCommitWriter:
         self._metrics = metrics or Metrics()  # each committed batch: its size and time
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
-        self._in_flight = 0
+        self._in_flight: list[float] = []  # when each batch in flight started
         self._waiting: list[_Waiting] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -89,14 +94,30 @@ class GroupCommitWriter:
     async def _run(self) -> None:
         async with asyncio.TaskGroup() as group:
             while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while self._waiting and self._in_flight < self._max_in_flight:
+                held_up = self._held_up_in()
+                if self._waiting and held_up == 0.0:
                     batch = self._take()
-                    self._in_flight += 1
-                    group.create_task(self._commit_batch(batch), name="intake-writer-batch")
+                    started = time.monotonic()
+                    self._in_flight.append(started)
+                    group.create_task(
+                        self._commit_batch(batch, started), name="intake-writer-batch"
+                    )
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), held_up if self._waiting else None)
+                self._wake.clear()
 
-    async def _commit_batch(self, batch: list[_Waiting]) -> None:
+    def _held_up_in(self) -> float | None:
+        """0 when a new batch may start now: none is in flight, or all of those in flight are
+        held up and there is room for one more; else the seconds until the youngest counts as
+        held up (``None``: no room, wait for one to end)."""
+        if not self._in_flight:
+            return 0.0
+        if len(self._in_flight) >= self._max_in_flight:
+            return None
+        return max(0.0, max(self._in_flight) + STALLED - time.monotonic())
+
+    async def _commit_batch(self, batch: list[_Waiting], started: float) -> None:
         try:
             await self._commit(batch)
         except asyncio.CancelledError:  # stopped mid-batch: rolled back, its callers spool
@@ -104,7 +125,7 @@ class GroupCommitWriter:
                 _settle(waiting, StorageUnavailable("the intake writer stopped"))
             raise
         finally:
-            self._in_flight -= 1
+            self._in_flight.remove(started)
             self._wake.set()  # what gathered meanwhile is the next batch
 
     def _take(self) -> list[_Waiting]:
