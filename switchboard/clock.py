@@ -60,6 +60,13 @@ class Clock:
 
         return release
 
+    def skip_to(self, moment: float) -> None:
+        """Time jumps forward to ``moment``, no further than the earliest hold and never back
+        (a replay with no call in progress skips the quiet hours to the next one)."""
+        target = min(moment, self._holds[0]) if self._holds else moment
+        if target > self.now():
+            self._rebase(target, self._rate)
+
     def restart(self, at: float) -> None:
         """Simulated time goes on from ``at`` (seconds since the epoch), e.g. once a replay's
         setup is done; waits already begun keep their real length."""

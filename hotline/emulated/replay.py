@@ -80,6 +80,7 @@ SURVEY_OPENING = strip_diacritics(TEMPLATES[Event.SURVEY].split("{code}")[0])
 DAY_HELD_FROM = 23.5 * 3600  # local time a day's calls must be over by, or time slows
 HELD_SCALE = 100.0  # how fast time runs past a hold (``switchboard.Clock.hold``)
 ON_TIME_MARGIN = 6 * 3600.0  # a deadline is at least 17 h after the forward (end of a working day)
+IDLE_STEP = 6 * 3600.0  # how far time skips at once when no call is in progress
 POLL = 0.05  # real seconds between looks at something a person waits for
 PERSON_WAIT = 300.0  # real seconds a simulated person waits for the system at most
 
@@ -568,7 +569,12 @@ async def _drive(
     queued: dict[str, asyncio.Event] = {}
     done = 0
     placed = 0
+    on_trunk = 0  # calls the emulated PBX is carrying
     failures: list[BaseException] = []
+
+    def hung_up(_: object) -> None:
+        nonlocal on_trunk
+        on_trunk -= 1
 
     def joined(event: AmiEvent) -> None:
         if event.name == "QueueCallerJoin" and (found := queued.get(event.get("Uniqueid") or "")):
@@ -581,6 +587,7 @@ async def _drive(
                 handle = await board.place_call(call.line.value, call.number, script=_scripts(call))
                 queued[handle.uniqueid] = in_queue = asyncio.Event()
                 finished = asyncio.ensure_future(handle.wait())
+                finished.add_done_callback(hung_up)
                 waiter = asyncio.ensure_future(in_queue.wait())
                 try:
                     await asyncio.wait([finished, waiter], return_when=asyncio.FIRST_COMPLETED)
@@ -616,7 +623,10 @@ async def _drive(
     this_call = clock.hold(plan[0].at.timestamp()) if plan else None
     try:
         for n, call in enumerate(plan):
+            if on_trunk == 0:  # nobody on the phone: on to the next call's moment
+                clock.skip_to(call.at.timestamp())
             await clock.reach(call.at.timestamp())
+            on_trunk += 1
             following = plan[n + 1].at.timestamp() if n + 1 < len(plan) else None
             next_call = clock.hold(following) if following is not None else _nothing
             task = asyncio.get_running_loop().create_task(
@@ -630,7 +640,10 @@ async def _drive(
             placed += 1
             if failures:
                 break
-        await asyncio.gather(*stories, return_exceptions=True)
+        while any(not task.done() for task in stories):
+            if on_trunk == 0:  # the agencies' and citizens' part: days pass in a moment
+                clock.skip_to(clock.now() + IDLE_STEP)
+            await asyncio.wait([t for t in stories if not t.done()], timeout=POLL * 4)
         bar.draw(clock.now() - start, placed, 0)
     finally:
         unsubscribe()
