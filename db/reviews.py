@@ -33,7 +33,9 @@ from tickets.reviews import (
 # The week's queue: each operator's answered calls ranked by a hash of the uniqueid with this
 # installation's salt (a random draw that every instance and every reload repeats), the first
 # ``sample_size`` drawn; flagged calls, calls whose ticket was closed unsatisfied, and 115 calls
-# dispatched later than the target after being answered. $3 narrows the answer to one call.
+# dispatched later than the target after being answered. $3 narrows the answer to one call. The
+# talk time is queue_log's (COMPLETECALLER/COMPLETEAGENT, applied into queue_calls): none while
+# the call goes on, nor before its row is applied.
 _QUEUE = """
 WITH answered AS (
   SELECT c.id, c.uniqueid, c.line, c.answered_at, c.recording, t.code AS ticket,
@@ -62,7 +64,9 @@ WITH answered AS (
   FROM drawn d
 )
 SELECT x.uniqueid, x.line, x.ticket, x.operator, x.answered_at,
-       x.recording IS NOT NULL AS has_recording, x.reasons, v.id AS review_id, v.score
+       x.recording IS NOT NULL AS has_recording, x.reasons, v.id AS review_id, v.score,
+       (SELECT sum(q.talk_seconds) FROM queue_calls q
+        WHERE q.callid = x.uniqueid AND q.outcome = 'completed') AS talk_seconds
 FROM flagged x LEFT JOIN call_reviews v ON v.call_id = x.id
 WHERE cardinality(x.reasons) > 0 AND ($3::text IS NULL OR x.uniqueid = $3)
 ORDER BY x.operator, x.answered_at
@@ -267,6 +271,7 @@ class PostgresReviewRepository:
                 "ticket": r["ticket"],
                 "operator": r["operator"],
                 "answered_at": r["answered_at"].isoformat(),
+                "talk_seconds": r["talk_seconds"],
                 "has_recording": r["has_recording"],
                 "reasons": list(r["reasons"]),
                 "review_id": r["review_id"],

@@ -257,6 +257,11 @@ async def test_given_a_week_of_answered_calls_when_the_queue_is_read_then_a_samp
     await answered_call(db, service, "1764050400.21", "op2", line=Line.MEDICAL, dispatched_after=50)
     # a complaint: the ticket closed unsatisfied
     await answered_call(db, service, "1764050400.30", "op2", closure="unsatisfied")
+    await db.execute(
+        "INSERT INTO queue_calls (callid, queue, entered_at, outcome, answered_at, completed_at,"
+        " talk_seconds) VALUES ('1764050400.30', 'hotline-1022', $1, 'completed', $1, $1, 95)",
+        WEDNESDAY,
+    )
     # the week before: not in this week's queue
     await answered_call(db, service, "1763445600.1", "op1", at=WEDNESDAY - timedelta(days=7))
 
@@ -273,6 +278,9 @@ async def test_given_a_week_of_answered_calls_when_the_queue_is_read_then_a_samp
     assert "complaint" in reasons["1764050400.30"]
     assert "slow_dispatch" not in reasons.get("1764050400.21", [])
     assert "1763445600.1" not in reasons
+    # the talk time is queue_log's, once the call is completed there
+    talk = {item["uniqueid"]: item["talk_seconds"] for item in queue["items"]}
+    assert (talk["1764050400.30"], talk["1764050400.20"]) == (95, None)
     # the draw is the same on every read
     assert (await api.call("GET", f"/api/v1/review-queue?week={WEEK}", "sup1"))[1] == queue
 

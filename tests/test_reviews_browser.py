@@ -68,6 +68,20 @@ async def test_given_an_answered_call_in_the_sample_when_a_supervisor_reviews_it
             return row is not None and None not in (row["answered_at"], row["recording"])
 
         await eventually(stored)
+
+        async def talk_seconds() -> int | None:
+            talk: int | None = await db.fetchval(
+                "SELECT talk_seconds FROM queue_calls WHERE callid = $1 AND outcome = 'completed'",
+                call.uniqueid,
+            )
+            return talk
+
+        async def completed() -> bool:
+            return await talk_seconds() is not None
+
+        await eventually(completed, seconds=20)
+        talk = await talk_seconds()
+        assert talk is not None
         # the operator asks for the call to be reviewed, from the call panel
         await operator.click("#flag-review")
         await expect(operator.locator("#toast[data-kind=ok]")).to_be_visible()
@@ -81,6 +95,8 @@ async def test_given_an_answered_call_in_the_sample_when_a_supervisor_reviews_it
         row = supervisor.locator(f"#queue-rows tr[data-uniqueid='{call.uniqueid}']")
         await expect(row).to_contain_text("lan")
         await expect(row).to_contain_text("Mẫu ngẫu nhiên, Điện thoại viên đánh dấu")
+        # its talk time as queue_log has it (COMPLETECALLER), m:ss
+        await expect(row).to_contain_text(f"{talk // 60}:{talk % 60:02d}")
         await row.click()
         await expect(supervisor.locator("#review-title")).to_contain_text(code or "")
         # the whole call plays in the page

@@ -34,6 +34,7 @@
         el("td", { text: t("common.line_" + item.line) }),
         el("td", { text: item.ticket }),
         el("td", { text: fmt.dateTime(item.answered_at) }),
+        el("td", { class: "n", text: fmt.duration(item.talk_seconds) }),
         el("td", { text: reasonText(item.reasons) }),
         el("td", { class: "n" }, item.review_id
           ? el("a", { href: "?review=" + item.review_id, text: percent(item.score) })
