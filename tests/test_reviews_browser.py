@@ -29,6 +29,7 @@ from tests.support.browser import (
     script_errors,
 )
 from tests.support.live import Live, eventually, live_hotline
+from tests.support.service import RunningService
 from tickets.agencies import load_province as read_province
 from tickets.codes import HOTLINE_TZ
 from tickets.model import Category, Role
@@ -178,3 +179,56 @@ async def test_given_an_answered_call_in_the_sample_when_a_supervisor_reviews_it
         await expect(mine.locator("textarea")).to_have_count(0)  # answered once
         await screenshot(operator, "reviews-operator")
         assert script_errors(operator) == []
+
+
+async def test_given_the_administrator_on_the_review_page_when_a_criterion_is_changed_added_and_removed_then_they_are_saved_and_audited(
+    service: RunningService, db: asyncpg.Connection
+) -> None:
+    await add_user(service, "root", Role.ADMIN)
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await log_in(page, service.http_url, "root", path="/reviews")
+        line = page.locator("#criteria-lines tbody[data-line='115']")
+        await expect(line.locator("tr")).to_have_count(3)
+        triage = line.locator("tr").nth(1)
+        await expect(triage.locator("[name=code]")).to_have_value("triage")
+        await triage.locator("[name=weight]").fill("5")
+        await line.locator("tr").nth(2).get_by_role("button").click()  # dispatch_decision
+        await (
+            page.locator("#criteria-lines .criteria-line")
+            .nth(1)
+            .get_by_role("button", name="Thêm tiêu chí")
+            .click()
+        )
+        added = line.locator("tr").nth(2)
+        await added.locator("[name=code]").fill("calm")
+        await added.locator("[name=name_vi]").fill("Giữ bình tĩnh, trấn an người gọi")
+        await added.locator("[name=name_en]").fill("Kept calm, reassured the caller")
+        await added.locator("[name=kind]").select_option("yes_no")
+        await page.fill("#sample-size", "8")
+        await page.click("#save-criteria")
+        await expect(page.locator("#toast[data-kind=ok]")).to_have_text("Đã lưu tiêu chí.")
+        await screenshot(page, "reviews-criteria-saved")
+        assert script_errors(page) == []
+
+    rows = await db.fetch(
+        "SELECT code, kind, weight, active FROM review_criteria WHERE line = '115'"
+        " ORDER BY active DESC, position"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("address_60s", "yes_no", 3, True),
+        ("triage", "scale", 5, True),
+        ("calm", "yes_no", 1, True),
+        ("dispatch_decision", "scale", 3, False),
+    ]
+    assert await db.fetchval("SELECT sample_size FROM review_settings") == 8
+    audited = await db.fetch(
+        "SELECT actor, entity, entity_key FROM admin_audit WHERE entity LIKE 'review%'"
+        " ORDER BY entity, entity_key"
+    )
+    assert [tuple(r) for r in audited] == [
+        ("root", "review_criterion", "115/calm"),
+        ("root", "review_criterion", "115/dispatch_decision"),
+        ("root", "review_criterion", "115/triage"),
+        ("root", "review_settings", "reviews"),
+    ]
