@@ -57,7 +57,10 @@ class AmiUrl:
 
 @dataclass(frozen=True)
 class Reconnected:
-    """Logged in (again): the live model must be rebuilt from Asterisk's own listing."""
+    """Logged in (again) to ``pbx``: its part of the live model must be rebuilt from its own
+    listing."""
+
+    pbx: str = ""
 
 
 AmiItem = AmiEvent | Reconnected
@@ -97,10 +100,10 @@ class AmiConnection:
         self._boot_wait = boot_wait
         self._booted = False  # FullyBooted seen on this connection
         self._boot_overdue: asyncio.TimerHandle | None = None
-        pbx = f"{url.host}:{url.port}"
+        self.name = f"{url.host}:{url.port}"  # the PBX's name in the live model and /metrics
         metrics = metrics or Metrics()
-        self._events = metrics.ami_events.labels(pbx)
-        metrics.ami_up.labels(pbx).set_function(lambda: float(self._logged_in))
+        self._events = metrics.ami_events.labels(self.name)
+        metrics.ami_up.labels(self.name).set_function(lambda: float(self._logged_in))
 
     @property
     def connected(self) -> bool:
@@ -144,13 +147,13 @@ class AmiConnection:
     def _on_event(self, manager: Any, message: Any) -> None:
         self._events.inc()
         try:
-            event = AmiEvent.of(dict(message), self._clock())
+            event = AmiEvent.of(dict(message), self._clock(), pbx=self.name)
             self._inbox.put_nowait(event)
             if event.name == "FullyBooted":
                 self._booted = True
                 self._stop_boot_wait()
                 if self._logged_in:  # else _on_login asks for the resync
-                    self._inbox.put_nowait(Reconnected())
+                    self._inbox.put_nowait(Reconnected(self.name))
         except Exception:
             logger.exception("AMI event could not be queued: %r", message)
 
@@ -158,7 +161,7 @@ class AmiConnection:
         self._logged_in = True
         logger.info("AMI logged in (Asterisk Call Manager/%s)", manager.protocol.version)
         if self._booted:
-            self._inbox.put_nowait(Reconnected())
+            self._inbox.put_nowait(Reconnected(self.name))
         else:
             self._stop_boot_wait()
             self._boot_overdue = asyncio.get_running_loop().call_later(
@@ -172,7 +175,7 @@ class AmiConnection:
             ' "system" class?): rebuilding the live model all the same',
             self._boot_wait,
         )
-        self._inbox.put_nowait(Reconnected())
+        self._inbox.put_nowait(Reconnected(self.name))
 
     def _stop_boot_wait(self) -> None:
         if self._boot_overdue is not None:
@@ -328,4 +331,15 @@ class AmiConnection:
     async def snapshot(self) -> list[AmiEvent]:
         status = await self._send({"Action": "QueueStatus"}, as_list=True)
         channels = await self._send({"Action": "CoreShowChannels"}, as_list=True)
-        return [AmiEvent.of(dict(m), self._clock()) for m in [*status, *channels] if m.get("Event")]
+        try:
+            # The softphones this PBX knows (res_manager_devicestate): where an operator
+            # who is in no queue yet is registered.
+            devices = await self._send({"Action": "DeviceStateList"}, as_list=True)
+        except AsteriskRefused as err:
+            logger.warning("DeviceStateList refused (%s): devices are learnt from events", err)
+            devices = []
+        return [
+            AmiEvent.of(dict(m), self._clock(), pbx=self.name)
+            for m in [*status, *channels, *devices]
+            if m.get("Event")
+        ]

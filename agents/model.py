@@ -59,6 +59,7 @@ class WaitingCaller:
     joined_at: datetime
     ringing: set[str] = field(default_factory=set)
     channel: str = ""  # the caller's channel, e.g. PJSIP/telco-0000002a (for a Redirect)
+    pbx: str = ""  # the PBX the caller waits on
 
 
 @dataclass
@@ -72,6 +73,7 @@ class LiveCall:
     agent_channel: str  # the operator's leg, e.g. PJSIP/op101-0000002b
     answered_at: datetime
     hold_seconds: int = 0
+    pbx: str = ""  # the PBX both legs are on
 
 
 @dataclass
@@ -95,6 +97,7 @@ class Operator:
     last_call_end: datetime | None = None
     since: datetime | None = None
     state: OperatorState = OperatorState.AVAILABLE
+    pbx: str = ""  # the PBX whose queues the softphone is a member of
 
     @property
     def paused(self) -> bool:
@@ -164,6 +167,7 @@ class CallAbandoned:
     hold_seconds: int
     position: int
     at: datetime
+    pbx: str = ""
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,9 @@ class LiveModel:
         # (caller Uniqueid, interface) of calls closed when the operator's leg hung up: their
         # AgentComplete, when it comes, is not a second end of the call
         self._closed: dict[tuple[str, str], None] = {}
+        # Softphones by interface → the PBX they are registered on (DeviceStateChange), for an
+        # operator who is in no queue yet. Uniqueids are unique across PBXs (systemname).
+        self.devices: dict[str, str] = {}
         self._handlers: dict[str, Callable[[AmiEvent], list[Outcome]]] = {
             "QueueCallerJoin": self._caller_join,
             "QueueCallerLeave": self._caller_leave,
@@ -229,6 +236,7 @@ class LiveModel:
             "QueueMemberPenalty": self._member,
             "QueueMemberRemoved": self._member_removed,
             "Hangup": self._hangup,
+            "DeviceStateChange": self._device,
         }
 
     @property
@@ -255,7 +263,13 @@ class LiveModel:
         uniqueid = e.get("Uniqueid")
         caller = e.get("CallerIDNum")
         queue.waiting[uniqueid] = WaitingCaller(
-            uniqueid, queue.name, caller, e.int("Position"), e.at, channel=e.get("Channel")
+            uniqueid,
+            queue.name,
+            caller,
+            e.int("Position"),
+            e.at,
+            channel=e.get("Channel"),
+            pbx=e.pbx,
         )
         self.unanswered.pop(uniqueid, None)  # queued again or transferred: not abandoned
         return [
@@ -284,6 +298,7 @@ class LiveModel:
             e.int("HoldTime"),
             e.int("OriginalPosition") or e.int("Position"),
             e.at,
+            e.pbx,
         )
         return [Changed("calls", e.get("Uniqueid"))]
 
@@ -298,12 +313,13 @@ class LiveModel:
 
     # -- operators -------------------------------------------------------------------------
 
-    def _operator(self, interface: str, name: str = "") -> Operator:
+    def _operator(self, interface: str, name: str = "", pbx: str = "") -> Operator:
         operator = self.operators.get(interface)
         if operator is None:
             operator = self.operators[interface] = Operator(interface, name or interface)
         elif name:
             operator.name = name
+        operator.pbx = pbx
         return operator
 
     def _touch(self, operator: Operator, at: datetime) -> list[Outcome]:
@@ -327,7 +343,7 @@ class LiveModel:
         return [RingNoAnswer(e.get("Uniqueid"), e.get("Queue"), interface, e.int("RingTime"), e.at)]
 
     def _agent_connect(self, e: AmiEvent) -> list[Outcome]:
-        operator = self._operator(e.get("Interface"), e.get("MemberName"))
+        operator = self._operator(e.get("Interface"), e.get("MemberName"), e.pbx)
         operator.current_call = e.get("Uniqueid")
         self.unanswered.pop(e.get("Uniqueid"), None)
         self.calls[e.get("Uniqueid")] = LiveCall(
@@ -338,6 +354,7 @@ class LiveModel:
             e.get("DestChannel"),
             e.at,
             e.int("HoldTime"),
+            e.pbx,
         )
         answered = CallAnswered(
             e.get("Uniqueid"),
@@ -355,7 +372,7 @@ class LiveModel:
         if key in self._closed:  # this conversation ended at the operator's hang-up
             del self._closed[key]
             return [Changed("calls", e.get("Uniqueid"))]
-        operator = self._operator(e.get("Interface"), e.get("MemberName"))
+        operator = self._operator(e.get("Interface"), e.get("MemberName"), e.pbx)
         if operator.current_call == e.get("Uniqueid"):
             operator.current_call = None
         live = self.calls.get(e.get("Uniqueid"))
@@ -412,7 +429,7 @@ class LiveModel:
         return outcomes
 
     def _member(self, e: AmiEvent) -> list[Outcome]:
-        operator = self._operator(e.get("Interface"), e.get("MemberName"))
+        operator = self._operator(e.get("Interface"), e.get("MemberName"), e.pbx)
         membership = operator.queues.setdefault(e.get("Queue"), Membership())
         membership.paused = e.get("Paused") == "1"
         membership.reason = e.get("PausedReason") if membership.paused else ""
@@ -436,6 +453,15 @@ class LiveModel:
         if not operator.queues:
             del self.operators[operator.interface]
         return [Changed("operators", e.get("Interface"))]
+
+    def _device(self, e: AmiEvent) -> list[Outcome]:
+        """Where a softphone is registered: the PBX that reports it in a usable state."""
+        if e.get("State") in ("UNAVAILABLE", "INVALID", "UNKNOWN"):
+            if self.devices.get(e.get("Device")) == e.pbx:
+                del self.devices[e.get("Device")]
+        else:
+            self.devices[e.get("Device")] = e.pbx
+        return []
 
     def _hangup(self, e: AmiEvent) -> list[Outcome]:
         """A channel is gone. An operator's leg of a connected call: that conversation ends
@@ -463,18 +489,22 @@ class LiveModel:
 
     # -- resynchronisation -----------------------------------------------------------------
 
-    def resync(self, items: Sequence[AmiEvent], now: datetime) -> list[Outcome]:
-        """Replace the whole state with a QueueStatus (+ CoreShowChannels) listing."""
+    def resync(self, items: Sequence[AmiEvent], now: datetime, pbx: str = "") -> list[Outcome]:
+        """Replace the state of ``pbx`` with its QueueStatus (+ CoreShowChannels,
+        DeviceStateList) listing; what the other PBXs reported stays."""
         previous = {name: dict(q.waiting) for name, q in self.queues.items()}
-        self.queues = {name: QueueView(name) for name in self.queues}
+        self.queues = {
+            name: QueueView(name, {u: c for u, c in q.waiting.items() if c.pbx != pbx})
+            for name, q in self.queues.items()
+        }
         operators = self.operators
-        self.operators = {}
+        self.operators = {i: op for i, op in operators.items() if op.pbx != pbx}
         for item in items:
             if item.name == "QueueParams":
                 self._queue(item.get("Queue"))
             elif item.name == "QueueMember":
                 operator = self._operator(
-                    item.get("Location") or item.get("Interface"), item.get("Name")
+                    item.get("Location") or item.get("Interface"), item.get("Name"), pbx
                 )
                 old = operators.get(operator.interface)
                 if old is not None:
@@ -507,21 +537,29 @@ class LiveModel:
                     item.int("Position"),
                     joined,
                     channel=item.get("Channel"),
+                    pbx=pbx,
                 )
+        if any(item.name == "DeviceStateListComplete" for item in items):
+            self.devices = {d: p for d, p in self.devices.items() if p != pbx}
+            for item in items:
+                if item.name == "DeviceStateChange":
+                    self._device(item)
         # The channel listing, when the items carry it, is the whole truth: no channel listed
         # (CoreShowChannelsComplete with none before it) means no call is left.
         if any(item.name == "CoreShowChannelsComplete" for item in items):
             live = {item.get("Uniqueid") for item in items if item.name == "CoreShowChannel"}
-            self.calls = {u: c for u, c in self.calls.items() if u in live}
+            self.calls = {u: c for u, c in self.calls.items() if c.pbx != pbx or u in live}
             for operator in self.operators.values():
-                if operator.current_call and operator.current_call not in live:
+                if operator.pbx == pbx and operator.current_call not in (None, *live):
                     operator.current_call = None
         outcomes: list[Outcome] = [Changed("queues", name) for name in self.queues]
         if any(item.name == "CoreShowChannelsComplete" for item in items):
-            for uniqueid in [u for u in self.unanswered if u not in live]:
+            left = [u for u, c in self.unanswered.items() if c.pbx == pbx and u not in live]
+            for uniqueid in left:
                 outcomes.append(replace(self.unanswered.pop(uniqueid), at=now))
         for operator in self.operators.values():
-            outcomes += self._touch(operator, now)
+            if operator.pbx == pbx:
+                outcomes += self._touch(operator, now)
         for gone in set(operators) - set(self.operators):
             outcomes.append(Changed("operators", gone))
         return outcomes
@@ -535,16 +573,24 @@ class LiveModel:
             return None
         return self.calls.get(operator.current_call)
 
-    def caller_channel(self, uniqueid: str) -> tuple[str, str] | None:
-        """(channel, queue) of a caller who talks to an operator or waits in a queue."""
+    def caller_channel(self, uniqueid: str) -> tuple[str, str, str] | None:
+        """(channel, queue, PBX) of a caller who talks to an operator or waits in a queue."""
         live = self.calls.get(uniqueid)
         if live is not None and live.channel:
-            return live.channel, live.queue
+            return live.channel, live.queue, live.pbx
         for queue in self.queues.values():
             waiting = queue.waiting.get(uniqueid)
             if waiting is not None and waiting.channel:
-                return waiting.channel, queue.name
+                return waiting.channel, queue.name, waiting.pbx
         return None
+
+    def pbx_of(self, interface: str) -> str | None:
+        """The PBX an operator's softphone is on: the one whose queues it is a member of,
+        else the one that reports it registered; None when no PBX has reported it."""
+        operator = self.operators.get(interface)
+        if operator is not None:
+            return operator.pbx
+        return self.devices.get(interface)
 
     # -- views -----------------------------------------------------------------------------
 

@@ -89,7 +89,7 @@ class AgentsService:
     def __init__(
         self,
         *,
-        control: AsteriskControl,
+        controls: Mapping[str, AsteriskControl],
         repository: AgentsRepository,
         model: LiveModel,
         publisher: Publisher,
@@ -98,7 +98,10 @@ class AgentsService:
         callback_numbers: Mapping[Line, str] | None = None,
         clock: Clock = utc_now,
     ) -> None:
-        self._control = control
+        # One AMI link per PBX, by name; an action goes to the PBX of the softphone or call it
+        # is about (the first PBX when none has reported it yet).
+        self._controls = dict(controls)
+        self._first = next(iter(self._controls.values()))
         self._repository = repository
         self.model = model
         self._publisher = publisher
@@ -112,7 +115,15 @@ class AgentsService:
 
     @property
     def connected(self) -> bool:
-        return self._control.connected
+        """Every PBX's AMI link is up."""
+        return all(control.connected for control in self._controls.values())
+
+    def _control(self, pbx: str | None) -> AsteriskControl:
+        return self._controls.get(pbx or "", self._first)
+
+    def _control_of(self, interface: str) -> AsteriskControl:
+        """The AMI link of the PBX where this softphone is registered."""
+        return self._control(self.model.pbx_of(interface))
 
     @property
     def queues(self) -> list[str]:
@@ -124,24 +135,24 @@ class AgentsService:
         """Drain AMI events forever (cancelled at shutdown); one bad event never stops it.
         The live model and the consoles are updated at once; screen pops (which read the
         ticket) go to ``run_screen_pops`` in order, so a slow database never delays them.
-        A resync that fails is tried again after 1 s, then 2, 4 … up to 30 s, in this same
-        loop (so a listing and the events around it keep their order) while events go on
+        A PBX's resync that fails is tried again after 1 s, then 2, 4 … up to 30 s, in this
+        same loop (so a listing and the events around it keep their order) while events go on
         being applied; a new login's resync supersedes the pending one."""
-        retry_at: float | None = None
-        delay = RESYNC_FIRST_RETRY
+        retry_at: dict[str, float] = {}  # PBX → when to try its resync again
+        delays: dict[str, float] = {}
         loop = asyncio.get_running_loop()
         while True:
             item: AmiItem
             try:
-                async with asyncio.timeout_at(retry_at):
+                async with asyncio.timeout_at(min(retry_at.values(), default=None)):
                     item = await inbox.get()
             except TimeoutError:
-                item = Reconnected()
+                item = Reconnected(min(retry_at, key=retry_at.__getitem__))
             try:
                 if isinstance(item, Reconnected):
-                    retry_at = None
-                    await self.resync()
-                    delay = RESYNC_FIRST_RETRY
+                    retry_at.pop(item.pbx, None)
+                    await self.resync(item.pbx)
+                    delays.pop(item.pbx, None)
                 else:
                     await self.handle(item)
             except asyncio.CancelledError:
@@ -149,18 +160,25 @@ class AgentsService:
             except Exception:
                 if not isinstance(item, Reconnected):
                     logger.exception("AMI event not applied: %r", item)
-                elif self._control.connected:
-                    logger.exception("live model not rebuilt; trying again in %.0f s", delay)
-                    retry_at = loop.time() + delay
-                    delay = min(delay * 2, RESYNC_LAST_RETRY)
+                elif self._control(item.pbx).connected:
+                    delay = delays.get(item.pbx, RESYNC_FIRST_RETRY)
+                    logger.exception(
+                        "live model of %s not rebuilt; trying again in %.0f s", item.pbx, delay
+                    )
+                    retry_at[item.pbx] = loop.time() + delay
+                    delays[item.pbx] = min(delay * 2, RESYNC_LAST_RETRY)
                 else:
-                    logger.warning("live model not rebuilt: AMI is down; the next login does it")
+                    logger.warning(
+                        "live model of %s not rebuilt: AMI is down; the next login does it",
+                        item.pbx,
+                    )
 
-    async def resync(self) -> None:
-        items = await self._control.snapshot()
-        outcomes = self.model.resync(items, self._clock())
+    async def resync(self, pbx: str) -> None:
+        items = await self._control(pbx).snapshot()
+        outcomes = self.model.resync(items, self._clock(), pbx)
         logger.info(
-            "live model rebuilt from Asterisk: %d queues, %d operators, %d waiting callers",
+            "live model rebuilt from Asterisk %s: %d queues, %d operators, %d waiting callers",
+            pbx,
             len(self.model.queues),
             len(self.model.operators),
             sum(len(q.waiting) for q in self.model.queues.values()),
@@ -254,9 +272,10 @@ class AgentsService:
         unknown = set(chosen) - set(self.queues)
         if unknown:
             raise ValueError(f"unknown queues: {sorted(unknown)}")
+        control = self._control_of(interface)
         for queue in chosen:
             try:
-                await self._control.queue_add(queue, interface, user.username)
+                await control.queue_add(queue, interface, user.username)
             except Exception as err:
                 if "Already there" not in str(err):
                     raise
@@ -270,9 +289,10 @@ class AgentsService:
         session = await self._repository.close_session(user_id)
         if session is None:
             raise NotLoggedIn("this operator is not logged in")
+        control = self._control_of(session.interface)
         for queue in session.queues:
             try:
-                await self._control.queue_remove(queue, session.interface)
+                await control.queue_remove(queue, session.interface)
             except Exception as err:
                 logger.warning("QueueRemove %s from %s: %s", session.interface, queue, err)
         logger.info("operator %s logged out of %s", session.username, session.interface)
@@ -281,7 +301,7 @@ class AgentsService:
         session = await self._repository.session_of_user(user_id)
         if session is None:
             raise NotLoggedIn("this operator is not logged in")
-        await self._control.queue_pause(session.interface, paused, reason)
+        await self._control_of(session.interface).queue_pause(session.interface, paused, reason)
 
     async def session(self, user_id: int) -> OperatorSession | None:
         return await self._repository.session_of_user(user_id)
@@ -315,7 +335,8 @@ class AgentsService:
             call.uniqueid,
             spyer,
         )
-        answer = await self._control.originate_application(
+        # ChanSpy runs on the PBX of the call: the supervisor's softphone must be there too.
+        answer = await self._control(call.pbx).originate_application(
             spyer,
             application="ChanSpy",
             data=data,
@@ -364,7 +385,7 @@ class AgentsService:
             raise CallNotLive(f"call {uniqueid} is over or not in a queue")
         if user.role not in OVERSEERS:
             await self._check_on_call(user, uniqueid)
-        channel, queue = where
+        channel, queue, pbx = where
         from_line = self._line(queue)
         if from_line is line:
             raise CallAlreadyOnLine(f"call {uniqueid} is already on {line.value}")
@@ -377,7 +398,7 @@ class AgentsService:
                 new_code = (await tickets.transfer(user, int(pop["id"]))).code
         else:
             logger.warning("call %s has no ticket yet (spooled?): only the call moves", uniqueid)
-        await self._control.redirect(
+        await self._control(pbx).redirect(
             channel, context=TRANSFER_CONTEXT, exten=line.value, priority="1"
         )
         logger.info(
@@ -431,7 +452,7 @@ class AgentsService:
             raise InvalidTransition(f"callback {callback.id} was taken meanwhile; reload")
         line = Line(callback.line)
         try:
-            answer = await self._control.originate(
+            answer = await self._control_of(session.interface).originate(
                 session.interface,
                 context=self._callback_context,
                 exten=national_phone(callback.phone),

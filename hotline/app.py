@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from agents.ami import AmiConnection, AmiItem, AmiUrl
+from agents.ami import AmiConnection, AmiItem
 from agents.applier import QueueLogApplier
 from agents.model import LiveModel
 from agents.service import AgentsService
@@ -315,24 +315,28 @@ async def live_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Every PBX's AMI (``HOTLINE_AMI_URL``, ``HOTLINE_AMI_URLS``) into one live model."""
     settings = app[SETTINGS]
-    if settings.ami_url is None:
-        logger.warning("HOTLINE_AMI_URL is not set: queues and operators are not watched")
+    if not settings.ami_links:
+        logger.warning("HOTLINE_AMI_URL(S) not set: queues and operators are not watched")
         yield
         return
     inbox: asyncio.Queue[AmiItem] = asyncio.Queue()
-    ami = AmiConnection(
-        AmiUrl.parse(settings.ami_url.get_secret_value()),
-        inbox,
-        ping_interval=settings.ami_ping_interval,
-        action_timeout=settings.ami_action_timeout,
-        boot_wait=settings.ami_boot_wait,
-        metrics=app[METRICS],
-        clock=app[CLOCK],
-    )
+    links = [
+        AmiConnection(
+            url,
+            inbox,
+            ping_interval=settings.ami_ping_interval,
+            action_timeout=settings.ami_action_timeout,
+            boot_wait=settings.ami_boot_wait,
+            metrics=app[METRICS],
+            clock=app[CLOCK],
+        )
+        for url in settings.ami_links
+    ]
     lines_of_queues = queue_lines(app[MENU].lines)
     service = AgentsService(
-        control=ami,
+        controls={ami.name: ami for ami in links},
         repository=app[AGENTS_REPO],
         model=LiveModel(
             lines_of_queues,
@@ -355,11 +359,13 @@ async def agents_ctx(app: web.Application) -> AsyncIterator[None]:
     tasks = TaskManager()
     tasks.start(service.run(inbox), name="ami-events")
     tasks.start(service.run_screen_pops(), name="ami-screen-pops")
-    await ami.start()
+    for ami in links:
+        await ami.start()
     try:
         yield
     finally:
-        await ami.close()
+        for ami in links:
+            await ami.close()
         await tasks.close()
 
 

@@ -25,6 +25,7 @@ SECRET_KEYS = frozenset(
     {
         "database_url",
         "ami_url",
+        "ami_urls",
         "agi_secret",
         "kannel_password",
         "notify_callback_secret",
@@ -84,6 +85,10 @@ class Settings(BaseModel):
     )
     ami_url: SecretStr | None = Field(
         default=None, description="ami://user:secret@host:5038; unset ⇒ queues are not watched"
+    )
+    ami_urls: SecretStr | None = Field(
+        default=None,
+        description="several PBXs: their ami:// URLs, comma-separated (with ami_url, all of them)",
     )
     ami_ping_interval: float = Field(default=5.0, gt=0, description="AMI watchdog, seconds")
     ami_action_timeout: float = Field(default=5.0, gt=0)
@@ -231,11 +236,13 @@ class Settings(BaseModel):
         default_factory=dict, description="event (received, forwarded, …) → ZNS template id"
     )
 
-    @field_validator("ami_url")
+    @field_validator("ami_url", "ami_urls")
     @classmethod
     def _check_ami(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            AmiUrl.parse(value.get_secret_value())
+            for url in value.get_secret_value().split(","):
+                if url.strip():
+                    AmiUrl.parse(url.strip())
         return value
 
     @field_validator("agi_bind", "http_bind")
@@ -281,6 +288,13 @@ class Settings(BaseModel):
     @property
     def metrics_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         return parse_networks(self.metrics_allow)
+
+    @property
+    def ami_links(self) -> list[AmiUrl]:
+        """One AMI URL per PBX, ``ami_url`` first; a URL given twice counts once."""
+        urls = [v.get_secret_value() for v in (self.ami_url, self.ami_urls) if v is not None]
+        parsed = [AmiUrl.parse(u.strip()) for text in urls for u in text.split(",") if u.strip()]
+        return list(dict.fromkeys(parsed))
 
     @property
     def queue_log_paths(self) -> list[Path]:

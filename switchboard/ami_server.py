@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from switchboard.ami_wire import Action, Fields, FrameReader, banner, encode
 from switchboard.clock import Clock
+from switchboard.devices import DEVICE_STATE_NAMES
 from switchboard.dialplan import OriginateRequest
 from switchboard.events import EVENT_CLASSES, AmiEvent, EventBus
 
@@ -54,6 +55,7 @@ ACTION_CLASSES: dict[str, frozenset[str]] = {
     "getvar": frozenset({"call", "reporting"}),
     "setvar": frozenset({"call"}),
     "coreshowchannels": frozenset({"system", "reporting"}),
+    "devicestatelist": frozenset({"call", "reporting"}),
 }
 # Originate of these applications, or with these functions in its Data, needs "system" on top
 # of "originate" (manager.c originate_app_permissions, is_originate_app_permitted): the first
@@ -106,6 +108,7 @@ SYNOPSES = {
     "getvar": "Gets a channel variable or function value.",
     "setvar": "Sets a channel variable or function value.",
     "coreshowchannels": "List currently active channels.",
+    "devicestatelist": "List the current known device states.",
 }
 ACTION_NAMES = {
     "login": "Login",
@@ -129,6 +132,7 @@ ACTION_NAMES = {
     "getvar": "Getvar",
     "setvar": "Setvar",
     "coreshowchannels": "CoreShowChannels",
+    "devicestatelist": "DeviceStateList",
 }
 
 
@@ -299,6 +303,7 @@ class AmiServer:
             "getvar": self._getvar,
             "setvar": self._setvar,
             "coreshowchannels": self._coreshowchannels,
+            "devicestatelist": self._devicestatelist,
         }
         bus.subscribe(self._broadcast)
 
@@ -900,4 +905,20 @@ class AmiServer:
             out.append(encode(fields))
             count += 1
         out.append(self._complete("CoreShowChannelsComplete", count, action))
+        session.send(b"".join(out))
+
+    async def _devicestatelist(self, session: AmiSession, action: Action) -> None:
+        """res_manager_devicestate.c ``action_devicestatelist``: one DeviceStateChange per
+        device in the state cache, then DeviceStateListComplete."""
+        out = [
+            encode(
+                self.reply_fields(action, "Success", "Device State Changes will follow", [], True)
+            )
+        ]
+        devices = self.board.devices
+        for phone in devices.phones.values():
+            state = DEVICE_STATE_NAMES[devices.state(phone.interface)]
+            fields: Fields = [("Device", phone.interface), ("State", state)]
+            out.append(encode(self._item("DeviceStateChange", fields, action)))
+        out.append(self._complete("DeviceStateListComplete", len(devices.phones), action))
         session.send(b"".join(out))

@@ -186,7 +186,7 @@ def test_given_a_waiting_caller_moved_to_115_when_replayed_then_they_wait_on_115
     model, _ = replay(MOVED_WAITING, until=named("QueueCallerJoin", Queue="emergency-115"))
     assert model.queues["hotline-1022"].waiting == {}
     assert list(model.queues["emergency-115"].waiting) == [CALLER]
-    assert model.caller_channel(CALLER) == ("PJSIP/telco-0000002a", "emergency-115")
+    assert model.caller_channel(CALLER) == ("PJSIP/telco-0000002a", "emergency-115", "")
 
     model, outcomes = replay(MOVED_WAITING)
     assert not [o for o in outcomes if isinstance(o, CallAbandoned)]
