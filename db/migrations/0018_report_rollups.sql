@@ -76,8 +76,8 @@ LANGUAGE sql STABLE AS $$
     SELECT (c.queue_joined_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, c.line,
            sign,
            sign * (c.answered_at IS NOT NULL)::int,
-           sign * (c.answered_at IS NOT NULL AND c.queue_wait_seconds <= 15)::int,
-           sign * (c.answered_at IS NOT NULL AND c.queue_wait_seconds <= 20)::int,
+           sign * coalesce(c.answered_at IS NOT NULL AND c.queue_wait_seconds <= 15, false)::int,
+           sign * coalesce(c.answered_at IS NOT NULL AND c.queue_wait_seconds <= 20, false)::int,
            sign * (c.abandoned_at IS NOT NULL AND c.answered_at IS NULL)::int
     WHERE c.queue_joined_at IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = c.ticket_id AND t.simulated)
