@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--patience", type=float, default=120.0, help="callers' mean, s")
     simulate.add_argument("--no-progress", action="store_true", help="no progress bar")
     simulate.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="service instances and emulated PBXs, as many of each, on one database",
+    )
+    simulate.add_argument(
         "--into-configured-database",
         action="store_true",
         help="write into the configured database (its tickets are marked simulated and left "
@@ -188,6 +194,9 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
     if args.aht_1022 <= 0 or args.aht_115 <= 0 or (args.calls is not None and args.calls < 1):
         print("hotline: --aht-1022, --aht-115 and --calls: > 0", file=sys.stderr)
         return 2
+    if args.instances < 1:
+        print("hotline: --instances: 1 or more", file=sys.stderr)
+        return 2
     if args.log_level is None:  # the progress bar, not a log line per call
         logging.getLogger().setLevel(logging.WARNING)
     options = SimulationOptions(
@@ -204,6 +213,7 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
         aht_115=args.aht_115,
         patience=args.patience,
         progress=not args.no_progress,
+        instances=args.instances,
     )
     return simulate(settings, options, into_configured_database=args.into_configured_database)
 

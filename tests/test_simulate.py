@@ -204,3 +204,28 @@ async def test_given_a_short_simulation_into_the_configured_database_when_run_as
         0,
     )
     assert report.calls == {}
+
+
+async def test_given_two_instances_when_simulate_runs_as_a_process_then_both_pbxs_carry_calls_and_the_cross_check_passes(
+    database_url: str, tmp_path: Path, db: asyncpg.Connection
+) -> None:
+    """Two service instances and two emulated PBXs (system names pbx-1, pbx-2) on one
+    database: every instance on both AMIs, each PBX's FastAGI on its own instance, the
+    queue_log of both applied once; the statistics and tickets equal the emulators' record."""
+    out = await _simulate_process(
+        database_url, tmp_path, "--into-configured-database", "--instances", "2"
+    )
+
+    assert "instances: 2 services on 2 PBXs, one database" in out
+    assert "cross-check with the emulator: ok" in out
+    assert _table(out)["tickets lost"] == ["0", "0", "0"]
+    plan = plan_calls(SimulationOptions(seed=5, hours=0.1, calls_per_hour=300))
+    uniqueids = await db.fetch("SELECT uniqueid FROM calls")
+    assert len(uniqueids) == len(plan)
+    per_pbx = Counter(r["uniqueid"].rsplit("-", 1)[0] for r in uniqueids)
+    assert set(per_pbx) == {"pbx-1", "pbx-2"}
+    assert abs(per_pbx["pbx-1"] - per_pbx["pbx-2"]) <= 1
+    sessions = await db.fetch("SELECT interface FROM operator_sessions")
+    assert len(sessions) == 12
+    callids = await db.fetch("SELECT DISTINCT callid FROM queue_log WHERE event = 'ENTERQUEUE'")
+    assert {r["callid"].rsplit("-", 1)[0] for r in callids} == {"pbx-1", "pbx-2"}

@@ -83,6 +83,9 @@ class SimulationOptions:
     aht_115: float = 120.0
     patience: float = 120.0  # callers' mean patience in a queue, seconds (exponential)
     progress: bool = True
+    # service instances and PBXs (as many of each): every instance on every PBX's AMI, calls
+    # spread over the PBXs in turn, each PBX's FastAGI on its own instance
+    instances: int = 1
 
 
 @dataclass(frozen=True)

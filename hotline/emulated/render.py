@@ -37,6 +37,11 @@ def render(summary: Summary, targets: dict[Line, StaffingTarget]) -> str:
         f"plan: {summary.planned} calls, fingerprint {summary.fingerprint}; placed "
         f"{summary.placed}; operators 1022: {o.operators_1022} (AHT {o.aht_1022:g} s), "
         f"115: {o.operators_115} (AHT {o.aht_115:g} s)",
+        *(
+            [f"instances: {o.instances} services on {o.instances} PBXs, one database"]
+            if o.instances > 1
+            else []
+        ),
         "",
         row("", ["1022", "115", "total"]),
         row("calls", [str(c.calls + c.lost) for c in columns]),  # simulated: stored + lost

@@ -68,13 +68,14 @@ SETTLE_SECONDS = 30.0  # real seconds the service gets to store the last events
 
 
 async def _operators(
-    app: web.Application, board: Switchboard, options: SimulationOptions
+    apps: Sequence[web.Application], boards: Sequence[Switchboard], options: SimulationOptions
 ) -> dict[Line, str]:
-    """Log one team per line into its queue; returns the queue of each line."""
-    queues = {line: flow.queue for line, flow in app[MENU].lines.items()}
-    users = PostgresUserRepository(app[POOL])
+    """Log one team per line into its queue; returns the queue of each line. With several
+    PBXs the n-th operator's softphone registers on PBX n (in turn) and logs in through
+    instance n + 1: the instance sends the QueueAdd to the PBX where the softphone is."""
+    queues = {line: flow.queue for line, flow in apps[0][MENU].lines.items()}
+    users = PostgresUserRepository(apps[0][POOL])
     auth = AuthService(users, token_ttl=timedelta(hours=1))
-    service: AgentsService = app[AGENTS]
     teams = (
         (Line.CITIZEN, options.operators_1022, options.aht_1022, 101),
         (Line.MEDICAL, options.operators_115, options.aht_115, 501),
@@ -82,11 +83,17 @@ async def _operators(
     for line, count, aht, first in teams:
         for n in range(count):
             extension = f"sim{first + n}"
-            board.add_softphone(
+            boards[n % len(boards)].add_softphone(
                 Softphone(
                     extension, ring_delay=(1.0, 4.0), talk_time=(aht / 2, aht * 1.5), name=extension
                 )
             )
+            service: AgentsService = apps[(n + 1) % len(apps)][AGENTS]
+
+            async def registered(interface: str = f"PJSIP/{extension}") -> bool:
+                return interface in service.model.devices  # noqa: B023 (awaited at once)
+
+            await _wait_for(registered, 30, f"{extension} to be seen registered")
             found = await users.credentials(extension)
             user = (
                 found.user
@@ -110,37 +117,51 @@ async def run_simulation(
 ) -> tuple[Summary, dict[Line, StaffingTarget]]:
     plan = plan_calls(options)
     secret = secrets.token_hex(12)
-    board = Switchboard(
-        agi_host="127.0.0.1",
-        agi_port=0,
-        recordings_dir=settings.recordings,
-        sounds_dir=SOUNDS if SOUNDS.is_dir() else None,
-        ami_users={"hotline": (secret, BACKEND_GRANTS)},
-        clock=Clock(scale=options.scale),
-        seed=options.seed,
-    )
+    clock = Clock(scale=options.scale)
+    several = options.instances > 1
+    boards = [
+        Switchboard(
+            agi_host="127.0.0.1",
+            agi_port=0,
+            recordings_dir=settings.recordings,
+            sounds_dir=SOUNDS if SOUNDS.is_dir() else None,
+            ami_users={"hotline": (secret, BACKEND_GRANTS)},
+            clock=clock,
+            seed=options.seed + k,
+            # uniqueids unique across the PBXs, as asterisk.conf's systemname makes them
+            systemname=f"pbx-{k + 1}" if several else "",
+        )
+        for k in range(options.instances)
+    ]
     targets = line_targets(settings)
     async with AsyncExitStack() as stack:
-        await board.start("127.0.0.1", 0)
-        stack.push_async_callback(board.stop)
-        url = SecretStr(f"ami://hotline:{secret}@127.0.0.1:{board.ami_port}")
-        settings = settings.model_copy(update={"ami_url": url, "agi_bind": "127.0.0.1:0"})
-        app = build_app(settings)
-        app[SIMULATED] = True
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        stack.push_async_callback(runner.cleanup)
+        for board in boards:
+            await board.start("127.0.0.1", 0)
+            stack.push_async_callback(board.stop)
+        urls = ",".join(f"ami://hotline:{secret}@127.0.0.1:{b.ami_port}" for b in boards)
+        settings = settings.model_copy(
+            update={"ami_url": None, "ami_urls": SecretStr(urls), "agi_bind": "127.0.0.1:0"}
+        )
         real_start = time.monotonic()
-        await runner.setup()
-        board.queue_log.config = QueueLogConfig(database_url=app[DATABASE_URL])
-        await board.queue_log.start()
-        board.dialplan.agi_port = app[AGI].port
-        service = app[AGENTS]
+        apps = []
+        for board in boards:
+            app = build_app(settings)
+            app[SIMULATED] = True
+            runner = web.AppRunner(app, handle_signals=False, access_log=None)
+            stack.push_async_callback(runner.cleanup)
+            await runner.setup()
+            board.queue_log.config = QueueLogConfig(database_url=app[DATABASE_URL])
+            await board.queue_log.start()
+            board.dialplan.agi_port = app[AGI].port  # this PBX's FastAGI: its own instance
+            apps.append(app)
+        app = apps[0]
+        services: list[AgentsService] = [a[AGENTS] for a in apps]
 
         async def connected() -> bool:
-            return service.connected
+            return all(service.connected for service in services)
 
-        await _wait_for(connected, 30, "the AMI connection to the emulator")
-        queues = await _operators(app, board, options)
+        await _wait_for(connected, 30, "the AMI connections to the emulators")
+        queues = await _operators(apps, boards, options)
         repository = app[AGENTS_REPO]
         since = interval_start(datetime.now(UTC))
         until = datetime.now(UTC) + timedelta(days=7)
@@ -153,11 +174,12 @@ async def run_simulation(
             if event.name == "QueueCallerJoin" and line is not None:
                 joins[line] = joins.get(line, 0) + 1
 
-        unsubscribe = board.bus.subscribe(count_join)
+        unsubscribes = [board.bus.subscribe(count_join) for board in boards]
         try:
-            outcomes = await _drive(board, plan, options, progress)
+            outcomes = await _drive(boards, plan, options, progress)
         finally:
-            unsubscribe()
+            for unsubscribe in unsubscribes:
+                unsubscribe()
         simulated = (
             options.hours * 3600.0
             if options.calls is None or len(plan) < options.calls
@@ -167,8 +189,9 @@ async def run_simulation(
         uniqueids = [o.uniqueid for _, o in outcomes]
 
         async def settled() -> bool:
-            await board.queue_log.flushed()
-            if service.backlog or await app[QUEUE_LOG].rows_behind():
+            for board in boards:
+                await board.queue_log.flushed()
+            if any(s.backlog for s in services) or await app[QUEUE_LOG].rows_behind():
                 return False
             records = {r.uniqueid: r for r in await calls.calls(uniqueids)}
             figures = call_figures(records, outcomes)
@@ -212,10 +235,14 @@ def _script(planned: PlannedCall) -> CallerScript:
 
 
 async def _drive(
-    board: Switchboard, plan: Sequence[PlannedCall], options: SimulationOptions, out: TextIO
+    boards: Sequence[Switchboard],
+    plan: Sequence[PlannedCall],
+    options: SimulationOptions,
+    out: TextIO,
 ) -> list[tuple[PlannedCall, CallOutcome]]:
-    """Place every planned call at its simulated moment, then wait until all have ended."""
-    clock = board.clock
+    """Place every planned call at its simulated moment (on the PBXs in turn, which share one
+    clock), then wait until all have ended."""
+    clock = boards[0].clock
     start = clock.now()
     total = options.hours * 3600.0 if options.calls is None else (plan[-1].at if plan else 0.0)
     bar = Progress(out, total, options.progress)
@@ -234,9 +261,9 @@ async def _drive(
     tasks = TaskManager()
     tasks.start(tick(), name="simulate-progress")
     try:
-        for planned in plan:
+        for n, planned in enumerate(plan):
             await clock.sleep_until(start + planned.at)
-            handle = await board.place_call(
+            handle = await boards[n % len(boards)].place_call(
                 planned.line.value,
                 planned.number,
                 script=_script(planned),
