@@ -34,3 +34,11 @@ class PostgresSimulationRepository:
             uniqueids,
         )
         return [CallRecord(**dict(r)) for r in rows]
+
+    async def called_back(self, uniqueids: list[str]) -> set[str]:
+        """Which of ``uniqueids`` have a call-back (a caller who gave up in a queue)."""
+        rows = await self._pool.fetch(
+            "SELECT call_uniqueid FROM callbacks WHERE call_uniqueid = ANY($1::text[])",
+            uniqueids,
+        )
+        return {r["call_uniqueid"] for r in rows}

@@ -218,7 +218,10 @@ async def test_given_two_instances_when_simulate_runs_as_a_process_then_both_pbx
 
     assert "instances: 2 services on 2 PBXs, one database" in out
     assert "cross-check with the emulator: ok" in out
-    assert _table(out)["tickets lost"] == ["0", "0", "0"]
+    table = _table(out)
+    assert table["tickets lost"] == ["0", "0", "0"]
+    gave_up = int(table["abandoned in queue"][2])
+    assert await db.fetchval("SELECT count(*) FROM callbacks") == gave_up
     plan = plan_calls(SimulationOptions(seed=5, hours=0.1, calls_per_hour=300))
     uniqueids = await db.fetch("SELECT uniqueid FROM calls")
     assert len(uniqueids) == len(plan)

@@ -151,6 +151,19 @@ def cross_check(
     return problems
 
 
+def callback_check(
+    called_back: set[str], outcomes: Sequence[tuple[PlannedCall, CallOutcome]]
+) -> list[str]:
+    """A call-back for every caller who gave up in a queue, and for nobody else."""
+    gave_up = {o.uniqueid for _, o in outcomes if o.abandoned}
+    if called_back == gave_up:
+        return []
+    return [
+        f"call-backs: service {len(called_back)}, emulator {len(gave_up)} callers gave up"
+        f" (missing {sorted(gave_up - called_back)[:5]}, extra {sorted(called_back - gave_up)[:5]})"
+    ]
+
+
 def ticket_check(
     records: dict[str, CallRecord], outcomes: Sequence[tuple[PlannedCall, CallOutcome]]
 ) -> list[str]:

@@ -38,6 +38,7 @@ from hotline.emulated.figures import (
     Summary,
     add_statistics,
     call_figures,
+    callback_check,
     cross_check,
     interval_totals,
     ticket_check,
@@ -197,8 +198,11 @@ async def run_simulation(
             figures = call_figures(records, outcomes)
             after = interval_totals(await repository.queue_intervals(since, until))
             add_statistics(figures, before, after, queues)
-            return sum(f.lost for f in figures.values()) == 0 and not cross_check(
-                figures, outcomes, joins
+            called_back = await calls.called_back(uniqueids)
+            return (
+                sum(f.lost for f in figures.values()) == 0
+                and not cross_check(figures, outcomes, joins)
+                and not callback_check(called_back, outcomes)
             )
 
         try:
@@ -218,7 +222,9 @@ async def run_simulation(
             real_seconds=time.monotonic() - real_start,
             lines=figures,
             total=total_of(figures),
-            mismatches=cross_check(figures, outcomes, joins) + ticket_check(records, outcomes),
+            mismatches=cross_check(figures, outcomes, joins)
+            + callback_check(await calls.called_back(uniqueids), outcomes)
+            + ticket_check(records, outcomes),
         )
         return summary, targets
 
