@@ -1,26 +1,33 @@
-"""Chaos with two service instances, two emulated PBXs (system names ``pbx-a``, ``pbx-b``) and
-one PostgreSQL (the test's own embedded server), under traffic on both PBXs: one instance stops
-mid-run (its PBX's FastAGI then goes to the other, as a balancer does), one PBX's AMI listener
-is down for 20 simulated seconds (``Switchboard.restart_ami``) and PostgreSQL restarts once —
-the statistics, call-backs and tickets equal the emulators' own record of what happened, every
-queue_log row is in the table once (the PBXs' realtime inserts that failed during the restart
-recovered from their files) and applied once (apps/app_queue.c writes the rows through
-main/logger.c ``ast_queue_log``; res_config_pgsql ``store_pgsql`` does not retry a failed
-insert)."""
+"""Chaos with two service instances (one in-process, one a real ``hotline serve`` process), two
+emulated PBXs (system names ``pbx-a``, ``pbx-b``) and one PostgreSQL (the test's own embedded
+server), under traffic on both PBXs and with both instances sending citizens' SMS through one
+brandname gateway: the ``hotline serve`` process is killed (SIGKILL, no shutdown) mid-run (its
+PBX's FastAGI then goes to the other, as a balancer does), one PBX's AMI listener is down for 20
+simulated seconds (``Switchboard.restart_ami``) and PostgreSQL restarts once — the statistics,
+call-backs and tickets equal the emulators' own record of what happened, every queue_log row is
+in the table once (the PBXs' realtime inserts that failed during the restart recovered from their
+files) and applied once (apps/app_queue.c writes the rows through main/logger.c
+``ast_queue_log``; res_config_pgsql ``store_pgsql`` does not retry a failed insert), and the
+gateway accepted every citizen's message exactly once."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import tempfile
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import asyncpg
 import pytest
+from aiohttp import web
 
+from db.backoffice import PostgresBackofficeStore
 from db.migrations import migrate
 from db.pool import embedded_postgres
+from db.province import load_province
 from hotline.keys import AGENTS, QUEUE_LOG
 from hotline.settings import Settings
 from switchboard import CallerScript, Clock, QueueLogConfig, Softphone, Switchboard
@@ -28,10 +35,48 @@ from switchboard.board import CallOutcome
 from switchboard.testing import BACKEND_USER
 from tests.conftest import SOUNDS
 from tests.support.live import eventually
-from tests.support.service import RunningService, running_service, service_settings
+from tests.support.service import running_service, service_settings
+from tests.test_chaos_sigterm import hotline_serve
+from tests.test_cli import base_env
+from tickets.agencies import load_province as read_province
+from tickets.model import Category, Role, User
+from tickets.service import BackofficeService
 
 SCALE = 20.0
 CALLS = 12
+API_KEY = "brandname-api-key"
+OPERATOR = User(1, "op1", Role.OPERATOR, None)
+
+
+class Gateway:
+    """A brandname gateway as a real one behaves: a request id it accepted before is refused
+    (409, which the sender takes as accepted), so what reached citizens is ``accepted``."""
+
+    def __init__(self) -> None:
+        self.accepted: dict[str, dict[str, str]] = {}
+        self.repeated = 0
+
+    async def send(self, request: web.Request) -> web.Response:
+        if request.headers.get("X-API-Key") != API_KEY:
+            return web.json_response({"error": "bad key"}, status=401)
+        body = await request.json()
+        if body["request_id"] in self.accepted:
+            self.repeated += 1
+            return web.json_response({"error": "duplicate request_id"}, status=409)
+        self.accepted[body["request_id"]] = body
+        return web.json_response({"message_id": f"bn-{len(self.accepted)}"}, status=202)
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[tuple[Gateway, str]]:
+    fake = Gateway()
+    app = web.Application()
+    app.router.add_post("/sms", fake.send)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield fake, f"http://127.0.0.1:{runner.addresses[0][1]}/sms"
+    await runner.cleanup()
 
 
 @pytest.fixture
@@ -54,8 +99,8 @@ def pbx(tmp_path: Path, name: str, database_url: str, clock: Clock, seed: int) -
     )
 
 
-async def test_given_two_instances_and_two_pbxs_when_an_instance_stops_and_an_ami_link_drops_then_the_record_is_exact(
-    tmp_path: Path, embedded_dir: Path
+async def test_given_two_instances_and_two_pbxs_when_an_instance_is_killed_and_an_ami_link_drops_then_the_record_is_exact_and_no_sms_goes_twice(
+    tmp_path: Path, embedded_dir: Path, gateway: tuple[Gateway, str]
 ) -> None:
     pgdata = embedded_dir / "pg" / "data"
     async with AsyncExitStack() as stack:
@@ -81,22 +126,55 @@ async def test_given_two_instances_and_two_pbxs_when_an_instance_stops_and_an_am
             stack.push_async_callback(board.stop)
         urls = ",".join(f"ami://hotline:secret@127.0.0.1:{x.ami_port}" for x in (a, b))
 
-        def settings(name: str) -> Settings:
-            return service_settings(
-                database_url,
-                tmp_path / name,
-                ami_urls=urls,
-                queue_log_files=f"{tmp_path}/pbx-a/queue_log,{tmp_path}/pbx-b/queue_log",
-                queue_log_recover_interval=0.5,
-                ami_ping_interval=0.5,
-                ami_action_timeout=3.0,
-            )
+        fake, gateway_url = gateway
+        common = {
+            "ami_urls": urls,
+            "queue_log_files": f"{tmp_path}/pbx-a/queue_log,{tmp_path}/pbx-b/queue_log",
+            "queue_log_recover_interval": 0.5,
+            "ami_ping_interval": 0.5,
+            "ami_action_timeout": 3.0,
+            "sms_gateway": "brandname",
+            "brandname_url": gateway_url,
+            "brandname_api_key": API_KEY,
+            "notify_callback_secret": "callback-secret",
+            "notify_poll_interval": 0.05,
+            "notify_retry_base": 0.05,
+            "notify_retry_cap": 0.5,
+            "notify_quiet_start": 0,
+            "notify_quiet_end": 0,
+        }
+        settings: Settings = service_settings(database_url, tmp_path / "one", **common)
+        one = await stack.enter_async_context(running_service(settings))
+        async with one.pool.acquire() as conn:
+            await load_province(conn, read_province())
+        env = base_env(tmp_path / "two", database_url) | {
+            f"HOTLINE_{k.upper()}": str(v) for k, v in common.items()
+        }
+        two, two_agi = await stack.enter_async_context(
+            hotline_serve(env | {"HOTLINE_SPOOL_RETRY_INTERVAL": "0.2"}, tmp_path / "two.log")
+        )
+        await eventually(lambda: one.app[AGENTS].connected)
+        a.dialplan.agi_port, b.dialplan.agi_port = one.agi_port, two_agi
+        backoffice = BackofficeService(PostgresBackofficeStore(one.pool))
+        classified: set[int] = set()
 
-        one = await stack.enter_async_context(running_service(settings("one")))
-        two_stack = AsyncExitStack()
-        two: RunningService = await two_stack.enter_async_context(running_service(settings("two")))
-        await eventually(lambda: one.app[AGENTS].connected and two.app[AGENTS].connected)
-        a.dialplan.agi_port, b.dialplan.agi_port = one.agi_port, two.agi_port
+        async def classify_new() -> None:
+            """Each new ticket classified: one SMS for its citizen, sent by whichever instance's
+            outbox worker claims it."""
+            for row in await one.pool.fetch("SELECT id FROM tickets ORDER BY id"):
+                if row["id"] not in classified:
+                    await backoffice.classify(OPERATOR, row["id"], Category.INFORMATION)
+                    classified.add(row["id"])
+
+        async def b_calls_left_the_ivr() -> bool:
+            """No call of pbx-b is in instance two's IVR (its final snapshot is stored)."""
+            placed = [h.uniqueid for h in handles if h.uniqueid.startswith("pbx-b-")]
+            done = await one.pool.fetchval(
+                "SELECT count(*) FROM calls WHERE uniqueid = ANY($1) AND ended_at IS NOT NULL",
+                placed,
+            )
+            return bool(done == len(placed))
+
         for board, endpoint in ((a, "op101"), (b, "op201")):
             board.add_softphone(Softphone(endpoint, ring_delay=1.0, talk_time=(20.0, 40.0)))
             board.app_queue.add_member("hotline-1022", f"PJSIP/{endpoint}")
@@ -112,8 +190,12 @@ async def test_given_two_instances_and_two_pbxs_when_an_instance_stops_and_an_am
         handles = []
         outage: asyncio.Task[None] | None = None
         for n in range(CALLS):
+            if n < 2 * CALLS // 3:
+                await classify_new()
             if n == CALLS // 3:
-                await two_stack.aclose()  # instance two stops mid-run …
+                await eventually(b_calls_left_the_ivr, 30)
+                two.send_signal(signal.SIGKILL)  # instance two dies mid-run, no shutdown …
+                assert await two.wait() == -signal.SIGKILL
                 b.dialplan.agi_port = one.agi_port  # … the balancer sends pbx-b's calls to one
             if n == CALLS // 2:
                 outage = asyncio.create_task(a.restart_ami(down_for=20.0))
@@ -152,6 +234,13 @@ async def test_given_two_instances_and_two_pbxs_when_an_instance_stops_and_an_am
             return bool(stored == CALLS and in_table == written and behind == 0)
 
         await eventually(settled, 60)
+        await classify_new()
+
+        async def all_sent() -> bool:
+            unsent = await db.fetchval("SELECT count(*) FROM notifications WHERE status <> 'sent'")
+            return bool(unsent == 0)
+
+        await eventually(all_sent, 150)  # a row claimed by the killed instance waits out its lease
 
         answered = [o for o in outcomes if o.answered_by is not None]
         abandoned = [o for o in outcomes if o.abandoned]
@@ -174,3 +263,8 @@ async def test_given_two_instances_and_two_pbxs_when_an_instance_stops_and_an_am
             o.uniqueid: o.variables["HOTLINE_TICKET"] for o in outcomes
         }
         assert await db.fetchval("SELECT applied FROM queue_log_cursor") == written
+        notifications = await db.fetch("SELECT id, phone FROM notifications")
+        assert len(notifications) == CALLS  # one 'received' SMS for every ticket
+        assert set(fake.accepted) == {str(r["id"]) for r in notifications}
+        sms = Counter((m["to"], m["text"]) for m in fake.accepted.values())
+        assert set(sms.values()) == {1}  # and no citizen has the same message twice
