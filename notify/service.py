@@ -212,7 +212,7 @@ class NotifyService:
         if not claimed:
             return 0
         held = {n.id: n for n in claimed}  # rows of this claim not finished yet
-        heartbeat = asyncio.create_task(self._renew(held))
+        heartbeat = asyncio.create_task(self._renew(held), name="outbox-lease-heartbeat")
         try:
             for notification in claimed:
                 if notification.id not in held:

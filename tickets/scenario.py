@@ -128,6 +128,22 @@ class Mix:
         if self.satisfied + self.unsatisfied + self.no_answer != self.field_report:
             raise ValueError("closures must add up to the field reports")
 
+    def drawn_requests(self, rng: random.Random) -> tuple[list[Category], list[Closure]]:
+        """The 1022 requests' categories and the field reports' closures, each list shuffled."""
+        categories = (
+            [Category.ADMIN_PROCEDURE] * self.admin_procedure
+            + [Category.FIELD_REPORT] * self.field_report
+            + [Category.INFORMATION] * self.information
+        )
+        rng.shuffle(categories)
+        closures = (
+            [Closure.SATISFIED] * self.satisfied
+            + [Closure.UNSATISFIED] * self.unsatisfied
+            + [Closure.NO_ANSWER] * self.no_answer
+        )
+        rng.shuffle(closures)
+        return categories, closures
+
 
 @dataclass
 class ScenarioTicket:
@@ -392,18 +408,7 @@ class _Builder:
     # ---------------------------------------------------------------- 1022
     def citizen(self) -> None:
         mix, rng = self.mix, self.rng
-        categories = (
-            [Category.ADMIN_PROCEDURE] * mix.admin_procedure
-            + [Category.FIELD_REPORT] * mix.field_report
-            + [Category.INFORMATION] * mix.information
-        )
-        rng.shuffle(categories)
-        closures = (
-            [Closure.SATISFIED] * mix.satisfied
-            + [Closure.UNSATISFIED] * mix.unsatisfied
-            + [Closure.NO_ANSWER] * mix.no_answer
-        )
-        rng.shuffle(closures)
+        categories, closures = mix.drawn_requests(rng)
         pairs = field_pairs(self.province, self.rng)
         retried = set(rng.sample(range(len(categories)), mix.abandoned_1022))
         for index, category in enumerate(categories):

@@ -120,18 +120,7 @@ class _Planner:
 
     def citizen(self, mix: Mix) -> list[PlannedCall]:
         rng = self.rng
-        categories = (
-            [Category.ADMIN_PROCEDURE] * mix.admin_procedure
-            + [Category.FIELD_REPORT] * mix.field_report
-            + [Category.INFORMATION] * mix.information
-        )
-        rng.shuffle(categories)
-        closures = (
-            [Closure.SATISFIED] * mix.satisfied
-            + [Closure.UNSATISFIED] * mix.unsatisfied
-            + [Closure.NO_ANSWER] * mix.no_answer
-        )
-        rng.shuffle(closures)
+        categories, closures = mix.drawn_requests(rng)
         pairs = field_pairs(self.province, rng)
         router = Router.of(self.province)
         calls = []
