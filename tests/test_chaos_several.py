@@ -22,7 +22,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiohttp import web
 
 from db.backoffice import PostgresBackofficeStore
 from db.migrations import migrate
@@ -34,6 +33,7 @@ from switchboard import CallerScript, Clock, QueueLogConfig, Softphone, Switchbo
 from switchboard.board import CallOutcome
 from switchboard.testing import BACKEND_USER
 from tests.conftest import SOUNDS
+from tests.support.brandname import API_KEY, FakeBrandname, brandname_gateway
 from tests.support.live import eventually
 from tests.support.service import running_service, service_settings
 from tests.test_chaos_sigterm import hotline_serve
@@ -44,39 +44,13 @@ from tickets.service import BackofficeService
 
 SCALE = 20.0
 CALLS = 12
-API_KEY = "brandname-api-key"
 OPERATOR = User(1, "op1", Role.OPERATOR, None)
 
 
-class Gateway:
-    """A brandname gateway as a real one behaves: a request id it accepted before is refused
-    (409, which the sender takes as accepted), so what reached citizens is ``accepted``."""
-
-    def __init__(self) -> None:
-        self.accepted: dict[str, dict[str, str]] = {}
-        self.repeated = 0
-
-    async def send(self, request: web.Request) -> web.Response:
-        if request.headers.get("X-API-Key") != API_KEY:
-            return web.json_response({"error": "bad key"}, status=401)
-        body = await request.json()
-        if body["request_id"] in self.accepted:
-            self.repeated += 1
-            return web.json_response({"error": "duplicate request_id"}, status=409)
-        self.accepted[body["request_id"]] = body
-        return web.json_response({"message_id": f"bn-{len(self.accepted)}"}, status=202)
-
-
 @pytest.fixture
-async def gateway() -> AsyncIterator[tuple[Gateway, str]]:
-    fake = Gateway()
-    app = web.Application()
-    app.router.add_post("/sms", fake.send)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield fake, f"http://127.0.0.1:{runner.addresses[0][1]}/sms"
-    await runner.cleanup()
+async def gateway() -> AsyncIterator[tuple[FakeBrandname, str]]:
+    async with brandname_gateway() as served:
+        yield served
 
 
 @pytest.fixture
@@ -100,7 +74,7 @@ def pbx(tmp_path: Path, name: str, database_url: str, clock: Clock, seed: int) -
 
 
 async def test_given_two_instances_and_two_pbxs_when_an_instance_is_killed_and_an_ami_link_drops_then_the_record_is_exact_and_no_sms_goes_twice(
-    tmp_path: Path, embedded_dir: Path, gateway: tuple[Gateway, str]
+    tmp_path: Path, embedded_dir: Path, gateway: tuple[FakeBrandname, str]
 ) -> None:
     pgdata = embedded_dir / "pg" / "data"
     async with AsyncExitStack() as stack:

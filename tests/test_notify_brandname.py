@@ -6,54 +6,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
-from aiohttp import web
 
 from db.backoffice import PostgresBackofficeStore
 from db.province import load_province
+from tests.support.brandname import API_KEY, FakeBrandname, brandname_gateway
 from tests.support.service import RunningService, running_service, service_settings
 from tickets.agencies import load_province as read_province
 from tickets.model import Category, Role, User
 from tickets.service import BackofficeService
 
-API_KEY = "brandname-api-key"
 OPERATOR = User(1, "op1", Role.OPERATOR, None)
-
-
-class FakeBrandname:
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.busy = 1  # answer 503 this many times first
-        self.accepted: dict[str, dict[str, Any]] = {}
-
-    async def send(self, request: web.Request) -> web.Response:
-        if request.headers.get("X-API-Key") != API_KEY:
-            return web.json_response({"error": "bad key"}, status=401)
-        body = await request.json()
-        self.requests.append(body)
-        if self.busy:
-            self.busy -= 1
-            return web.json_response({"error": "busy"}, status=503)
-        if body["request_id"] in self.accepted:
-            return web.json_response({"error": "duplicate request_id"}, status=409)
-        self.accepted[body["request_id"]] = body
-        return web.json_response({"message_id": f"bn-{len(self.accepted)}"}, status=202)
 
 
 @pytest.fixture
 async def gateway() -> AsyncIterator[tuple[FakeBrandname, str]]:
-    fake = FakeBrandname()
-    app = web.Application()
-    app.router.add_post("/sms", fake.send)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield fake, f"http://127.0.0.1:{runner.addresses[0][1]}/sms"
-    await runner.cleanup()
+    async with brandname_gateway(busy=1) as served:
+        yield served
 
 
 @pytest.fixture

@@ -106,6 +106,26 @@ def inside_spool(root: Path, stored: str) -> Path | None:
     return path if path.is_file() else None
 
 
+async def recording_response(
+    request: web.Request, stored: str | None, filename: str, missing: str
+) -> web.FileResponse:
+    """The stored recording played inline and never cached, or 404 ``missing`` when there is
+    none or it lies outside the recordings spool."""
+    path = None
+    if stored:
+        path = await asyncio.to_thread(inside_spool, request.app[SETTINGS].recordings, stored)
+    if path is None:
+        raise ApiError(404, "recording-not-found", missing)
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "audio/wav",
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
 @describe(
     responses={404: "no such ticket or recording"},
     produces="audio/wav",
@@ -119,18 +139,11 @@ async def recording(request: web.Request) -> web.StreamResponse:
     if ticket is None:
         raise ApiError(404, "ticket-not-found", f"no ticket {ident}")
     stored = ticket.description_recording if kind == "description" else ticket.location_recording
-    path = None
-    if stored:
-        path = await asyncio.to_thread(inside_spool, request.app[SETTINGS].recordings, stored)
-    if path is None:
-        raise ApiError(404, "recording-not-found", f"ticket {ticket.code} has no {kind} recording")
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": "audio/wav",
-            "Content-Disposition": f'inline; filename="{ticket.code}-{kind}.wav"',
-            "Cache-Control": "private, no-store",
-        },
+    return await recording_response(
+        request,
+        stored,
+        f"{ticket.code}-{kind}.wav",
+        f"ticket {ticket.code} has no {kind} recording",
     )
 
 

@@ -6,15 +6,13 @@ administrators see everyone's reviews; an operator only their own; agencies none
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from hotline.keys import REVIEWS, SETTINGS
-from hotline.web.calls import inside_spool
+from hotline.keys import REVIEWS
+from hotline.web.calls import recording_response
 from hotline.web.errors import ApiError
 from hotline.web.http import MAX_PAGE, USER, int_param, json_object, requires
 from hotline.web.openapi import describe
@@ -368,20 +366,8 @@ async def call_recording(request: web.Request) -> web.StreamResponse:
         call.operator != user.username or not await repository.is_reviewed(call.id)
     ):
         raise ApiError(403, "forbidden", "an operator plays only their own reviewed calls")
-    path: Path | None = None
-    if call.recording:
-        path = await asyncio.to_thread(
-            inside_spool, request.app[SETTINGS].recordings, call.recording
-        )
-    if path is None:
-        raise ApiError(404, "recording-not-found", f"call {uniqueid} has no recording")
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": "audio/wav",
-            "Content-Disposition": f'inline; filename="{call.ticket}-call.wav"',
-            "Cache-Control": "private, no-store",
-        },
+    return await recording_response(
+        request, call.recording, f"{call.ticket}-call.wav", f"call {uniqueid} has no recording"
     )
 
 
