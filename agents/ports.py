@@ -83,7 +83,12 @@ class AsteriskControl(Protocol):
 
 class Publisher(Protocol):
     def emit(
-        self, topic: str, kind: str, data: dict[str, Any], user_id: int | None = None
+        self,
+        topic: str,
+        kind: str,
+        data: dict[str, Any],
+        user_id: int | None = None,
+        key: str | None = None,
     ) -> None: ...
 
 

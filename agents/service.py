@@ -253,14 +253,17 @@ class AgentsService:
             if not isinstance(outcome, Changed) or (outcome.topic, outcome.key) in seen:
                 continue
             seen.add((outcome.topic, outcome.key))
+            # a queue's or operator's whole view: keyed, so a console's next frame holds the last
             if outcome.topic == "queues" and outcome.key in self.model.queues:
-                self._publisher.emit("queues", "changed", self.model.queue_view(outcome.key, now))
+                view = self.model.queue_view(outcome.key, now)
+                self._publisher.emit("queues", "changed", view, key=outcome.key)
             elif outcome.topic == "operators":
                 if outcome.key in self.model.operators:
                     view = self.model.operator_view(outcome.key, now)
-                    self._publisher.emit("operators", "changed", view)
+                    self._publisher.emit("operators", "changed", view, key=outcome.key)
                 else:
-                    self._publisher.emit("operators", "removed", {"interface": outcome.key})
+                    data = {"interface": outcome.key}
+                    self._publisher.emit("operators", "removed", data, key=outcome.key)
             elif outcome.topic == "calls":
                 self._publisher.emit("calls", "changed", {"uniqueid": outcome.key})
 

@@ -16,6 +16,7 @@ from db.users import PostgresUserRepository
 from hotline.auth import AuthService
 from switchboard import CalledParty, CallerScript, Softphone
 from tests.support.live import PASSWORD, Live, eventually, live_hotline
+from tests.support.websocket import LiveEvents
 from tickets.model import Role
 
 
@@ -37,10 +38,11 @@ async def test_given_a_logged_in_operator_when_a_caller_is_connected_then_the_sc
     await earlier.wait()
 
     async with live.http.ws_connect(f"/api/v1/events?topics=me&token={live.tokens['lan']}") as ws:
-        assert (await ws.receive_json())["kind"] == "hello"
+        events = LiveEvents(ws)
+        assert (await events.next())["kind"] == "hello"
         call = await live.board.place_call("1022", "0901234567", script=CallerScript(keys=["2"]))
         async with asyncio.timeout(15):
-            pop = await ws.receive_json()
+            pop = await events.next()
         outcome = await call.wait()
 
     assert pop["kind"] == "screen_pop"
@@ -413,7 +415,7 @@ async def test_given_an_agency_user_when_it_opens_the_event_socket_then_it_gets_
     token = (await auth.login("ward7", PASSWORD)).token
 
     async with live.http.ws_connect(f"/api/v1/events?topics=queues,operators&token={token}") as ws:
-        hello = await ws.receive_json()
+        hello = await LiveEvents(ws).next()
     async with live.http.get("/api/v1/events") as anonymous:
         assert anonymous.status == 401
 

@@ -21,6 +21,7 @@ from hotline.auth import AuthService
 from switchboard.fastagi import CallerScript, SimulatedChannel, run_hotline_call
 from tests.conftest import SOUNDS
 from tests.support.service import RunningService, running_service, service_settings
+from tests.support.websocket import LiveEvents
 from tickets.agencies import load_province as read_province
 from tickets.model import Role
 from tickets.service import BackofficeService
@@ -498,10 +499,11 @@ async def test_given_a_console_on_the_socket_when_a_ticket_changes_then_it_hears
     headers = await api._headers("sup1")
 
     async with api.http.ws_connect("/api/v1/events?topics=tickets", headers=headers) as ws:
-        assert (await ws.receive_json())["kind"] == "hello"
+        events = LiveEvents(ws)
+        assert (await events.next())["kind"] == "hello"
         status, _ = await api.post("op1", f"/api/v1/tickets/{code}/classify", flooding())
         async with asyncio.timeout(5):
-            event = await ws.receive_json()
+            event = await events.next()
 
     assert status == 200
     assert (event["topic"], event["kind"]) == ("tickets", "changed")

@@ -6,6 +6,7 @@ ignored, and the request to reassign reaching the supervisors' live socket."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import zlib
@@ -34,6 +35,7 @@ from tests.support.browser import (
     script_errors,
 )
 from tests.support.service import RunningService
+from tests.support.websocket import LiveEvents
 from tickets.agencies import load_province as read_province
 from tickets.attachments import MAX_ATTACHMENT_BYTES, display_name
 from tickets.model import Category, Role, User
@@ -417,13 +419,16 @@ async def test_given_a_ticket_for_the_wrong_agency_when_it_asks_to_reassign_then
     code = await desk.ticket(WARD, description="Việc của công ty thoát nước")
     headers = await api.headers("sup_mai")
     async with api.http.ws_connect("/api/v1/events?topics=tickets", headers=headers) as ws:
-        hello = await ws.receive_json(timeout=5)
+        events = LiveEvents(ws)
+        async with asyncio.timeout(5):
+            hello = await events.next()
         status, body = await api.post(
             "phuong_hc1",
             f"/api/v1/tickets/{code}/reassign-request",
             {"reason": "Thuộc thẩm quyền Công ty Thoát nước"},
         )
-        event = await ws.receive_json(timeout=5)
+        async with asyncio.timeout(5):
+            event = await events.next()
     empty = await api.post(
         "phuong_hc1", f"/api/v1/tickets/{code}/reassign-request", {"reason": " "}
     )

@@ -21,6 +21,7 @@ from switchboard import AmiEvent, CallerScript, CallHandle, Softphone
 from switchboard.raw_client import Message
 from switchboard.testing import find_in_order, is_event
 from tests.support.live import PASSWORD, Live, eventually, live_hotline
+from tests.support.websocket import LiveEvents
 from tickets.model import Role
 
 OP = "PJSIP/op101"
@@ -255,13 +256,14 @@ async def test_given_a_1022_call_when_the_operator_transfers_it_to_115_then_the_
     async with live.http.ws_connect(
         f"/api/v1/events?topics=calls&token={live.tokens['sup']}"
     ) as ws:
-        assert (await ws.receive_json())["kind"] == "hello"
+        events = LiveEvents(ws)
+        assert (await events.next())["kind"] == "hello"
         call = await a_call_on(live, OP)
         status, body = await live.post(
             "lan", f"/api/v1/calls/{call.uniqueid}/transfer", {"line": "115"}
         )
         async with asyncio.timeout(10):
-            while (event := await ws.receive_json())["kind"] != "transferred":
+            while (event := await events.next())["kind"] != "transferred":
                 pass
         outcome = await call.wait()
 

@@ -22,6 +22,7 @@ from tests.support.browser import (
     script_errors,
 )
 from tests.support.service import RunningService
+from tests.support.websocket import LiveEvents
 from tickets.model import Role
 
 REPORT = "/reports?from=2026-01-01&to=2026-01-31"
@@ -178,7 +179,7 @@ async def test_given_a_session_cookie_when_another_site_opens_the_socket_then_it
             await http.ws_connect("/api/v1/events", origin="https://evil.example")
         assert refused.value.status == 403
         async with http.ws_connect("/api/v1/events", origin=service.http_url) as ws:
-            hello = await ws.receive_json()
+            hello = await LiveEvents(ws).next()
         assert hello["data"]["user"] == "sup"
 
 

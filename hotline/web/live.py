@@ -1,7 +1,11 @@
 """``/api/v1/events``: the live WebSocket. Authenticated like the API (bearer token in the
 ``Authorization`` header, or ``?token=`` since browsers cannot set headers on a WebSocket);
 each role may subscribe only to the topics it may see. The client may send
-``{"subscribe": [...topics]}`` at any time to change its topics."""
+``{"subscribe": [...topics]}`` at any time to change its topics.
+
+Every frame the service sends is a JSON array of ``{topic, kind, at, data}`` events, oldest
+first: the greeting and an error reply are arrays of one; live events are batched per console,
+one frame per tick at most (``hotline/events.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from hotline.events import Subscription
+from hotline.events import LiveEvent, Subscription, frame
 from hotline.keys import AUTH, BUS
 from hotline.web.errors import ApiError
 from hotline.web.http import identify, session_token
@@ -77,7 +81,7 @@ def _same_origin(request: web.Request) -> None:
 @describe(
     query={"topics": {"type": "string"}, "token": {"type": "string"}},
     responses={
-        101: "WebSocket: {topic, kind, data} events",
+        101: "WebSocket: frames of [{topic, kind, at, data}, …] events",
         401: "not logged in",
         403: "another site",
     },
@@ -92,33 +96,23 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     subscription = request.app[BUS].subscribe(user.id, wanted & allowed)
     sender = asyncio.create_task(_send(ws, subscription), name=f"ws-send-{user.username}")
     try:
-        await ws.send_json(
-            {
-                "topic": "me",
-                "kind": "hello",
-                "data": {
-                    "user": user.username,
-                    "role": user.role.value,
-                    "topics": sorted(subscription.topics),
-                },
-            }
-        )
+        hello = {
+            "user": user.username,
+            "role": user.role.value,
+            "topics": sorted(subscription.topics),
+        }
+        await ws.send_str(frame([LiveEvent("me", "hello", hello)]))
         async for message in ws:
             if message.type is not WSMsgType.TEXT:
                 continue
             try:
                 topics = set(json.loads(message.data)["subscribe"])
             except (ValueError, KeyError, TypeError):
-                await ws.send_json(
-                    {
-                        "topic": "me",
-                        "kind": "error",
-                        "data": {
-                            "error_id": "invalid-request",
-                            "message": 'expected {"subscribe": [topics]}',
-                        },
-                    }
-                )
+                error = {
+                    "error_id": "invalid-request",
+                    "message": 'expected {"subscribe": [topics]}',
+                }
+                await ws.send_str(frame([LiveEvent("me", "error", error)]))
                 continue
             subscription.topics = topics & allowed
     except ConnectionError:  # the page went away (navigated, closed) while we wrote to it
@@ -134,9 +128,9 @@ async def events(request: web.Request) -> web.WebSocketResponse:
 
 async def _send(ws: web.WebSocketResponse, subscription: Subscription) -> None:
     while not ws.closed:
-        event = await subscription.queue.get()
+        text = await subscription.next_frame()
         try:
-            await ws.send_json(event.to_json())
+            await ws.send_str(text)
         except ConnectionError:
             return
 

@@ -91,15 +91,21 @@
         connectedBefore = true;
         if (handlers.onReload) handlers.onReload();
       };
+      /* A frame is an array of events, oldest first: every change since the previous frame
+         (at most one frame per 25 ms), only the latest view of each queue and operator. */
       socket.onmessage = function (message) {
-        let event;
+        let events;
         try {
-          event = JSON.parse(message.data);
+          events = JSON.parse(message.data);
         } catch (err) {
           return;
         }
-        if (event.kind === "resync" && handlers.onReload) handlers.onReload();
-        if (handlers.onEvent) handlers.onEvent(event);
+        if (!Array.isArray(events)) return;
+        for (const event of events) {
+          const reload = event.kind === "resync" || event.kind === "overflow";
+          if (reload && handlers.onReload) handlers.onReload();
+          if (handlers.onEvent) handlers.onEvent(event);
+        }
       };
       socket.onclose = function () {
         if (connection.connected || !connectedBefore) showStatus("offline");
