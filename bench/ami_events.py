@@ -358,13 +358,14 @@ async def through_service(
             started = time.perf_counter()
 
             async def collect() -> None:
-                async for message in ws:
-                    uniqueid = message.json().get("data", {}).get("uniqueid")
-                    if uniqueid in blaster.sent_at and uniqueid not in seen:
-                        seen.add(uniqueid)
-                        latencies.append(time.perf_counter() - blaster.sent_at[uniqueid])
-                        if len(seen) == expected:
-                            return
+                async for message in ws:  # a frame: a list of events
+                    for event in message.json():
+                        uniqueid = event.get("data", {}).get("uniqueid")
+                        if uniqueid in blaster.sent_at and uniqueid not in seen:
+                            seen.add(uniqueid)
+                            latencies.append(time.perf_counter() - blaster.sent_at[uniqueid])
+                            if len(seen) == expected:
+                                return
 
             service = app[AGENTS]
             await asyncio.wait_for(collect(), 900)
