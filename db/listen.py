@@ -43,7 +43,9 @@ async def listen(
                 try:
                     await lost.wait()
                 finally:
-                    if not conn.is_closed():
+                    # A lost connection has already gone back to the pool (asyncpg releases a
+                    # pooled connection when it terminates); only a live one is ours to clean.
+                    if not lost.is_set():
                         await conn.remove_listener(channel, received)
             logger.warning("LISTEN %s: connection lost; reconnecting", channel)
         except ANY_DATABASE_ERROR as err:
