@@ -35,6 +35,8 @@ from tickets.staffing import IntervalCounts, QueueStaffing, StaffingPolicy, plan
 
 logger = logging.getLogger(__name__)
 
+ROWS_TIMEOUT = 3600.0  # seconds one statement of a report counted over the rows may take
+
 # Requests are the tickets of the period that are not a merged duplicate nor handed over to the
 # other line (those are counted once, on the ticket that carries on), nor simulated (``hotline
 # simulate --into-configured-database``); neither are the calls of simulated tickets.
@@ -299,6 +301,8 @@ class PostgresReportRepository:
     def __init__(self, pool: asyncpg.Pool, *, from_rows: bool = False) -> None:
         self._pool = pool
         self._queries = _FROM_ROWS if from_rows else _FROM_ROLLUPS
+        # Counting millions of rows takes minutes, past the pool's 30 s bound for one statement.
+        self._timeout = ROWS_TIMEOUT if from_rows else None
 
     async def report(
         self,
@@ -322,9 +326,9 @@ class PostgresReportRepository:
             if Line.CITIZEN in lines:
                 agencies = tuple(
                     AgencyFigures(r["agency_code"], r["forwarded"], r["responded"], r["satisfied"])
-                    for r in await conn.fetch(q.agencies, *period)
+                    for r in await conn.fetch(q.agencies, *period, timeout=self._timeout)
                 )
-                row = await conn.fetchrow(q.citizen, *period)
+                row = await conn.fetchrow(q.citizen, *period, timeout=self._timeout)
                 assert row is not None
                 citizen = CitizenFigures(
                     by_category={
@@ -354,10 +358,10 @@ class PostgresReportRepository:
     async def _medical(self, conn: Connection, period: tuple[object, ...]) -> MedicalFigures:
         q = self._queries
         successful = sorted(o.value for o in SUCCESSFUL_OUTCOMES)
-        row = await conn.fetchrow(q.medical, *period, successful)
+        row = await conn.fetchrow(q.medical, *period, successful, timeout=self._timeout)
         assert row is not None
         outcomes: dict[bool, dict[Outcome | None, int]] = {True: {}, False: {}}
-        for r in await conn.fetch(q.outcomes, *period):
+        for r in await conn.fetch(q.outcomes, *period, timeout=self._timeout):
             code = None if r["outcome"] is None else Outcome(r["outcome"])
             outcomes[r["sent"]][code] = r["n"]
         minutes = row["minutes_to_scene"]
@@ -386,12 +390,12 @@ class PostgresReportRepository:
         zone = (str(HOTLINE_TZ),) if q.rows else ()
         wanted = {line.value for line in lines}
         requests: dict[date, dict[Category, int]] = {}
-        for r in await conn.fetch(q.month_requests, *period, *zone):
+        for r in await conn.fetch(q.month_requests, *period, *zone, timeout=self._timeout):
             category = Category(r["category"])
             if (Line.MEDICAL if category is Category.MEDICAL else Line.CITIZEN).value in wanted:
                 requests.setdefault(r["month"], {})[category] = r["n"]
         calls: dict[date, dict[Line, CallFigures]] = {}
-        for r in await conn.fetch(q.calls, *days, *zone):
+        for r in await conn.fetch(q.calls, *days, *zone, timeout=self._timeout):
             if r["line"] in wanted:
                 calls.setdefault(r["month"], {})[Line(r["line"])] = _call_figures(r)
         reviews: dict[date, dict[Line, ReviewFigures]] = {}
