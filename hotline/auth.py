@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,8 +20,10 @@ from runtime.secrets_compare import same_secret
 from tickets.model import Credentials, Role, User
 
 logger = logging.getLogger(__name__)
+_R = TypeVar("_R")
 
 MIN_PASSWORD_LENGTH = 10
+HASHING_AT_ONCE = 2  # argon2 hashes computed at once (each takes 64 MiB and a core)
 MAX_USERNAME = 64
 IN_PROCESS = "in-process"  # the address of a login made by the process itself (demo, tests)
 
@@ -119,19 +123,44 @@ def csrf_matches(session_token: str, presented: str) -> bool:
 
 
 class AuthService:
+    """Argon2 runs in threads, never on the event loop: a hash or a check takes a core for a
+    tenth of a second or more, which on the loop would stop every other request and call."""
+
     def __init__(
-        self, users: UserRepository, *, token_ttl: timedelta, delay: LoginDelay | None = None
+        self,
+        users: UserRepository,
+        *,
+        token_ttl: timedelta,
+        delay: LoginDelay | None = None,
+        hasher: PasswordHasher | None = None,
     ) -> None:
         self._users = users
         self._ttl = token_ttl
         self._delay = delay or LoginDelay()
-        self._hasher = PasswordHasher()
-        self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
+        self._hasher = hasher or PasswordHasher()
+        self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
+        self._dummy_hash: str | None = None  # what unknown names are checked against
 
-    def hash_password(self, password: str) -> str:
+    async def hash_password(self, password: str) -> str:
         if len(password) < MIN_PASSWORD_LENGTH:
             raise InvalidUser(f"password: at least {MIN_PASSWORD_LENGTH} characters")
-        return self._hasher.hash(password)
+        return await self._argon2(self._hasher.hash, password)
+
+    async def _verify(self, stored: str | None, password: str) -> bool:
+        """Whether ``password`` matches ``stored`` (None: an unknown name or a switched-off
+        account, checked against a hash of a random password at the same cost)."""
+        if stored is None:
+            if self._dummy_hash is None:
+                self._dummy_hash = await self._argon2(self._hasher.hash, secrets.token_hex(16))
+            stored = self._dummy_hash
+        try:
+            return await self._argon2(self._hasher.verify, stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def _argon2(self, work: Callable[..., _R], *args: str) -> _R:
+        async with self._hashing:
+            return await asyncio.to_thread(work, *args)
 
     async def add_user(
         self, username: str, password: str, role: Role, agency_code: str | None = None
@@ -142,12 +171,13 @@ class AuthService:
             raise InvalidUser(f"username: at most {MAX_USERNAME} characters")
         if (role is Role.AGENCY) != (agency_code is not None):
             raise InvalidUser("--agency is required for the agency role and only for it")
-        return await self._users.add(username, self.hash_password(password), role, agency_code)
+        password_hash = await self.hash_password(password)
+        return await self._users.add(username, password_hash, role, agency_code)
 
     async def set_password(self, username: str, password: str) -> bool:
         """Replace a user's password: every token and session of theirs ends, waits after
         failed logins are lifted. False when there is no such user."""
-        password_hash = self.hash_password(password)
+        password_hash = await self.hash_password(password)
         found = await self._users.credentials(username)
         if found is None:
             return False
@@ -175,12 +205,8 @@ class AuthService:
             return LoginResult(LoginStatus.DELAYED, retry_at=blocked)
         found = await self._users.credentials(name) if len(username) <= MAX_USERNAME else None
         usable = found is not None and found.active
-        stored = found.password_hash if found is not None and usable else self._dummy_hash
-        try:
-            self._hasher.verify(stored, password)
-            verified = usable
-        except (VerificationError, InvalidHashError):
-            verified = False
+        stored = found.password_hash if found is not None and usable else None
+        verified = await self._verify(stored, password) and usable
         if found is None or not verified:
             failures = await self._users.record_failure(
                 name, address, now, now - self._delay.forget_after
@@ -198,8 +224,9 @@ class AuthService:
             return LoginResult(LoginStatus.INVALID)
         user = found.user
         await self._users.clear_failures(name, address)
-        if self._hasher.check_needs_rehash(stored):
-            await self._users.set_password_hash(user.id, self._hasher.hash(password))
+        if self._hasher.check_needs_rehash(found.password_hash):
+            rehashed = await self._argon2(self._hasher.hash, password)
+            await self._users.set_password_hash(user.id, rehashed)
         await self._users.purge_expired_tokens()
         await self._users.purge_failures(now - self._delay.forget_after)
         token = secrets.token_urlsafe(32)

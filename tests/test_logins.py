@@ -7,13 +7,16 @@ tokens."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
+import asyncpg
 import pytest
+from argon2 import PasswordHasher
 
 from db.users import PostgresUserRepository
 from hotline.auth import AuthService, LoginDelay, LoginStatus, TokenKind
@@ -183,6 +186,52 @@ async def test_given_citizens_behind_one_nat_when_each_looks_up_their_own_ticket
     assert neighbour == 200
     assert other_client == 200
     assert rest == [404] * 48 + [429]
+
+
+# ---------------------------------------------------------------- argon2 off the event loop
+
+
+class HashesWhileTheLoopRuns(PasswordHasher):
+    """argon2 that hashes and checks only once the event loop has run a coroutine meanwhile:
+    called on the loop's own thread it would wait for the loop it blocks, and gives up."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._loop = loop
+        self.calls = 0
+
+    def _loop_answers(self) -> None:
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), self._loop).result(timeout=10)
+        self.calls += 1
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        self._loop_answers()
+        return super().hash(password, salt=salt)
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        self._loop_answers()
+        return super().verify(hash, password)
+
+
+async def test_given_logins_and_new_passwords_when_argon2_works_then_the_event_loop_goes_on_meanwhile(
+    pool: asyncpg.Pool,
+) -> None:
+    hasher = HashesWhileTheLoopRuns(asyncio.get_running_loop())
+    auth = AuthService(PostgresUserRepository(pool), token_ttl=timedelta(hours=1), hasher=hasher)
+
+    await auth.add_user("lan", PASSWORD, Role.OPERATOR)
+    right = await auth.login("lan", PASSWORD)
+    wrong = await auth.login("lan", WRONG)
+    unknown = await auth.login("không_có", PASSWORD)
+    replaced = await auth.set_password("lan", PASSWORD + "-mới")
+
+    assert [right.status, wrong.status, unknown.status] == [
+        LoginStatus.OK,
+        LoginStatus.INVALID,
+        LoginStatus.INVALID,
+    ]
+    assert replaced
+    assert hasher.calls == 6  # hash, 3 checks, the unknown name's stand-in hash, hash
 
 
 # ---------------------------------------------------------------- tokens that end

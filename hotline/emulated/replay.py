@@ -520,19 +520,23 @@ async def _people(
             await auth.add_user(username, password, role, agency)
         return await Api.login(session, base, username, password)
 
-    operators: dict[str, Api] = {}
+    async def operator(extension: str, line: Line) -> Api:
+        board.add_softphone(
+            Softphone(extension, ring_delay=RING, talk_time=TALK[line], name=extension)
+        )
+        api = await login(extension, Role.OPERATOR)
+        await api.post(
+            "/api/v1/operators/me/login", {"extension": extension, "queues": [queues[line]]}
+        )
+        return api
+
     first = {Line.CITIZEN: 301, Line.MEDICAL: 351}
-    for line, count in OPERATORS.items():
-        for n in range(count):
-            extension = f"rp{first[line] + n}"
-            board.add_softphone(
-                Softphone(extension, ring_delay=RING, talk_time=TALK[line], name=extension)
-            )
-            api = await login(extension, Role.OPERATOR)
-            await api.post(
-                "/api/v1/operators/me/login", {"extension": extension, "queues": [queues[line]]}
-            )
-            operators[extension] = api
+    extensions = {
+        f"rp{first[line] + n}": line for line, count in OPERATORS.items() for n in range(count)
+    }
+    # they sign in together, as a shift does (argon2 works in threads meanwhile)
+    signed_in = await asyncio.gather(*(operator(e, line) for e, line in extensions.items()))
+    operators = dict(zip(extensions, signed_in, strict=True))
 
     async def agency_login(code: str) -> Api:
         return await login("agency_" + code.lower().replace("-", "_"), Role.AGENCY, code)

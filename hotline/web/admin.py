@@ -77,9 +77,9 @@ async def _agency(request: web.Request, role: Role, code: Any) -> str | None:
     return code
 
 
-def _hash(request: web.Request, password: str) -> str:
+async def _hash(request: web.Request, password: str) -> str:
     try:
-        return request.app[AUTH].hash_password(password)
+        return await request.app[AUTH].hash_password(password)
     except InvalidUser as err:
         raise ApiError(400, "weak-password", str(err)) from err
 
@@ -173,7 +173,7 @@ async def create_user(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid-user", "username: letters, digits, '.' and '_' only")
     role = _role(body.get("role"))
     agency_code = await _agency(request, role, body.get("agency_code"))
-    password_hash = _hash(request, _string(body, "password", MAX_PASSWORD))
+    password_hash = await _hash(request, _string(body, "password", MAX_PASSWORD))
     account = await request.app[USERS].create_account(
         request[USER].username, username, password_hash, role, agency_code
     )
@@ -212,7 +212,9 @@ async def change_user(request: web.Request) -> web.Response:
             409, "cannot-change-self", "an administrator cannot demote or switch off themselves"
         )
     password_hash = (
-        _hash(request, _string(body, "password", MAX_PASSWORD)) if "password" in body else None
+        await _hash(request, _string(body, "password", MAX_PASSWORD))
+        if "password" in body
+        else None
     )
     change = AccountChange(role, agency_code, active, password_hash)
     asking = presented_token(request)
