@@ -17,8 +17,11 @@ makes in between. The simulated caller answers at once (prompts take no time, ke
 immediately), so calls/s is the backend's throughput, not a realistic call rate. Not counted in
 the main p50/p99 (shown in the breakdown instead): ``(connect)`` → first command (header
 parsing) and last reply → ``(close)`` (the final ``to_queue`` save before the backend hangs up).
-Recordings are short (1–3 s): the simulator synthesises each WAV in Python (~5 ms a second of
-audio, on the callers' side), and the backend does not read it during the call.
+Recordings are short (1–3 s): the simulator writes each WAV from a tone it synthesised once
+per length (synthesising every recording again took over half of the callers' CPU and made the
+load generator the largest user of the machine), and the backend does not read it during the
+call. The run prints the CPU each call cost the service, the callers and PostgreSQL, so that a
+level paced by the generator or the database, not by the service, shows as such.
 
 The callers run in a separate process by default so that their own work (the WAV files
 RECORD FILE writes, the sound files STREAM FILE reads) does not share the service's event loop;
@@ -60,7 +63,7 @@ import asyncpg
 from aiohttp import web
 
 from bench.intake_baseline import PerStepIntakeRepository
-from bench.machine import cpu_model, nproc, scratch_database
+from bench.machine import BackendCpu, cpu_model, nproc, scratch_database
 from hotline.app import POOL, build_app
 from hotline.keys import AGI, MENU
 from hotline.logs import configure_logging
@@ -130,6 +133,7 @@ class LevelRow:
     by_kind: dict[str, list[float]]
     service_cpu: float  # CPU seconds of this process (the service) per wall second
     callers_cpu: float  # CPU seconds of the callers' process per wall second (nan: in process)
+    database_cpu: float  # CPU seconds of the database's PostgreSQL backends per wall second
     host_cpu: float  # busy share of all the machine's CPUs
     agi_ok: int
     spooled: int  # calls of this level whose snapshot went through the spool
@@ -293,7 +297,8 @@ def turn_times(run: LevelRun) -> tuple[list[float], dict[str, list[float]]]:
 HEADER = (
     f"{'writer':>8} {'conc':>5} {'calls':>6} {'wall s':>7} {'calls/s':>8} {'turns':>6} "
     f"{'p50 ms':>7} "
-    f"{'p99 ms':>8} {'max ms':>8} {'svc cpu':>7} {'callers':>7} {'host':>5} {'agi ok':>6} "
+    f"{'p99 ms':>8} {'max ms':>8} {'svc cpu':>7} {'callers':>7} {'pg':>5} {'host':>5} "
+    f"{'agi ok':>6} "
     f"{'spooled':>7}  tickets/calls"
 )
 
@@ -307,9 +312,28 @@ def format_row(row: LevelRow) -> str:
         f"{row.calls / row.wall:>8.1f} "
         f"{len(row.turns):>6} {ms(percentile(row.turns, 0.50)):>7} "
         f"{ms(percentile(row.turns, 0.99)):>8} {ms(top):>8} {pct(row.service_cpu):>7} "
-        f"{pct(row.callers_cpu):>7} {pct(row.host_cpu):>5} {row.agi_ok:>6} {row.spooled:>7}"
+        f"{pct(row.callers_cpu):>7} {pct(row.database_cpu):>5} {pct(row.host_cpu):>5}"
+        f" {row.agi_ok:>6} {row.spooled:>7}"
         f"  {tickets}"
     )
+
+
+def print_cpu_per_call(rows: Sequence[LevelRow]) -> None:
+    """Where the machine's CPU went, per call: the service, the load generator (callers) and
+    PostgreSQL, so that a reader can see whether the generator or the database, not the
+    service, set a level's pace (the machine has ``nproc`` cores for all three)."""
+    print()
+    print("CPU per call, ms (service / callers / PostgreSQL; the callers' share of the three):")
+    for row in rows:
+        shares = [row.service_cpu, row.callers_cpu, row.database_cpu]
+        per_call = [share * row.wall / row.calls * 1000 for share in shares]
+        total = sum(v for v in per_call if not math.isnan(v))
+        callers = per_call[1] / total if total and not math.isnan(per_call[1]) else math.nan
+        print(
+            f"  {row.writer:>8} c={row.concurrency:<4} "
+            + " / ".join(f"{v:5.2f}" for v in per_call)
+            + f"   callers {pct(callers)}"
+        )
 
 
 def print_breakdown(rows: Sequence[LevelRow]) -> None:
@@ -558,6 +582,7 @@ async def run(options: Options, tally: LogTally) -> None:
 
         conn = await asyncpg.connect(database_url)
         stack.push_async_callback(conn.close)
+        database_cpu = BackendCpu(conn)
 
         callers = "on the service's event loop" if options.callers_in_process else "own process"
         print(
@@ -577,9 +602,9 @@ async def run(options: Options, tally: LogTally) -> None:
         )
         print(
             "columns:    svc cpu / callers = CPU time of the service's / the callers' process"
-            " per wall second (100% = one core); host = busy share of all CPUs (PostgreSQL"
-            " included); spooled = calls whose snapshot went to the spool (tickets are counted"
-            " after it drained)"
+            " per wall second (100% = one core); pg = the same for the PostgreSQL backends of the"
+            " bench's database; host = busy share of all CPUs (other work included); spooled ="
+            " calls whose snapshot went to the spool (tickets are counted after it drained)"
         )
 
         epoch = int(time.time())
@@ -601,6 +626,7 @@ async def run(options: Options, tally: LogTally) -> None:
                 spooled: set[str] = set()
                 stop = asyncio.Event()
                 cpu_before, host_before = process_cpu_seconds(), host_cpu_times()
+                await database_cpu.start()
                 async with asyncio.TaskGroup() as group:
                     group.create_task(
                         watch_spool(spools[writer], spooled, stop), name="spool-watch"
@@ -610,6 +636,7 @@ async def run(options: Options, tally: LogTally) -> None:
                     finally:
                         stop.set()
                 cpu = process_cpu_seconds() - cpu_before
+                pg_cpu = await database_cpu.seconds()
                 host_after = host_cpu_times()
                 host_busy = host_after[0] - host_before[0]
                 host_total = host_after[1] - host_before[1]
@@ -626,6 +653,7 @@ async def run(options: Options, tally: LogTally) -> None:
                     callers_cpu=(
                         math.nan if options.callers_in_process else result.cpu / result.wall
                     ),
+                    database_cpu=pg_cpu / result.wall,
                     host_cpu=host_busy / host_total if host_total else math.nan,
                     agi_ok=sum(1 for r in result.results if r.agistatus == "SUCCESS"),
                     spooled=len(spooled & {spec.uniqueid for spec in plan}),
@@ -643,6 +671,7 @@ async def run(options: Options, tally: LogTally) -> None:
                     print("      service log during this level:")
                     print_log_counts(logged, "      ")
 
+        print_cpu_per_call(rows)
         print_breakdown(rows)
 
     print()

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
+
 from db.scratch import ScratchDatabase
 from db.scratch import scratch_database as scratch
 
@@ -43,6 +45,46 @@ def memory_gib() -> float:
     except (OSError, ValueError):
         pass
     return float("nan")
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class BackendCpu:
+    """CPU seconds of the PostgreSQL server processes serving one database (found by
+    ``pg_stat_activity``; readable where the server runs on this machine, else 0): so that a
+    benchmark can say how much of the machine the database took, apart from the client's and
+    the load generator's share. A backend that exits between two samples is not counted."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self._start: dict[int, float] = {}
+
+    async def _pids(self) -> list[int]:
+        rows = await self._conn.fetch(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [int(row["pid"]) for row in rows]
+
+    async def start(self) -> None:
+        self._start = {pid: process_cpu(pid) for pid in await self._pids()}
+
+    async def seconds(self) -> float:
+        """CPU seconds since ``start`` of the backends alive then or started since."""
+        total = 0.0
+        for pid in set(await self._pids()) | set(self._start):
+            now = process_cpu(pid)
+            if now:  # 0: gone meanwhile
+                total += now - self._start.get(pid, 0.0)
+        return total
 
 
 def nproc() -> int:

@@ -11,6 +11,7 @@ up, how a recording ends.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import math
 import struct
@@ -77,17 +78,29 @@ def parse_args(line: str) -> list[str]:
 
 def write_tone_wav(path: Path, seconds: float, frequency: float = 440.0) -> None:
     """A real 8 kHz mono 16-bit WAV, as RECORD FILE would leave in the spool."""
-    frames = int(seconds * SAMPLE_RATE)
     with path.open("wb") as fh, wave.open(fh, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(SAMPLE_RATE)
-        out.writeframes(
-            b"".join(
-                struct.pack("<h", int(8000 * math.sin(2 * math.pi * frequency * n / SAMPLE_RATE)))
-                for n in range(frames)
-            )
-        )
+        out.writeframes(tone(int(seconds * SAMPLE_RATE), frequency))
+
+
+@functools.lru_cache(maxsize=64)
+def tone(frames: int, frequency: float) -> bytes:
+    """The samples of a tone, computed once per length: a load of simulated callers would
+    otherwise spend most of its CPU synthesising the same recordings again."""
+    return b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * frequency * n / SAMPLE_RATE)))
+        for n in range(frames)
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def sound_frames(path: Path, mtime_ns: int, size: int) -> int:
+    """The length of a sound file in frames, read once per version of the file."""
+    with wave.open(str(path)) as sound:
+        frames: int = sound.getnframes()
+        return frames
 
 
 def copy_wav(source: Path, path: Path, max_seconds: float | None) -> float:
@@ -355,11 +368,11 @@ class SimulatedChannel:
         if self.sounds_dir is None:
             return SAMPLE_RATE * 3
         path = self.sounds_dir / self.language / f"{name}.wav"
-        if not path.exists():
+        try:
+            stat = path.stat()
+        except OSError:
             return None
-        with wave.open(str(path)) as sound:
-            frames: int = sound.getnframes()
-            return frames
+        return sound_frames(path, stat.st_mtime_ns, stat.st_size)
 
 
 @dataclass
