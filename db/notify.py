@@ -59,10 +59,14 @@ WHERE id IN (
 RETURNING id, ticket_id, event, channel, phone, params, urgent, attempts
 """
 
+# The gateway's delivery report may arrive before the worker records the send (a fast SMSC): the
+# row is then already delivered (or undelivered) and still under this claim's lease, which only
+# another claim replaces; the send is recorded without undoing the report.
 _MARK_SENT = """
-UPDATE notifications SET status = 'sent', sent_at = now(), provider_id = $3, last_error = NULL,
+UPDATE notifications SET status = CASE WHEN status = 'pending' THEN 'sent' ELSE status END,
+       sent_at = coalesce(sent_at, now()), provider_id = $3, last_error = NULL,
        lease = NULL, updated_at = now()
-WHERE id = $1 AND status = 'pending' AND lease = $2
+WHERE id = $1 AND status IN ('pending', 'delivered', 'undelivered') AND lease = $2
 """
 _RETRY_AT = """
 UPDATE notifications SET next_attempt_at = $3, last_error = $4, lease = NULL, updated_at = now()

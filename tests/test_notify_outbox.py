@@ -19,7 +19,7 @@ from db.notify import PostgresOutbox
 from db.province import load_province
 from notify.kannel import KannelSmsGateway, dlr_signature
 from notify.policy import VIETNAM, QuietHours, Reply, RetryPolicy, parse_reply
-from notify.service import NotifyService
+from notify.service import DeliveryState, NotifyService
 from notify.templates import TEMPLATES, Coding, measure, render_sms, strip_diacritics
 from runtime.metrics import Metrics
 from tests.support.kannel import free_port
@@ -285,6 +285,35 @@ async def test_given_a_lease_taken_over_when_the_first_worker_reports_then_only_
     row = await pool.fetchrow("SELECT status, provider_id, attempts FROM notifications")
     assert row is not None
     assert (row["status"], row["provider_id"], row["attempts"]) == ("sent", "gw-1", 2)
+
+
+async def test_given_a_delivery_report_faster_than_the_worker_when_it_records_the_send_then_the_send_is_recorded_and_the_report_kept(
+    pool: asyncpg.Pool,
+) -> None:
+    """A fast SMSC reports delivery before the worker has written down that it sent the
+    message: that is no lease taken over (the row was claimed once), and nothing is undone."""
+    ticket_id = await new_ticket(pool, "1022-26-800601")
+    await BackofficeService(PostgresBackofficeStore(pool)).classify(
+        OPERATOR, ticket_id, Category.INFORMATION
+    )
+    outbox = PostgresOutbox(pool)
+    [claimed] = await outbox.claim(1, timedelta(minutes=1))
+
+    assert await outbox.delivery_report(claimed.id, DeliveryState.DELIVERED)
+    assert await outbox.mark_sent(claimed, "gw-7")
+    row = await pool.fetchrow(
+        "SELECT status, provider_id, lease, attempts, sent_at, delivered_at FROM notifications"
+    )
+    assert row is not None
+    assert (row["status"], row["provider_id"], row["lease"], row["attempts"]) == (
+        "delivered",
+        "gw-7",
+        None,
+        1,
+    )
+    assert row["sent_at"] is not None
+    assert row["delivered_at"] is not None
+    assert await outbox.claim(1, timedelta(minutes=1)) == []
 
 
 async def service_with_dead_gateway(

@@ -37,6 +37,7 @@ from typing import Any, TextIO
 import aiohttp
 from aiohttp import web
 from pydantic import SecretStr
+from yarl import URL
 
 from db.province import PostgresProvinceRepository
 from db.reports import PostgresReportRepository
@@ -101,6 +102,7 @@ class ReplayResult:
     report: Report
     calls: int
     real_seconds: float
+    sent_twice: list[str]  # SMS a citizen got more than once (``LoopbackSms.sent_twice``)
 
     @property
     def differences(self) -> list[str]:
@@ -150,11 +152,13 @@ class Api:
 class LoopbackSms:
     """The SMS gateway of the replay: Kannel's ``sendsms`` on a loopback port. Each message is
     acknowledged as Kannel does (``0: Accepted for delivery``), reported delivered through the
-    ``dlr-url`` it carries, and kept for the citizen whose number it was sent to."""
+    ``dlr-url`` it carries, and kept for the citizen whose number it was sent to; each send is
+    counted under the outbox row its ``dlr-url`` names."""
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self._session = session
         self.received: dict[str, list[str]] = {}  # +84… → texts
+        self._sends: Counter[str] = Counter()  # outbox row id → times sent
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._reports = TaskManager()
@@ -180,6 +184,17 @@ class LoopbackSms:
             for text in self.received.get(phone, [])
         )
 
+    def sent_twice(self) -> list[str]:
+        """Messages sent more than once: the same outbox row, or the same text to a number."""
+        rows = [f"notification {row} ×{n}" for row, n in self._sends.items() if n > 1]
+        texts = [
+            f"{phone}: {text[:60]!r} ×{n}"
+            for phone, sent in self.received.items()
+            for text, n in Counter(sent).items()
+            if n > 1
+        ]
+        return rows + texts
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/cgi-bin/sendsms"
@@ -188,6 +203,7 @@ class LoopbackSms:
         to, text = request.query.get("to", ""), request.query.get("text", "")
         self.received.setdefault(f"+{to}", []).append(text)
         if dlr := request.query.get("dlr-url"):
+            self._sends[URL(dlr).query.get("id", "?")] += 1
             self._reports.start(self._report(dlr.replace("%d", "1")), name="replay-sms-dlr")
         return web.Response(text="0: Accepted for delivery", status=202)
 
@@ -496,6 +512,7 @@ async def run_replay(
         report=report,
         calls=len(plan),
         real_seconds=time.monotonic() - real_start,
+        sent_twice=sms.sent_twice(),
     )
 
 
@@ -689,11 +706,14 @@ def render_result(result: ReplayResult, options: ReplayOptions) -> str:
         )
     else:
         lines.append("Báo cáo khớp kế hoạch / the report equals the plan")
+    lines.append(f"SMS gửi hai lần / SMS sent twice: {len(result.sent_twice)}")
+    lines.extend(f"  {twice}" for twice in result.sent_twice)
     return "\n".join(lines)
 
 
 def replay(settings: Settings, options: ReplayOptions, *, out: TextIO = sys.stdout) -> int:
-    """Run, print the report beside the plan; 0 when every figure is the plan's, else 1."""
+    """Run, print the report beside the plan; 0 when every figure is the plan's and no citizen
+    got an SMS twice, else 1."""
     result = asyncio.run(run_replay(settings, options))
     print(render_result(result, options), file=out)
-    return 1 if result.differences else 0
+    return 1 if result.differences or result.sent_twice else 0
