@@ -50,11 +50,18 @@ def add_parsers(commands: Any) -> None:
     )
     report.add_argument("--lang", choices=[lang.value for lang in Lang], default=Lang.VI.value)
 
+    filler = (
+        "a fast filler for benchmarks and screenshots: tickets written in their final states,"
+        " bypassing the IVR, queues, lifecycle, outbox and survey (the report's figures are"
+        " proven by hotline replay)"
+    )
     scenario = commands.add_parser(
-        "scenario", help="the replayable 7-month scenario"
+        "scenario", help="the seed's 7 months as a filler", description=filler
     ).add_subparsers(dest="scenario_command", required=True)
     load = scenario.add_parser(
-        "load", help=f"load the province and the scenario ({START} – {END}) into the database"
+        "load",
+        help=f"load the province and the scenario ({START} – {END}) into the database",
+        description=filler,
     )
     load.add_argument("--seed", type=int, default=DEFAULT_SEED)
     load.add_argument("--province", type=Path, help="province file (default: the demo province)")

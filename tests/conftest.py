@@ -20,7 +20,7 @@ from tests.support.service import RunningService, running_service, service_setti
 from tests.support.tcpproxy import TcpProxy
 
 # fixtures shared by several modules, each in its own module under tests/support
-pytest_plugins = ["tests.support.scenario"]
+pytest_plugins = ["tests.support.replay"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SOUNDS = ROOT / "asterisk_conf" / "sounds"

@@ -1,7 +1,8 @@
-"""The reports page as a planning office uses it, in headless Chromium against the seed
-province's seven months: reached from the top bar, a console page like the others (the last
-full month by default, Vietnamese dates), the figures and the four charts, English one click
-away with the same period, CSV and a print/PDF layout; a bad period, or a page that does not
+"""The reports page as a planning office uses it, in headless Chromium against a week of the
+seed province replayed through the real system (``tests.support.replay``), its figures and
+charts compared with the week's plan: reached from the top bar, a console page like the others
+(the last full month by default, Vietnamese dates), the figures and the four charts, English
+one click away with the same period, CSV and a print/PDF layout; a bad period, or a page that does not
 exist, is a page in the page's language — never the API's JSON."""
 
 from __future__ import annotations
@@ -26,23 +27,39 @@ from tests.support.browser import (
     screenshot,
     script_errors,
 )
+from tests.support.replay import ReplayedWeek
 from tests.support.service import RunningService, running_service, service_settings
 from tests.support.tcpproxy import TcpProxy
 from tickets.agencies import load_province as read_province
 from tickets.codes import HOTLINE_TZ
-from tickets.model import Role
+from tickets.model import Line, Role
 from tickets.reports import last_full_month
 
 
 @pytest.fixture
-async def seeded(scenario_url: str, tmp_path: Path) -> AsyncIterator[RunningService]:
-    """The service on the database of the seed province's seven months."""
-    async with running_service(service_settings(scenario_url, tmp_path)) as service:
-        async with service.pool.acquire() as conn:
-            await load_province(conn, read_province())  # already there: nothing added
+async def replayed(replayed_week: ReplayedWeek, tmp_path: Path) -> AsyncIterator[RunningService]:
+    """The service on the database of the replayed week, with a supervisor."""
+    async with running_service(service_settings(replayed_week.url, tmp_path)) as service:
         if await service.pool.fetchval("SELECT 1 FROM users WHERE username = 'lan'") is None:
             await add_user(service, "lan", Role.SUPERVISOR)
         yield service
+
+
+def vi_int(value: int) -> str:
+    return f"{value:,}".replace(",", ".")
+
+
+def vi_percent(part: int, whole: int) -> str:
+    """A share as the report's table writes it: one decimal, ``82,1 %``."""
+    return f"{100 * part / whole:.1f} %".replace(".", ",")
+
+
+def shown_percent(text: str) -> float:
+    """The first percentage in a text as the page's charts write it (``82,1 %``, ``77 %``: at
+    most one decimal)."""
+    match = re.search(r"(\d+(?:[,.]\d+)?) %", text)
+    assert match is not None, text
+    return float(match[1].replace(",", "."))
 
 
 async def _show(page: Page, start: str, end: str) -> None:
@@ -76,47 +93,59 @@ async def test_given_a_supervisor_when_it_opens_reports_from_the_top_bar_then_th
         assert script_errors(page) == []
 
 
-async def test_given_the_seven_months_when_a_planning_office_reads_the_report_then_figures_and_charts_are_the_seeds(
-    seeded: RunningService,
+async def test_given_a_replayed_week_when_a_planning_office_reads_the_report_then_figures_and_charts_are_the_plans(
+    replayed: RunningService, replayed_week: ReplayedWeek
 ) -> None:
+    planned = replayed_week.figures
+    requests = sum(c.line is Line.CITIZEN for c in replayed_week.plan)
+    satisfied, responded = planned["1022 satisfied"], planned["1022 responded"]
+    medical, sent = planned["115 requests"], planned["115 sent"]
+    successful, agencies_planned = planned["115 successful"], planned["1022 agencies"]
     async with chromium() as browser:
         page = await new_page(browser)
-        await log_in(page, seeded.http_url, "lan", path="/reports")
-        await _show(page, "15/11/2019", "14/06/2020")
+        await log_in(page, replayed.http_url, "lan", path="/reports")
+        await _show(page, "18/11/2019", "24/11/2019")
 
-        assert await page.text_content("#report-period") == "Từ ngày 15/11/2019 đến ngày 14/06/2020"
+        assert await page.text_content("#report-period") == "Từ ngày 18/11/2019 đến ngày 24/11/2019"
         figure = page.locator("tr[data-key='1022.requests'] td")
-        await expect(figure).to_have_text(["Số yêu cầu", "3.057", ""])
+        await expect(figure).to_have_text(["Số yêu cầu", vi_int(requests), ""])
         await expect(page.locator("tr[data-key='1022.satisfied'] td.n")).to_have_text(
-            ["789", "77,0 %"]
+            [vi_int(satisfied), vi_percent(satisfied, responded)]
         )
         await expect(page.locator("tr[data-key='115.successful'] td.n")).to_have_text(
-            ["1.482", "46,7 %"]
+            [vi_int(successful), vi_percent(successful, medical)]
         )
-        # the charts: months, the 47 agencies sorted, 115's two rates labelled, service level
+        await expect(page.locator("tr[data-key='115.successful_of_sent'] td.n")).to_have_text(
+            [vi_int(successful), vi_percent(successful, sent)]
+        )
+        # the charts: the month, the agencies sorted, 115's two rates labelled, service level
         months = page.locator("[data-testid=chart-months] svg rect.bar")
-        assert await months.count() == 8 * 4  # 8 months × 3 categories + 115
+        assert await months.count() == 1 * 4  # one month × 3 categories + 115
         agencies = page.locator("[data-testid=chart-agencies]")
-        await expect(agencies).to_have_attribute("data-count", "47")
+        await expect(agencies).to_have_attribute("data-count", str(agencies_planned))
         names = await agencies.locator("svg text.name").all_text_contents()
-        assert len(names) == 47
+        assert len(names) == agencies_planned
         rates = [
-            float(t.split(" %")[0].replace(",", "."))
-            for t in await agencies.locator("svg text.value").all_text_contents()
+            shown_percent(t) for t in await agencies.locator("svg text.value").all_text_contents()
         ]
         assert rates == sorted(rates, reverse=True)
-        assert "Tỷ lệ chung: 77 %" in await agencies.inner_text()
+        overall = await agencies.inner_text()
+        assert "Tỷ lệ chung: " in overall
+        overall_rate = shown_percent(overall.split("Tỷ lệ chung: ")[1])
+        assert overall_rate == pytest.approx(100 * satisfied / responded, abs=0.06)
         every = page.locator("#ratios-115 [data-ratio=all]")
-        sent = page.locator("#ratios-115 [data-ratio=sent]")
+        of_sent = page.locator("#ratios-115 [data-ratio=sent]")
         await expect(every).to_contain_text("Xử lý thành công / tất cả cuộc gọi 115")
-        await expect(every).to_contain_text("46,7 %")
-        await expect(every).to_contain_text("1.482 / 3.173")
-        await expect(sent).to_contain_text("Xử lý thành công / số đã chuyển cơ sở y tế")
-        await expect(sent).to_contain_text("53,2 %")
-        await expect(sent).to_contain_text("1.482 / 2.785")
+        await expect(every).to_contain_text(f"{vi_int(successful)} / {vi_int(medical)}")
+        rate = shown_percent(await every.inner_text())
+        assert rate == pytest.approx(100 * successful / medical, abs=0.06)
+        await expect(of_sent).to_contain_text("Xử lý thành công / số đã chuyển cơ sở y tế")
+        await expect(of_sent).to_contain_text(f"{vi_int(successful)} / {vi_int(sent)}")
+        rate = shown_percent(await of_sent.inner_text())
+        assert rate == pytest.approx(100 * successful / sent, abs=0.06)
         service = page.locator("[data-testid=chart-service] .service-chart")
         await expect(service).to_have_count(2)
-        assert await service.nth(0).locator("rect.bar").count() == 8
+        assert await service.nth(0).locator("rect.bar").count() == 1
         assert await service.nth(0).locator("line.target").count() == 1
         await screenshot(page, "reports-vi")
 
@@ -124,8 +153,10 @@ async def test_given_the_seven_months_when_a_planning_office_reads_the_report_th
             await page.click("#r-csv")
         saved = await (await download.value).path()
         rows = list(csv.DictReader(io.StringIO(Path(saved).read_text(encoding="utf-8"))))
-        assert {(r["section"], r["key"]): r["value"] for r in rows}[("1022", "requests")] == "3057"
-        assert sum(1 for r in rows if r["section"].startswith("agency_")) == 47 * 3
+        values = {(r["section"], r["key"]): r["value"] for r in rows}
+        assert values[("1022", "requests")] == str(requests)
+        assert values[("115", "successful")] == str(successful)
+        assert sum(1 for r in rows if r["section"].startswith("agency_")) == agencies_planned * 3
 
         await page.emulate_media(media="print")
         assert await page.is_hidden("header.topbar")
@@ -138,15 +169,15 @@ async def test_given_the_seven_months_when_a_planning_office_reads_the_report_th
 
         await page.click("[data-testid=lang-switch]")
         await page.wait_for_selector("#report-table")
-        assert await page.input_value("#r-from") == "2019-11-15"  # the same period, in English
-        assert await page.text_content("#report-period") == "From 2019-11-15 to 2020-06-14"
+        assert await page.input_value("#r-from") == "2019-11-18"  # the same period, in English
+        assert await page.text_content("#report-period") == "From 2019-11-18 to 2019-11-24"
         await expect(page.locator("tr[data-key='1022.requests'] td")).to_have_text(
-            ["Requests", "3,057", ""]
+            ["Requests", f"{requests:,}", ""]
         )
-        await expect(page.locator("#ratios-115 [data-ratio=sent]")).to_contain_text(
-            "Handled successfully / sent to a facility"
-        )
-        await expect(page.locator("#ratios-115 [data-ratio=sent]")).to_contain_text("53.2 %")
+        await expect(of_sent).to_contain_text("Handled successfully / sent to a facility")
+        await expect(of_sent).to_contain_text(f"{successful:,} / {sent:,}")
+        rate = shown_percent(await of_sent.inner_text())
+        assert rate == pytest.approx(100 * successful / sent, abs=0.06)
         await screenshot(page, "reports-en")
         assert script_errors(page) == []
 

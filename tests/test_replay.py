@@ -2,31 +2,25 @@
 FastAGI, queues over AMI, operators and agencies on the HTTP API, the sweeper, the outbox and
 the citizens' SMS answers through Kannel's MO callback), and its report compared with the plan.
 
-A week runs here as a subprocess on a fresh database; the whole seven months are measured by
-hand (the closing note of issue 16 gives the command and its wall time)."""
+A week runs as a subprocess on a fresh database, once per session (``tests.support.replay``:
+the report tests read the same week); the seven months' published figures are checked on the
+plan, and their replay is measured by hand (the closing note of issue 16 gives the command and
+its wall time)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from hotline.emulated.replay_plan import in_period, plan_replay, planned_figures
 from switchboard import Clock
-from tests.conftest import on_server, with_database
+from tests.support.replay import WEEK, ReplayedWeek
 from tickets.agencies import load_province
 from tickets.codes import HOTLINE_TZ
 from tickets.scenario import END, START
-
-WEEK = (date(2019, 11, 18), date(2019, 11, 24))  # Monday to Sunday
 
 
 def test_given_the_seed_when_the_seven_months_are_planned_then_the_plan_holds_the_published_figures() -> (
@@ -37,11 +31,15 @@ def test_given_the_seed_when_the_seven_months_are_planned_then_the_plan_holds_th
     assert figures["1022 admin_procedure"] == 479
     assert figures["1022 field_report"] == 1025
     assert figures["1022 information"] == 1553
+    assert figures["1022 forwarded"] == figures["1022 responded"] == 1025
     assert figures["1022 agencies"] == 47
-    assert figures["1022 satisfied"] == 789  # 77 % of 1,025
+    assert figures["1022 satisfied"] == 789
+    assert round(100 * figures["1022 satisfied"] / figures["1022 responded"]) == 77
     assert figures["115 requests"] == 3173
     assert figures["115 sent"] == 2785
-    assert figures["115 successful"] == 1482  # 46.7 % of the calls, 53.2 % of those sent
+    assert figures["115 successful"] == 1482
+    assert round(100 * figures["115 successful"] / figures["115 requests"], 1) == 46.7
+    assert round(100 * figures["115 successful"] / figures["115 sent"], 1) == 53.2
     assert all(START <= call.day <= END for call in plan)
     assert len({call.number for call in plan}) == len(plan)  # one caller per ticket
     assert all(call.at.astimezone(HOTLINE_TZ).hour < 23 for call in plan)  # days stay days
@@ -80,57 +78,23 @@ def test_given_a_hold_when_time_passes_it_then_it_slows_until_released_and_never
     late()
 
 
-@pytest.fixture
-def fresh_url(server_url: str, template_db: str) -> Iterator[str]:
-    name = f"hotline_replay_{uuid.uuid4().hex[:10]}"
-    asyncio.run(on_server(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"'))
-    yield with_database(server_url, name)
-    asyncio.run(on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def _hotline(
-    *args: str, url: str, data_dir: Path, timeout: float
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env |= {"HOTLINE_DATA_DIR": str(data_dir), "HOTLINE_DATABASE_URL": url}
-    return subprocess.run(
-        [sys.executable, "-m", "hotline", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def _folder_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
-@pytest.mark.timeout(900)
 def test_given_a_week_of_the_seed_when_replayed_through_the_system_then_its_report_equals_the_plan_and_a_ticket_shows_every_step(
-    fresh_url: str, tmp_path: Path
+    replayed_week: ReplayedWeek,
 ) -> None:
-    start, end = (d.isoformat() for d in WEEK)
-    replayed = _hotline(
-        "replay", "--from", start, "--to", end, "--seed", "1", "--no-progress",
-        url=fresh_url, data_dir=tmp_path, timeout=840,
-    )  # fmt: skip
-    assert replayed.returncode == 0, replayed.stdout[-4000:] + replayed.stderr[-4000:]
-    assert "the report equals the plan" in replayed.stdout
-    planned = planned_figures(in_period(plan_replay(load_province(None), 1), *WEEK))
+    """The replay (``tests.support.replay``, once per session) exited 0: every figure equal."""
+    assert "the report equals the plan" in replayed_week.output
+    planned = replayed_week.figures
     for name in ("1022 field_report", "1022 satisfied", "115 sent", "115 successful"):
-        line = next(x for x in replayed.stdout.splitlines() if x.startswith(name + " "))
+        line = next(x for x in replayed_week.output.splitlines() if x.startswith(name + " "))
         assert line.split()[-2:] == [str(planned[name])] * 2, line
-    assert _folder_bytes(tmp_path / "recordings") < 20 * 1024 * 1024
-
-    reported = _hotline(
-        "report", "--from", start, "--to", end, url=fresh_url, data_dir=tmp_path, timeout=120
-    )
-    assert reported.returncode == 0, reported.stderr
-    assert f"{planned['115 requests']}" in reported.stdout
+    assert _folder_bytes(replayed_week.data_dir / "recordings") < 20 * 1024 * 1024
 
     async def steps() -> list[tuple[str, str]]:
-        conn = await asyncpg.connect(fresh_url)
+        conn = await asyncpg.connect(replayed_week.url)
         try:
             ticket = await conn.fetchval(
                 "SELECT id FROM tickets WHERE category = 'field_report' AND closure = 'satisfied'"

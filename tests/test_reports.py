@@ -1,11 +1,13 @@
-"""Reports over the replayable 7-month scenario: the seed province's figures come out of the
-report queries (``hotline report``, CSV, JSON, the HTML page); exact call KPIs, 115 figures and
-period boundaries on hand-made rows.
+"""Reports over a week of the seed province replayed through the real system (``hotline
+replay``, once per session: ``tests.support.replay``): the figures ``hotline report``, its CSV,
+the JSON and the repository give are the figures the replay planned for that week; exact call
+KPIs, 115 figures and period boundaries on hand-made rows. The seed's seven-month figures are
+the plan's (``tests/test_replay.py``).
 
 On 115 the seed reads "2,785 requests sent to the nearest hospital or health centre, 1,482
 handled successfully (46.7 %)" and the success rate is successful / all 115 requests: every call
 leaves a ticket, so the province received 3,173 requests (1,482 / 3,173 = 46.7 %), of which 2,785
-were sent to a facility."""
+were sent to a facility; the other reading (1,482 / 2,785 = 53.2 %) is printed too."""
 
 from __future__ import annotations
 
@@ -14,25 +16,24 @@ import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import asyncpg
-import pytest
 
 from db.pool import create_pool
 from db.reports import PostgresReportRepository
 from db.users import PostgresUserRepository
 from hotline.auth import AuthService
+from tests.support.replay import ReplayedWeek
 from tests.support.service import running_service, service_settings
 from tests.test_cli import base_env
-from tickets.agencies import load_province
 from tickets.codes import HOTLINE_TZ
 from tickets.dispatch import Outcome
 from tickets.model import Category, Line, Role
-from tickets.reports import Lang, format_table
-from tickets.scenario import END, START, generate
+from tickets.reports import NO_OUTCOME, Lang, format_table
 
 PASSWORD = "correct horse battery"
 Table = dict[tuple[str, str], tuple[str, str | None]]
@@ -67,178 +68,242 @@ def parse_table(text: str) -> Table:
     return table
 
 
-def period_args() -> list[str]:
-    return ["--from", START.isoformat(), "--to", END.isoformat()]
+def period_args(week: ReplayedWeek) -> list[str]:
+    return ["--from", week.start.isoformat(), "--to", week.end.isoformat()]
 
 
 def number(text: str) -> int:
     return int(text.replace(",", "").replace(".", ""))
 
 
+def percent(part: int, whole: int, lang: Lang) -> str:
+    """A share as the report prints it: ``82.1 %``, ``82,1 %``."""
+    text = f"{100 * part / whole:.1f} %"
+    return text.replace(".", ",") if lang is Lang.VI else text
+
+
+def planned_calls(week: ReplayedWeek, line: Line, day: date | None = None) -> int:
+    return sum(c.line is line and (day is None or c.day == day) for c in week.plan)
+
+
+def planned_agencies(week: ReplayedWeek) -> dict[str, tuple[int, int, int]]:
+    """Agency code → (forwarded, responded, satisfied) as planned."""
+    codes = {c.field.agency for c in week.plan if c.field is not None}
+    f = week.figures
+    return {
+        a: (f[f"agency {a} forwarded"], f[f"agency {a} responded"], f[f"agency {a} satisfied"])
+        for a in codes
+    }
+
+
+def planned_outcomes(week: ReplayedWeek, sent: bool) -> dict[str, int]:
+    """115 outcome code (as the CSV's keys) → requests, of those sent or not sent, as planned."""
+    prefix = "115 sent " if sent else "115 not sent "
+    codes = {k.removeprefix(prefix): n for k, n in week.figures.items() if k.startswith(prefix)}
+    return {NO_OUTCOME if code == "none" else code: n for code, n in codes.items()}
+
+
 SENT_EN = "Sent to the nearest hospital or health centre"
 
 
-def test_given_the_seven_month_scenario_when_the_report_is_printed_in_english_then_it_shows_the_seed_figures(
-    scenario_url: str, tmp_path: Path
+def test_given_a_replayed_week_when_the_report_is_printed_in_english_then_it_shows_the_planned_figures(
+    replayed_week: ReplayedWeek, tmp_path: Path
 ) -> None:
+    week, planned = replayed_week, replayed_week.figures
     out = tmp_path / "report.csv"
     result = hotline(
-        "report",
-        *period_args(),
-        "--lang",
-        "en",
-        "--csv",
-        str(out),
-        url=scenario_url,
-        data_dir=tmp_path,
-    )
+        "report", *period_args(week), "--lang", "en", "--csv", str(out),
+        url=week.url, data_dir=tmp_path,
+    )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
     table = parse_table(result.stdout)
-    assert "From 2019-11-15 to 2020-06-14" in result.stdout
-    assert table[("Line 1022", "Requests")] == ("3,057", None)
-    assert table[("Line 1022", "Administrative procedures")][0] == "479"
-    assert table[("Line 1022", "Field reports")][0] == "1,025"
-    assert table[("Line 1022", "Information and feedback")][0] == "1,553"
-    assert table[("Line 1022", "Forwarded to agencies")][0] == "1,025"
-    assert table[("Line 1022", "Agencies involved")] == ("47", None)
-    assert table[("Line 1022", "Responses rated satisfactory")] == ("789", "77.0 %")
-    assert table[("Line 115", "Requests")] == ("3,173", None)
-    assert table[("Line 115", SENT_EN)] == ("2,785", "87.8 %")
-    assert table[("Line 115", "Not sent to any facility")] == ("388", "12.2 %")
-    assert table[("Line 115", "Handled successfully")] == ("1,482", "46.7 %")
-    assert table[("Line 115", "Handled successfully, of those sent to a facility")] == (
-        "1,482",
-        "53.2 %",
+    en = Lang.EN
+    assert "From 2019-11-18 to 2019-11-24" in result.stdout
+    requests = planned_calls(week, Line.CITIZEN)
+    assert table[("Line 1022", "Requests")] == (str(requests), None)
+    for label, category in (
+        ("Administrative procedures", "admin_procedure"),
+        ("Field reports", "field_report"),
+        ("Information and feedback", "information"),
+    ):
+        count = planned[f"1022 {category}"]
+        assert table[("Line 1022", label)] == (str(count), percent(count, requests, en))
+    forwarded, satisfied = planned["1022 forwarded"], planned["1022 satisfied"]
+    assert table[("Line 1022", "Forwarded to agencies")][0] == str(forwarded)
+    assert table[("Line 1022", "Agencies involved")] == (str(planned["1022 agencies"]), None)
+    assert table[("Line 1022", "Responses rated satisfactory")] == (
+        str(satisfied),
+        percent(satisfied, planned["1022 responded"], en),
     )
-    sent = {k[1]: number(v[0]) for k, v in table.items() if k[0].startswith("Line 115: sent")}
-    not_sent = {k[1]: number(v[0]) for k, v in table.items() if k[0].startswith("Line 115: not")}
-    assert sent["Treated on scene"] + sent["Transported"] == 1482
-    assert sum(sent.values()) == 2785
-    assert sum(not_sent.values()) == 388
-    assert not_sent.get("Treated on scene", 0) == not_sent.get("Transported", 0) == 0
-    for line in ("1022", "115"):
-        queued = int(table[(f"Calls {line}", "Calls queued")][0].replace(",", ""))
-        within_15 = int(table[(f"Calls {line}", "Answered within 15 s")][0].replace(",", ""))
-        within_20 = int(table[(f"Calls {line}", "Answered within 20 s")][0].replace(",", ""))
-        abandoned = int(table[(f"Calls {line}", "Abandoned in queue")][0].replace(",", ""))
-        assert 0 < within_15 <= within_20 < queued
-        assert abandoned > 0
+    medical, sent = planned["115 requests"], planned["115 sent"]
+    successful = planned["115 successful"]
+    assert table[("Line 115", "Requests")] == (str(medical), None)
+    assert table[("Line 115", SENT_EN)] == (str(sent), percent(sent, medical, en))
+    assert table[("Line 115", "Not sent to any facility")] == (
+        str(medical - sent),
+        percent(medical - sent, medical, en),
+    )
+    assert table[("Line 115", "Handled successfully")] == (
+        str(successful),
+        percent(successful, medical, en),
+    )
+    assert table[("Line 115", "Handled successfully, of those sent to a facility")] == (
+        str(successful),
+        percent(successful, sent, en),
+    )
+    by_outcome = {k[1]: number(v[0]) for k, v in table.items() if k[0].startswith("Line 115: ")}
+    assert by_outcome["Treated on scene"] + by_outcome["Transported"] == successful
+    for line in (Line.CITIZEN, Line.MEDICAL):
+        calls = {k[1]: number(v[0]) for k, v in table.items() if k[0] == f"Calls {line.value}"}
+        assert calls["Calls queued"] == calls["Calls answered"] == planned_calls(week, line)
+        assert calls["Abandoned in queue"] == planned[f"calls {line.value} abandoned"]
+        assert (
+            calls["Answered within 15 s"] <= calls["Answered within 20 s"] <= calls["Calls queued"]
+        )
 
     with out.open(encoding="utf-8") as handle:
         exported = {(r["section"], r["key"]): r for r in csv.DictReader(handle)}
-    assert exported[("1022", "requests")]["value"] == "3057"
-    assert exported[("1022", "agencies")]["value"] == "47"
-    assert exported[("1022", "satisfied")]["share"] == "0.7698"
-    assert exported[("115", "requests")]["value"] == "3173"
-    assert exported[("115", "sent")]["value"] == "2785"
-    assert exported[("115", "successful")]["value"] == "1482"
-    assert exported[("115", "successful")]["share"] == "0.4671"
-    assert sum(int(r["value"]) for (s, _), r in exported.items() if s == "115_sent") == 2785
-    assert sum(int(r["value"]) for (s, _), r in exported.items() if s == "115_not_sent") == 388
+    assert exported[("1022", "requests")]["value"] == str(requests)
+    assert exported[("1022", "agencies")]["value"] == str(planned["1022 agencies"])
+    assert (
+        exported[("1022", "satisfied")]["share"] == f"{satisfied / planned['1022 responded']:.4f}"
+    )
+    assert exported[("115", "requests")]["value"] == str(medical)
+    assert exported[("115", "sent")]["value"] == str(sent)
+    assert exported[("115", "successful")]["value"] == str(successful)
+    assert exported[("115", "successful")]["share"] == f"{successful / medical:.4f}"
+    for section, was_sent in (("115_sent", True), ("115_not_sent", False)):
+        outcomes = {k: int(r["value"]) for (s, k), r in exported.items() if s == section}
+        assert {k: n for k, n in outcomes.items() if n} == planned_outcomes(week, was_sent)
     by_month = {s: r for (s, k), r in exported.items() if k == "field_report" and s[:6] == "month_"}
-    assert len(by_month) == 8  # the months' rows follow the figures
-    assert sum(int(r["value"]) for r in by_month.values()) == 1025
-    agencies = {s for s, _ in exported if s.startswith("agency_")}
-    assert len(agencies) == 47
-    assert sum(int(exported[(a, "satisfied")]["value"]) for a in agencies) == 789
-    assert exported[("calls_1022", "within_20s")]["value"] == table[
-        ("Calls 1022", "Answered within 20 s")
-    ][0].replace(",", "")
+    assert list(by_month) == ["month_2019-11"]  # the month's rows follow the figures
+    assert by_month["month_2019-11"]["value"] == str(planned["1022 field_report"])
+    agencies = {
+        s.removeprefix("agency_"): tuple(
+            int(exported[(s, k)]["value"]) for k in ("forwarded", "responded", "satisfied")
+        )
+        for s, _ in exported
+        if s.startswith("agency_")
+    }
+    assert agencies == planned_agencies(week)
+    assert exported[("calls_1022", "within_20s")]["value"] == str(
+        number(table[("Calls 1022", "Answered within 20 s")][0])
+    )
 
 
-def test_given_the_scenario_when_the_report_is_printed_in_vietnamese_for_115_only_then_labels_and_numbers_are_vietnamese(
-    scenario_url: str, tmp_path: Path
+def test_given_a_replayed_week_when_the_report_is_printed_in_vietnamese_for_115_only_then_labels_and_numbers_are_vietnamese(
+    replayed_week: ReplayedWeek, tmp_path: Path
 ) -> None:
-    result = hotline("report", *period_args(), "--line", "115", url=scenario_url, data_dir=tmp_path)
+    week, planned = replayed_week, replayed_week.figures
+    result = hotline("report", *period_args(week), "--line", "115", url=week.url, data_dir=tmp_path)
 
     assert result.returncode == 0, result.stderr
     table = parse_table(result.stdout)
-    assert "Từ ngày 15/11/2019 đến ngày 14/06/2020" in result.stdout
-    assert table[("Đường dây 115", "Số yêu cầu")] == ("3.173", None)
+    vi = Lang.VI
+    medical, sent = planned["115 requests"], planned["115 sent"]
+    successful = planned["115 successful"]
+    assert "Từ ngày 18/11/2019 đến ngày 24/11/2019" in result.stdout
+    assert table[("Đường dây 115", "Số yêu cầu")] == (str(medical), None)
     assert table[("Đường dây 115", "Chuyển đến bệnh viện, trung tâm y tế gần nhất")] == (
-        "2.785",
-        "87,8 %",
+        str(sent),
+        percent(sent, medical, vi),
     )
-    assert table[("Đường dây 115", "Xử lý thành công")] == ("1.482", "46,7 %")
-    assert table[("Đường dây 115: đã chuyển cơ sở y tế, theo kết quả", "Chuyển viện")][0] == "884"
+    assert table[("Đường dây 115", "Xử lý thành công")] == (
+        str(successful),
+        percent(successful, medical, vi),
+    )
+    assert table[("Đường dây 115", "Xử lý thành công, trên số đã chuyển cơ sở y tế")] == (
+        str(successful),
+        percent(successful, sent, vi),
+    )
+    assert table[("Đường dây 115: đã chuyển cơ sở y tế, theo kết quả", "Chuyển viện")][0] == str(
+        planned["115 sent transported"]
+    )
     assert "Đường dây 1022" not in result.stdout
     assert "Cuộc gọi 1022" not in result.stdout
 
 
 def test_given_a_period_ending_before_it_starts_when_the_report_runs_then_it_refuses(
-    scenario_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path
 ) -> None:
     result = hotline(
-        "report", "--from", "2020-02-01", "--to", "2020-01-01", url=scenario_url, data_dir=tmp_path
+        "report", "--from", "2020-02-01", "--to", "2020-01-01", url=database_url, data_dir=tmp_path
     )
 
     assert result.returncode == 2
     assert "before" in result.stderr
 
 
-async def test_given_the_scenario_when_reported_month_by_month_then_the_months_add_up_to_the_whole_period(
-    scenario_url: str,
+async def test_given_a_replayed_week_when_reported_day_by_day_then_the_days_add_up_to_the_week_and_each_is_its_plan(
+    replayed_week: ReplayedWeek,
 ) -> None:
-    pool = await create_pool(scenario_url, min_size=1, max_size=2)
+    week = replayed_week
+    lines = (Line.CITIZEN, Line.MEDICAL)
+    days = [week.start + timedelta(days=n) for n in range((week.end - week.start).days + 1)]
+    pool = await create_pool(week.url, min_size=1, max_size=2)
     try:
         repository = PostgresReportRepository(pool)
-        lines = (Line.CITIZEN, Line.MEDICAL)
-        whole = await repository.report(START, END, lines)
-        months = []
-        start = START
-        while start <= END:
-            following = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
-            end = min(following - timedelta(days=1), END)
-            months.append(await repository.report(start, end, lines))
-            start = following
+        whole = await repository.report(week.start, week.end, lines)
+        each = [await repository.report(day, day, lines) for day in days]
     finally:
         await pool.close()
 
-    assert len(months) == 8  # 15 Nov … 14 Jun touches eight calendar months
     assert whole.citizen is not None
     assert whole.medical is not None
-    assert sum(m.citizen.requests for m in months if m.citizen) == whole.citizen.requests == 3057
-    assert sum(m.citizen.satisfied for m in months if m.citizen) == whole.citizen.satisfied
-    assert sum(m.medical.successful for m in months if m.medical) == whole.medical.successful
-    assert sum(m.medical.requests for m in months if m.medical) == whole.medical.requests == 3173
-    assert sum(m.medical.sent for m in months if m.medical) == whole.medical.sent == 2785
-    assert whole.medical.successful == 1482
-    assert whole.medical.success_rate == pytest.approx(1482 / 3173)
-    assert sum(m.calls[Line.CITIZEN].queued for m in months) == whole.calls[Line.CITIZEN].queued
-    # the series of the whole report are the months reported one by one
-    assert [m.month for m in whole.months] == [m.start.replace(day=1) for m in months]
-    for series, month in zip(whole.months, months, strict=True):
-        assert month.citizen is not None
-        assert month.medical is not None
-        assert {c: series.requests.get(c, 0) for c in month.citizen.by_category} == (
-            month.citizen.by_category
-        )
-        assert series.requests.get(Category.MEDICAL, 0) == month.medical.requests
-        assert series.calls == month.calls
+    for day, report in zip(days, each, strict=True):
+        citizen = report.citizen.requests if report.citizen else 0
+        medical = report.medical.requests if report.medical else 0
+        assert (citizen, medical) == (
+            planned_calls(week, Line.CITIZEN, day),
+            planned_calls(week, Line.MEDICAL, day),
+        ), day
+        for line in lines:
+            assert report.calls[line].queued == planned_calls(week, line, day), (day, line)
+    assert sum(d.citizen.requests for d in each if d.citizen) == whole.citizen.requests
+    assert sum(d.citizen.forwarded for d in each if d.citizen) == whole.citizen.forwarded
+    assert sum(d.citizen.satisfied for d in each if d.citizen) == whole.citizen.satisfied
+    assert sum(d.medical.requests for d in each if d.medical) == whole.medical.requests
+    assert sum(d.medical.sent for d in each if d.medical) == whole.medical.sent
+    assert sum(d.medical.successful for d in each if d.medical) == whole.medical.successful
+    for line in lines:
+        for kpi in ("queued", "answered", "within_15s", "within_20s", "abandoned"):
+            assert sum(getattr(d.calls[line], kpi) for d in each) == getattr(whole.calls[line], kpi)
+    # the week is one month's series, and that month is the week's figures
+    [month] = whole.months
+    assert month.month == date(2019, 11, 1)
+    assert {c: month.requests.get(c, 0) for c in whole.citizen.by_category} == (
+        whole.citizen.by_category
+    )
+    assert month.requests.get(Category.MEDICAL, 0) == whole.medical.requests
+    assert month.calls == whole.calls
 
 
-async def test_given_the_scenario_when_reported_then_every_agency_has_its_satisfaction_and_115_both_success_rates(
-    scenario_url: str,
+async def test_given_a_replayed_week_when_reported_then_every_agency_has_its_planned_satisfaction_and_115_both_success_rates(
+    replayed_week: ReplayedWeek,
 ) -> None:
-    pool = await create_pool(scenario_url, min_size=1, max_size=2)
+    week, planned = replayed_week, replayed_week.figures
+    pool = await create_pool(week.url, min_size=1, max_size=2)
     try:
         report = await PostgresReportRepository(pool).report(
-            START, END, (Line.CITIZEN, Line.MEDICAL)
+            week.start, week.end, (Line.CITIZEN, Line.MEDICAL)
         )
     finally:
         await pool.close()
 
     assert report.citizen is not None
     assert report.medical is not None
-    assert len(report.agencies) == report.citizen.agencies == 47
-    assert sum(a.forwarded for a in report.agencies) == report.citizen.forwarded == 1025
+    agencies = {a.agency: (a.forwarded, a.responded, a.satisfied) for a in report.agencies}
+    assert agencies == planned_agencies(week)
+    assert len(report.agencies) == report.citizen.agencies == planned["1022 agencies"]
+    assert sum(a.forwarded for a in report.agencies) == report.citizen.forwarded
     assert sum(a.responded for a in report.agencies) == report.citizen.responded
-    assert sum(a.satisfied for a in report.agencies) == report.citizen.satisfied == 789
-    rates = [a.satisfied_rate for a in report.agencies if a.satisfied_rate is not None]
-    assert min(rates) < 0.77 < max(rates)
-    assert report.medical.success_rate == pytest.approx(1482 / 3173)  # 46.7 % of all calls
-    assert report.medical.success_rate_of_sent == pytest.approx(1482 / 2785)  # 53.2 % of sent
+    assert sum(a.satisfied for a in report.agencies) == report.citizen.satisfied
+    for agency in report.agencies:
+        assert agency.satisfied_rate == agency.satisfied / agency.responded
+    medical = report.medical
+    assert medical.success_rate == planned["115 successful"] / planned["115 requests"]
+    assert medical.success_rate_of_sent == planned["115 successful"] / planned["115 sent"]
 
 
 async def test_given_calls_with_known_waits_when_reported_then_service_level_and_abandoned_are_exact(
@@ -359,32 +424,10 @@ async def test_given_115_tickets_sent_and_not_sent_when_reported_then_the_succes
     assert report.citizen is None
 
 
-def test_given_a_seed_when_the_scenario_is_generated_twice_then_it_is_identical_and_another_seed_differs_but_keeps_the_mix() -> (
-    None
-):
-    province = load_province()
-
-    first, again, other = generate(province, 7), generate(province, 7), generate(province, 8)
-
-    assert first == again
-    assert [t.created_at for t in first.tickets] != [t.created_at for t in other.tickets]
-    for scenario in (first, other):
-        assert len(scenario.tickets) == 3057 + 3173
-        assert len({t.agency_code for t in scenario.tickets if t.forwarded_at}) == 47
-        medical = [t for t in scenario.tickets if t.line is Line.MEDICAL]
-        asked = {d.ticket_key for d in scenario.dispatches}
-        sent = [t for t in medical if t.dispatched_at is not None]
-        assert len(medical) == 3173
-        assert len(sent) == 2785
-        assert {t.key for t in sent} == asked & {t.key for t in medical}
-        assert sum(t.outcome in ("handled", "transported") for t in medical) == 1482
-        assert not any(t.on_scene_at or t.facility_code for t in medical if not t.dispatched_at)
-        assert all(t.status.value == "closed" for t in medical)
-
-
-@pytest.fixture
-async def report_http(scenario_url: str, tmp_path: Path) -> AsyncIterator[aiohttp.ClientSession]:
-    async with running_service(service_settings(scenario_url, tmp_path)) as service:
+@asynccontextmanager
+async def report_http(url: str, data_dir: Path) -> AsyncIterator[aiohttp.ClientSession]:
+    """The service on ``url`` with a supervisor and an operator, and a client session to it."""
+    async with running_service(service_settings(url, data_dir)) as service:
         auth = AuthService(PostgresUserRepository(service.pool), token_ttl=timedelta(hours=1))
         for name, role in (("sup_r", Role.SUPERVISOR), ("op_r", Role.OPERATOR)):
             if await PostgresUserRepository(service.pool).credentials(name) is None:
@@ -401,45 +444,66 @@ async def bearer(http: aiohttp.ClientSession, username: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {(await r.json())['token']}"}
 
 
-async def test_given_the_scenario_when_a_supervisor_asks_for_the_json_then_it_has_the_seed_figures(
-    report_http: aiohttp.ClientSession,
+async def test_given_a_replayed_week_when_a_supervisor_asks_for_the_json_then_it_has_the_planned_figures_every_agencys_satisfaction_and_both_115_rates(
+    replayed_week: ReplayedWeek, tmp_path: Path
 ) -> None:
-    headers = await bearer(report_http, "sup_r")
-    async with report_http.get(
-        "/api/v1/reports", params={"from": "15/11/2019", "to": END.isoformat()}, headers=headers
-    ) as response:
-        assert response.status == 200
-        body = await response.json()
+    week, planned = replayed_week, replayed_week.figures
+    async with report_http(week.url, tmp_path) as http:
+        headers = await bearer(http, "sup_r")
+        async with http.get(
+            "/api/v1/reports",
+            params={"from": "18/11/2019", "to": week.end.isoformat()},
+            headers=headers,
+        ) as response:
+            assert response.status == 200
+            body = await response.json()
 
-    values = {(r["section"], r["key"]): r["value"] for r in body["rows"]}
-    shares = {(r["section"], r["key"]): r["share"] for r in body["rows"]}
-    assert body["from"] == START.isoformat()  # the Vietnamese way of writing a day is read
-    assert values[("1022", "requests")] == 3057
-    assert values[("1022", "agencies")] == 47
-    assert values[("115", "requests")] == 3173
-    assert values[("115", "sent")] == 2785
-    assert values[("115", "successful")] == 1482
-    assert shares[("115", "successful")] == 0.4671
-    assert shares[("115", "successful_of_sent")] == 0.5321
-    assert values[("115_sent", "handled")] + values[("115_sent", "transported")] == 1482
-    assert [m["month"] for m in body["months"]][0::7] == ["2019-11", "2020-06"]
-    assert len(body["agencies"]) == 47
+    rows = {(r["section"], r["key"]): r for r in body["rows"]}
+    values = {k: r["value"] for k, r in rows.items()}
+    shares = {k: r["share"] for k, r in rows.items()}
+    assert body["from"] == week.start.isoformat()  # the Vietnamese way of writing a day is read
+    assert values[("1022", "requests")] == planned_calls(week, Line.CITIZEN)
+    assert values[("1022", "agencies")] == planned["1022 agencies"]
+    assert values[("1022", "satisfied")] == planned["1022 satisfied"]
+    medical, sent = planned["115 requests"], planned["115 sent"]
+    successful = planned["115 successful"]
+    assert values[("115", "requests")] == medical
+    assert values[("115", "sent")] == sent
+    assert values[("115", "successful")] == values[("115", "successful_of_sent")] == successful
+    assert shares[("115", "successful")] == round(successful / medical, 4)
+    assert shares[("115", "successful_of_sent")] == round(successful / sent, 4)
+    assert rows[("115", "successful")]["label_en"] == "Handled successfully"
+    assert rows[("115", "successful_of_sent")]["label_en"] == (
+        "Handled successfully, of those sent to a facility"
+    )
+    assert rows[("115", "successful_of_sent")]["label_vi"] == (
+        "Xử lý thành công, trên số đã chuyển cơ sở y tế"
+    )
+    assert [m["month"] for m in body["months"]] == ["2019-11"]
+    assert body["months"][0]["requests"]["medical"] == medical
+    agencies = {a["agency"]: a for a in body["agencies"]}
+    assert {a: (x["forwarded"], x["responded"], x["satisfied"]) for a, x in agencies.items()} == (
+        planned_agencies(week)
+    )
+    for agency in agencies.values():
+        assert agency["satisfied_rate"] == round(agency["satisfied"] / agency["responded"], 4)
 
 
 async def test_given_an_operator_or_no_token_when_the_reports_are_requested_then_they_are_refused(
-    report_http: aiohttp.ClientSession,
+    database_url: str, tmp_path: Path
 ) -> None:
-    query = f"from={START}&to={END}"
-    operator = await bearer(report_http, "op_r")
-    supervisor = await bearer(report_http, "sup_r")
+    query = "from=2019-11-15&to=2020-06-14"
+    async with report_http(database_url, tmp_path) as http:
+        operator = await bearer(http, "op_r")
+        supervisor = await bearer(http, "sup_r")
 
-    async with report_http.get(f"/api/v1/reports?{query}", headers=operator) as response:
-        assert response.status == 403
-    async with report_http.get(f"/api/v1/reports?{query}") as response:
-        assert response.status == 401
-        assert (await response.json())["error_id"] == "unauthenticated"
-    async with report_http.get(
-        "/api/v1/reports?from=2020-13-01&to=2020-01-01", headers=supervisor
-    ) as response:
-        assert response.status == 400
-        assert (await response.json())["error_id"] == "invalid-request"
+        async with http.get(f"/api/v1/reports?{query}", headers=operator) as response:
+            assert response.status == 403
+        async with http.get(f"/api/v1/reports?{query}") as response:
+            assert response.status == 401
+            assert (await response.json())["error_id"] == "unauthenticated"
+        async with http.get(
+            "/api/v1/reports?from=2020-13-01&to=2020-01-01", headers=supervisor
+        ) as response:
+            assert response.status == 400
+            assert (await response.json())["error_id"] == "invalid-request"
