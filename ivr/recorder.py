@@ -1,13 +1,22 @@
 """Saves call snapshots: to PostgreSQL when it answers in time, otherwise to the local spool,
 which a replayer drains into the database once it is back. Never raises: a call is never lost
 and never held up by the database. A snapshot the database refuses for good (another session
-under a stored call's uniqueid, data it cannot hold) is kept in the spool's ``rejected/``."""
+under a stored call's uniqueid, data it cannot hold) is kept in the spool's ``rejected/``.
+
+A save not stored within ``TURN_WAIT`` is spooled and goes on in the background. When it is
+stored after all, the spool has nothing to keep: its write is skipped if it had not begun, and
+the file is removed if it holds nothing newer, so that a busy moment (a burst the writer needs
+more than ``TURN_WAIT`` to take) does not leave work for the spool's threads and the replayer
+on top of the database's. The database counts as down only when saves time out while none is
+stored: timeouts while other saves are being stored are a busy database, not a dead one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import OrderedDict
 from datetime import datetime
@@ -42,10 +51,14 @@ class IntakeRecorder:
         self._retry_interval = retry_interval
         self._db_down_until = 0.0  # while the database is known to be down, spool at once
         self._timeouts = 0  # calls in a row whose save timed out: a dead link, not a busy pool
+        self._stored_at = 0.0  # when a save was last stored (monotonic)
         self._slow_calls: OrderedDict[str, None] = OrderedDict()  # spool the rest of these
         # sessions whose snapshots the database refused: the rest of them is refused too
         self._refused: OrderedDict[tuple[str, datetime], None] = OrderedDict()
-        self._saves: set[asyncio.Task[str | None]] = set()  # saves outliving their IVR step
+        # saves outliving their IVR step, and removals of what they stored from the spool
+        self._saves: set[asyncio.Task[object]] = set()
+        # the version spooled meanwhile of calls whose save went on in the background
+        self._spooled: OrderedDict[str, int] = OrderedDict()
 
     async def save(self, intake: CallIntake) -> str | None:
         """Return the ticket code, or ``None`` when the snapshot went to the spool (or was
@@ -66,11 +79,41 @@ class IntakeRecorder:
             else:
                 # The caller waited once; the rest of this call goes to the spool at once.
                 self._mark_slow(intake.uniqueid)
+                await self._spool_meanwhile(intake, task)
+                return None
         await self.spool(intake)
         return None
 
+    async def _spool_meanwhile(self, intake: CallIntake, save: asyncio.Task[str | None]) -> None:
+        """Spool a snapshot whose save goes on in the background, unless it is stored before the
+        spool's thread writes it; once it is stored, its spool file goes (unless newer)."""
+        stored = threading.Event()
+
+        def settled(task: asyncio.Task[str | None]) -> None:
+            if task.cancelled() or task.result() is None:
+                return  # failed: the spool keeps the snapshot for the replayer
+            stored.set()
+            if self._spooled.get(intake.uniqueid) == intake.version:
+                drop = asyncio.create_task(self._unspool(intake), name="intake-unspool")
+                self._saves.add(drop)
+                drop.add_done_callback(self._saves.discard)
+
+        save.add_done_callback(settled)
+        if await self.spool(intake, unless=stored):
+            self._spooled[intake.uniqueid] = intake.version
+            if len(self._spooled) > MAX_SLOW_CALLS:
+                self._spooled.popitem(last=False)
+            if stored.is_set():  # stored while the file was written
+                await self._unspool(intake)
+
+    async def _unspool(self, intake: CallIntake) -> None:
+        if self._spooled.get(intake.uniqueid) == intake.version:
+            del self._spooled[intake.uniqueid]
+            await asyncio.to_thread(self._spool.discard, intake)
+
     async def _store(self, intake: CallIntake) -> str | None:
         """One save bounded by ``timeout``; ``None`` (logged, counted) when it failed."""
+        started = time.monotonic()
         try:
             code = await asyncio.wait_for(self._repository.save(intake), self._timeout)
         except REFUSED as err:
@@ -82,7 +125,8 @@ class IntakeRecorder:
             self._mark_down(str(err))
         except TimeoutError:
             self._mark_slow(intake.uniqueid)
-            self._timeouts += 1
+            if self._stored_at < started:  # nothing was stored while this save waited
+                self._timeouts += 1
             logger.warning(
                 "saving call %s took over %.1f s (%d calls in a row); spooling the call",
                 intake.uniqueid,
@@ -95,6 +139,7 @@ class IntakeRecorder:
             logger.exception("the database refused call %s; spooling it", intake.uniqueid)
         else:
             self._timeouts = 0
+            self._stored_at = time.monotonic()
             self._slow_calls.pop(intake.uniqueid, None)  # caught up: the next step saves again
             return code
         return None
@@ -111,16 +156,23 @@ class IntakeRecorder:
             task.cancel()
         await asyncio.gather(*saves, return_exceptions=True)
 
-    async def spool(self, intake: CallIntake) -> None:
+    async def spool(self, intake: CallIntake, *, unless: threading.Event | None = None) -> bool:
         """Written by a worker thread (``fsync`` blocks); when the awaiting task is cancelled
-        (shutdown), the thread still finishes the write."""
-        if await asyncio.to_thread(self._spool.put, intake):
-            logger.warning(
-                "call %s (version %d) spooled to %s; it is stored when the database is back",
-                intake.uniqueid,
-                intake.version,
-                self._spool.directory,
-            )
+        (shutdown), the thread still finishes the write. Not written when ``unless`` is set by
+        the time the thread gets to it (the snapshot was stored meanwhile). Whether it was."""
+
+        def write() -> bool:
+            return not (unless is not None and unless.is_set()) and self._spool.put(intake)
+
+        if not await asyncio.to_thread(write):
+            return False
+        logger.warning(
+            "call %s (version %d) spooled to %s; it is stored when the database is back",
+            intake.uniqueid,
+            intake.version,
+            self._spool.directory,
+        )
+        return True
 
     async def _reject(self, intake: CallIntake, reason: str) -> None:
         await asyncio.to_thread(self._spool.reject_snapshot, intake, reason)

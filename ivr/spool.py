@@ -102,6 +102,11 @@ class IntakeSpool:
         except OSError:
             logger.exception("could not remove %s; it will be stored again (no harm)", path)
 
+    def discard(self, intake: CallIntake) -> None:
+        """The database has ``intake``: remove the call's file unless it holds a newer version.
+        Blocking."""
+        self.remove(self._path(intake), intake.version)
+
     def reject(self, path: Path, reason: str) -> None:
         """Move ``path`` out of the replayer's way, into ``rejected/``, with a log line."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

@@ -129,10 +129,14 @@ class GroupCommitWriter:
             self._wake.set()  # what gathered meanwhile is the next batch
 
     def _take(self) -> list[_Waiting]:
-        """The next batch: at most one snapshot per call, oldest waiting first."""
+        """The next batch: at most one snapshot per call, oldest waiting first. A snapshot
+        nobody waits for any more is left out: its caller stopped waiting (the recorder has
+        spooled it), and under a burst writing it would only delay the snapshots still awaited."""
         batch: dict[str, _Waiting] = {}
         rest: list[_Waiting] = []
         for waiting in self._waiting:
+            if all(future.done() for future in waiting.futures):
+                continue
             taken = batch.get(waiting.intake.uniqueid)
             if taken is None:
                 if len(batch) < self._max_batch:

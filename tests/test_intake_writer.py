@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,10 +17,11 @@ import pytest
 
 from db.errors import DataRefused
 from db.intake import PostgresIntakeRepository
-from ivr.recorder import IntakeRecorder
+from ivr.recorder import MAX_TIMEOUTS, IntakeRecorder
 from ivr.spool import IntakeSpool
 from ivr.writer import GroupCommitWriter
 from runtime.metrics import Metrics
+from tests.support.live import eventually
 from tickets.errors import SnapshotRefused
 from tickets.events import EventKind
 from tickets.intake import CallIntake
@@ -232,3 +234,72 @@ async def test_given_the_writers_connection_killed_mid_batch_when_the_spool_is_r
     assert sorted(await numbers(db)) == list(
         range(1, 31)
     )  # the killed batch's numbers were given back
+
+
+@asynccontextmanager
+async def numbering_held(database_url: str, db: asyncpg.Connection) -> AsyncIterator[None]:
+    """Another transaction holds 1022's ticket numbering: every new 1022 ticket waits."""
+    await db.execute(
+        "INSERT INTO ticket_counters (line, year, last) VALUES ('1022', 2026, 0)"
+        " ON CONFLICT DO NOTHING"
+    )
+    blocker = await asyncpg.connect(database_url)
+    try:
+        await blocker.execute("BEGIN")
+        await blocker.execute("SELECT * FROM ticket_counters WHERE line = '1022' FOR UPDATE")
+        yield
+    finally:
+        await blocker.execute("ROLLBACK")
+        await blocker.close()
+
+
+async def test_given_a_save_stored_after_the_turns_wait_when_it_commits_then_its_spool_file_goes_without_a_replay(
+    writer: GroupCommitWriter, db: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    spool = IntakeSpool(tmp_path / "spool")
+    recorder = IntakeRecorder(writer, spool, timeout=10.0, retry_interval=60.0)
+    call = started(1)
+    async with numbering_held(database_url, db):
+        assert await recorder.save(call) is None  # not stored within the turn's wait: spooled
+        assert len(spool.pending()) == 1
+
+    await eventually(lambda: not spool.pending())  # stored in the background, file removed
+    assert await db.fetchval("SELECT version FROM calls") == call.version
+    assert await recorder.save(chose(call)) == "1022-26-000001"  # the call saves again
+    await recorder.close()
+
+
+async def test_given_saves_timing_out_while_other_saves_are_stored_when_the_next_call_saves_then_the_database_is_not_taken_for_down(
+    pool: asyncpg.Pool, db: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    spool = IntakeSpool(tmp_path / "spool")
+    async with GroupCommitWriter(PostgresIntakeRepository(pool)) as writer:
+        recorder = IntakeRecorder(writer, spool, timeout=1.0, retry_interval=60.0)
+        await recorder.save(started(1))  # the call numbered before the numbering is held
+        async with numbering_held(database_url, db):
+            held_up = asyncio.gather(
+                *(recorder.save(started(n)) for n in range(2, 2 + MAX_TIMEOUTS))
+            )
+            await asyncio.sleep(0.05)  # their batch is in flight
+            # held up by nothing: stored meanwhile, in the next batch
+            assert await recorder.save(chose(started(1))) == "1022-26-000001"
+            assert await held_up == [None] * MAX_TIMEOUTS
+            await eventually(lambda: not recorder._saves, seconds=5)  # the held-up ones timed out
+
+        # MAX_TIMEOUTS saves timed out in a row, but not with the database idle: it is not down
+        assert await recorder.save(queued(chose(started(1)))) == "1022-26-000001"
+        await recorder.close()
+
+
+async def test_given_a_snapshot_nobody_waits_for_any_more_when_the_next_batch_is_taken_then_it_is_left_out(
+    writer: GroupCommitWriter, db: asyncpg.Connection, database_url: str
+) -> None:
+    async with numbering_held(database_url, db):
+        first = asyncio.create_task(writer.save(started(1)))  # in flight, held up
+        await asyncio.sleep(0.05)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(writer.save(started(2)), 0.01)  # its caller gave up
+        third = asyncio.create_task(writer.save(started(3)))
+    assert await asyncio.gather(first, third) == ["1022-26-000001", "1022-26-000002"]
+    stored = await db.fetch("SELECT uniqueid FROM calls ORDER BY uniqueid")
+    assert [r["uniqueid"] for r in stored] == ["1790000000.1", "1790000000.3"]
