@@ -300,6 +300,6 @@ async def test_given_a_snapshot_nobody_waits_for_any_more_when_the_next_batch_is
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(writer.save(started(2)), 0.01)  # its caller gave up
         third = asyncio.create_task(writer.save(started(3)))
-    assert await asyncio.gather(first, third) == ["1022-26-000001", "1022-26-000002"]
+    assert [await first, await third] == ["1022-26-000001", "1022-26-000002"]
     stored = await db.fetch("SELECT uniqueid FROM calls ORDER BY uniqueid")
     assert [r["uniqueid"] for r in stored] == ["1790000000.1", "1790000000.3"]
