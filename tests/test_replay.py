@@ -10,6 +10,7 @@ its wall time)."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from switchboard import Clock
 from tests.support.replay import WEEK, ReplayedWeek
 from tickets.agencies import load_province
 from tickets.codes import HOTLINE_TZ
-from tickets.scenario import END, START
+from tickets.scenario import END, FATES, START
 
 
 def test_given_the_seed_when_the_seven_months_are_planned_then_the_plan_holds_the_published_figures() -> (
@@ -40,6 +41,11 @@ def test_given_the_seed_when_the_seven_months_are_planned_then_the_plan_holds_th
     assert figures["115 successful"] == 1482
     assert round(100 * figures["115 successful"] / figures["115 requests"], 1) == 46.7
     assert round(100 * figures["115 successful"] / figures["115 sent"], 1) == 53.2
+    moved = [call for call in plan if call.dialled is not call.line]
+    assert all(call.medical is not None and call.key == "0" for call in moved)
+    assert 0.02 * 3173 < len(moved) < 0.06 * 3173  # some dialled 1022 for an ambulance
+    assert figures["calls 1022 queued"] == 3057 + len(moved)  # their calls stay 1022's
+    assert figures["calls 115 queued"] == 3173 - len(moved)
     assert all(START <= call.day <= END for call in plan)
     assert len({call.number for call in plan}) == len(plan)  # one caller per ticket
     assert all(call.at.astimezone(HOTLINE_TZ).hour < 23 for call in plan)  # days stay days
@@ -118,3 +124,29 @@ def test_given_a_week_of_the_seed_when_replayed_through_the_system_then_its_repo
     assert by["close"] == "citizen:sms", timeline  # the survey answer, by SMS
     assert kinds.index("classify") < kinds.index("forward") < kinds.index("accept")
     assert kinds.index("accept") < kinds.index("respond") < kinds.index("close")
+
+    async def transfers() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(replayed_week.url)
+        try:
+            return await conn.fetch(
+                "SELECT (SELECT actor FROM ticket_events WHERE ticket_id = f.id"
+                "  AND kind = 'transferred') AS moved_by,"
+                " (SELECT actor FROM ticket_events WHERE ticket_id = t.id"
+                "  AND kind = 'classify') AS classified_by, t.outcome"
+                " FROM tickets f JOIN tickets t ON t.transferred_from = f.id"
+                " WHERE f.line = '1022' AND f.status = 'transferred' AND t.line = '115'"
+            )
+        finally:
+            await conn.close()
+
+    # callers who dialled 1022 for an ambulance: moved to 115 by the 1022 operator who answered
+    # (the console's transfer), their 115 ticket worked by a 115 operator
+    moved = [call for call in replayed_week.plan if call.dialled is not call.line]
+    rows = asyncio.run(transfers())
+    assert len(rows) == len(moved) > 0
+    assert all(301 <= int(r["moved_by"].removeprefix("rp")) < 351 for r in rows), rows
+    assert all(int(r["classified_by"].removeprefix("rp")) >= 351 for r in rows), rows
+    outcomes = Counter(r["outcome"] for r in rows)
+    assert outcomes == Counter(
+        None if (o := FATES[c.medical.fate][1]) is None else o.value for c in moved if c.medical
+    )

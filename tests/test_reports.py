@@ -82,8 +82,14 @@ def percent(part: int, whole: int, lang: Lang) -> str:
     return text.replace(".", ",") if lang is Lang.VI else text
 
 
-def planned_calls(week: ReplayedWeek, line: Line, day: date | None = None) -> int:
+def planned_requests(week: ReplayedWeek, line: Line, day: date | None = None) -> int:
+    """The requests planned on ``line`` (a caller moved from 1022 to 115 is one of 115's)."""
     return sum(c.line is line and (day is None or c.day == day) for c in week.plan)
+
+
+def planned_queued(week: ReplayedWeek, line: Line, day: date | None = None) -> int:
+    """The calls planned into ``line``'s queue: those dialled to it (a moved call stays 1022's)."""
+    return sum(c.dialled is line and (day is None or c.day == day) for c in week.plan)
 
 
 def planned_agencies(week: ReplayedWeek) -> dict[str, tuple[int, int, int]]:
@@ -120,7 +126,7 @@ def test_given_a_replayed_week_when_the_report_is_printed_in_english_then_it_sho
     table = parse_table(result.stdout)
     en = Lang.EN
     assert "From 2019-11-18 to 2019-11-24" in result.stdout
-    requests = planned_calls(week, Line.CITIZEN)
+    requests = planned_requests(week, Line.CITIZEN)
     assert table[("Line 1022", "Requests")] == (str(requests), None)
     for label, category in (
         ("Administrative procedures", "admin_procedure"),
@@ -156,7 +162,7 @@ def test_given_a_replayed_week_when_the_report_is_printed_in_english_then_it_sho
     assert by_outcome["Treated on scene"] + by_outcome["Transported"] == successful
     for line in (Line.CITIZEN, Line.MEDICAL):
         calls = {k[1]: number(v[0]) for k, v in table.items() if k[0] == f"Calls {line.value}"}
-        assert calls["Calls queued"] == calls["Calls answered"] == planned_calls(week, line)
+        assert calls["Calls queued"] == calls["Calls answered"] == planned_queued(week, line)
         assert calls["Abandoned in queue"] == planned[f"calls {line.value} abandoned"]
         assert (
             calls["Answered within 15 s"] <= calls["Answered within 20 s"] <= calls["Calls queued"]
@@ -255,11 +261,11 @@ async def test_given_a_replayed_week_when_reported_day_by_day_then_the_days_add_
         citizen = report.citizen.requests if report.citizen else 0
         medical = report.medical.requests if report.medical else 0
         assert (citizen, medical) == (
-            planned_calls(week, Line.CITIZEN, day),
-            planned_calls(week, Line.MEDICAL, day),
+            planned_requests(week, Line.CITIZEN, day),
+            planned_requests(week, Line.MEDICAL, day),
         ), day
         for line in lines:
-            assert report.calls[line].queued == planned_calls(week, line, day), (day, line)
+            assert report.calls[line].queued == planned_queued(week, line, day), (day, line)
     assert sum(d.citizen.requests for d in each if d.citizen) == whole.citizen.requests
     assert sum(d.citizen.forwarded for d in each if d.citizen) == whole.citizen.forwarded
     assert sum(d.citizen.satisfied for d in each if d.citizen) == whole.citizen.satisfied
@@ -462,7 +468,7 @@ async def test_given_a_replayed_week_when_a_supervisor_asks_for_the_json_then_it
     values = {k: r["value"] for k, r in rows.items()}
     shares = {k: r["share"] for k, r in rows.items()}
     assert body["from"] == week.start.isoformat()  # the Vietnamese way of writing a day is read
-    assert values[("1022", "requests")] == planned_calls(week, Line.CITIZEN)
+    assert values[("1022", "requests")] == planned_requests(week, Line.CITIZEN)
     assert values[("1022", "agencies")] == planned["1022 agencies"]
     assert values[("1022", "satisfied")] == planned["1022 satisfied"]
     medical, sent = planned["115 requests"], planned["115 sent"]

@@ -12,12 +12,14 @@ runs the menu (the key of its category on 1022, the recorded location on 115), a
 simulated operators' softphones, the AMI events reach the service. After each call the
 operator who answered works the ticket through the HTTP API with their own login, as the
 console does: classify, close what was answered on the phone, forward field reports, dispatch
-115 ambulances and record the facilities' answers, the milestones and the outcome. Each agency
-has a login that accepts and responds (a late one only after the sweeper has escalated the
-ticket); citizens answer the satisfaction SMS through ``/notify/kannel/mo``, the callback Kannel
-calls, after the outbox sent it to a loopback SMS gateway started here. Replay settings: no
-quiet hours for SMS (the night passes in a second), facilities always answer (no dispatch
-timeout), recordings a fraction of a second long (months of calls would fill the disk).
+115 ambulances and record the facilities' answers, the milestones and the outcome; a 1022
+operator who answers a caller needing an ambulance moves them to 115 during the call (the
+console's transfer; time waits meanwhile), and a 115 operator works the ticket that follows.
+Each agency has a login that accepts and responds (a late one only after the sweeper has
+escalated the ticket); citizens answer the satisfaction SMS through ``/notify/kannel/mo``, the
+callback Kannel calls, after the outbox sent it to a loopback SMS gateway started here. Replay
+settings: no quiet hours for SMS (the night passes in a second), facilities always answer (no
+dispatch timeout), recordings a fraction of a second long (months of calls would fill the disk).
 """
 
 from __future__ import annotations
@@ -259,6 +261,29 @@ class People:
 
         await wait_until(listed, f"a ticket of {call.number}")
         return found[0]
+
+    async def transfer(self, answered_by: str, uniqueid: str) -> str:
+        """The 1022 operator who answered hears an emergency and moves the caller to 115 with
+        the console's button, once the service has seen them answer (until then it refuses:
+        not on this call); the code of the 115 ticket that follows the caller."""
+        operator = self._operators[answered_by.removeprefix("PJSIP/")]
+        moved: list[str] = []
+
+        async def transferred() -> bool:
+            try:
+                result = await operator.post(
+                    f"/api/v1/calls/{uniqueid}/transfer", {"line": Line.MEDICAL.value}
+                )
+            except RuntimeError as err:
+                logger.debug("replay: %s", err)
+                return False
+            if result["new_ticket"] is None:
+                raise RuntimeError(f"call {uniqueid} moved to 115 without its ticket")
+            moved.append(str(result["new_ticket"]))
+            return True
+
+        await wait_until(transferred, f"the transfer of call {uniqueid} to 115")
+        return moved[0]
 
     async def story(self, call: PlannedCall, code: str, answered_by: str) -> None:
         """What the operator who answered, the agency and the citizen do with the ticket."""
@@ -588,6 +613,9 @@ async def _drive(
     left_on: Counter[date] = Counter(call.day for call in plan)
     day_ends = {day: clock.hold(_epoch(day) + DAY_HELD_FROM) for day in left_on}
     queued: dict[str, asyncio.Event] = {}
+    # calls to move to 115: the answering 1022 operator's interface, and the release of the
+    # hold that keeps the call going while they press the transfer button
+    moving: dict[str, asyncio.Future[tuple[str, Callable[[], None]]]] = {}
     done = 0
     placed = 0
     on_trunk = 0  # calls the emulated PBX is carrying
@@ -598,15 +626,23 @@ async def _drive(
         on_trunk -= 1
 
     def joined(event: AmiEvent) -> None:
-        if event.name == "QueueCallerJoin" and (found := queued.get(event.get("Uniqueid") or "")):
+        uniqueid = event.get("Uniqueid") or ""
+        if event.name == "QueueCallerJoin" and (found := queued.get(uniqueid)):
             found.set()
+        elif event.name == "AgentConnect" and (answer := moving.pop(uniqueid, None)):
+            answer.set_result((event.get("Interface") or "", clock.hold(clock.now())))
 
     async def one(call: PlannedCall, next_call_may_start: Callable[[], None]) -> None:
         nonlocal done
         try:
             try:
-                handle = await board.place_call(call.line.value, call.number, script=_scripts(call))
+                handle = await board.place_call(
+                    call.dialled.value, call.number, script=_scripts(call)
+                )
                 queued[handle.uniqueid] = in_queue = asyncio.Event()
+                answered = None
+                if call.dialled is not call.line:
+                    moving[handle.uniqueid] = answered = asyncio.get_running_loop().create_future()
                 finished = asyncio.ensure_future(handle.wait())
                 finished.add_done_callback(hung_up)
                 waiter = asyncio.ensure_future(in_queue.wait())
@@ -616,11 +652,21 @@ async def _drive(
                     waiter.cancel()
             finally:
                 next_call_may_start()
+            moved_to = None
+            if answered is not None:
+                await asyncio.wait([finished, answered], return_when=asyncio.FIRST_COMPLETED)
+                if not answered.done():
+                    raise RuntimeError(f"call {handle.uniqueid}: nobody answered on 1022")
+                interface, release = answered.result()
+                try:
+                    moved_to = await people.transfer(interface, handle.uniqueid)
+                finally:
+                    release()
             outcome = await finished
             queued.pop(handle.uniqueid, None)
             if outcome.answered_by is None:
                 raise RuntimeError(f"call {outcome.uniqueid}: nobody answered")
-            code = await people.ticket_of(call, outcome.variables.get("HOTLINE_TICKET"))
+            code = moved_to or await people.ticket_of(call, outcome.variables.get("HOTLINE_TICKET"))
         finally:
             left_on[call.day] -= 1
             if left_on[call.day] == 0:

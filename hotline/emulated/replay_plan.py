@@ -10,6 +10,10 @@ which agencies are late, which facilities decline are drawn from the seed too. A
 (``--from``/``--to``) replays the calls of those days of the seven months; its figures are the
 plan's figures for those days, so a week matches its plan exactly as the whole period does.
 
+A few people needing an ambulance dial 1022 instead of 115 (``VIA_1022``: the seed gives no
+share, this is an assumption): they press 0 for an operator, who moves them to 115 with the
+console's transfer; their request is a 115 request like the others, their call one of 1022's.
+
 Nothing starts in a day's last hour: at the replay's speed a busy machine may start a call some
 simulated minutes late, and a call must stay on the day (and the month) it was planned for.
 """
@@ -35,9 +39,11 @@ KEYS = {  # the 1022 menu key a caller presses for each category (``ivr/menu.tom
     Category.FIELD_REPORT: "2",
     Category.INFORMATION: "3",
 }
+OPERATOR_KEY = "0"  # 1022's key for an operator (unclassified)
 WEEKDAY_SHARE = (1.0, 1.0, 1.0, 1.0, 0.95, 0.55, 0.45)  # Monday … Sunday
 HOLIDAY_SHARE = 0.5
 LAST_HOUR = 23  # no call starts at 23:00 or later (see the module's docstring)
+VIA_1022 = 0.04  # share of 115 requests whose caller dialled 1022 and was moved to 115
 HOURS = {Line.CITIZEN: range(7, 21), Line.MEDICAL: range(0, LAST_HOUR)}
 _PREFIXES = ("90", "91", "93", "97", "98", "70", "86", "88", "39", "77")
 
@@ -58,13 +64,14 @@ class FieldStory:
 @dataclass(frozen=True)
 class MedicalStory:
     """A 115 request: its fate (``tickets.scenario.Fate``), where the patient is (None: the
-    caller gave no location) and how many facilities decline before one accepts (None: all of
-    them decline)."""
+    caller gave no location), how many facilities decline before one accepts (None: all of
+    them decline) and whether the caller dialled 1022 and was moved to 115 by its operator."""
 
     fate: Fate
     locality: str | None
     street: str
     declines: int | None
+    via_1022: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,16 @@ class PlannedCall:
     medical: MedicalStory | None = None
 
     @property
+    def dialled(self) -> Line:
+        """The line the caller dialled: the request's, or 1022 for one moved to 115."""
+        return Line.CITIZEN if self.medical is not None and self.medical.via_1022 else self.line
+
+    @property
     def key(self) -> str | None:
-        return KEYS.get(self.category) if self.line is Line.CITIZEN else None
+        """The menu key pressed: the category's on 1022, 0 (an operator) for an emergency."""
+        if self.dialled is not Line.CITIZEN:
+            return None
+        return KEYS.get(self.category, OPERATOR_KEY)
 
     @property
     def day(self) -> date:
@@ -93,6 +108,7 @@ def _days() -> list[date]:
 class _Planner:
     def __init__(self, province: Province, seed: int) -> None:
         self.rng = random.Random(f"hotline-replay/{seed}")  # noqa: S311 (a simulation)
+        self.seed = seed
         self.province = province
         calendar = province.calendar()
         self.days = _days()
@@ -146,6 +162,8 @@ class _Planner:
 
     def medical(self, mix: Mix) -> list[PlannedCall]:
         rng = self.rng
+        # its own draws, so that the other draws stay those of a plan without transfers
+        dialled = random.Random(f"hotline-replay/{self.seed}/1022")  # noqa: S311
         fates = [f for f, n in mix.medical.items() for _ in range(n)]
         rng.shuffle(fates)
         calls = []
@@ -163,6 +181,7 @@ class _Planner:
                 None if fate in NO_LOCATION else locality,
                 rng.choice(STREETS),
                 declines,
+                via_1022=dialled.random() < VIA_1022,
             )
             calls.append(
                 PlannedCall(at, Line.MEDICAL, Category.MEDICAL, number, locality, medical=story)
@@ -192,9 +211,9 @@ def planned_figures(calls: list[PlannedCall]) -> Figures:
     figures: Counter[str] = Counter()
     for call in calls:
         month = call.day.strftime("%Y-%m")
-        figures[f"calls {call.line.value} queued"] += 1
-        figures[f"calls {call.line.value} answered"] += 1
-        figures[f"calls {call.line.value} abandoned"] += 0
+        figures[f"calls {call.dialled.value} queued"] += 1  # a moved call stays 1022's
+        figures[f"calls {call.dialled.value} answered"] += 1
+        figures[f"calls {call.dialled.value} abandoned"] += 0
         figures[f"{month} {call.category.value}"] += 1
         if call.line is Line.CITIZEN:
             figures[f"1022 {call.category.value}"] += 1
