@@ -399,7 +399,8 @@ async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
     """The back office's sweeper (escalation of overdue tickets, 115 dispatch timeouts) and the
     fold of the reports' rollups."""
     tasks = TaskManager()
-    tasks.start(app[BACKOFFICE].run_sweeper(tasks.stop), name="backoffice-sweeper")
+    sweeper = app[BACKOFFICE].run_sweeper(tasks.stop, app[SETTINGS].sweep_interval)
+    tasks.start(sweeper, name="backoffice-sweeper")
     tasks.start(app[REPORTS].run_folder(tasks.stop), name="reports-folder")
     try:
         yield

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from agents.ami import AmiUrl
 from tickets.dispatch import DEFAULT_TIMEOUT as DISPATCH_TIMEOUT
 from tickets.duplicates import DEFAULT_WINDOW as DUPLICATE_WINDOW
+from tickets.service import SWEEP_INTERVAL
 
 ENV_PREFIX = "HOTLINE_"
 SECRET_KEYS = frozenset(
@@ -127,6 +128,11 @@ class Settings(BaseModel):
     staffing_seconds_1022: int = Field(default=20, gt=0, description="answered within, seconds")
     staffing_target_115: float = Field(default=0.9, gt=0, lt=1, description="Erlang C target")
     staffing_seconds_115: int = Field(default=15, gt=0, description="answered within, seconds")
+    sweep_interval: float = Field(
+        default=SWEEP_INTERVAL,
+        gt=0,
+        description="seconds between the back office's sweeps (escalations, dispatch timeouts)",
+    )
     dispatch_timeout: float = Field(
         default=DISPATCH_TIMEOUT.total_seconds(),
         gt=0,

@@ -25,6 +25,7 @@ dispatch timeout), recordings a fraction of a second long (months of calls would
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import sys
@@ -85,6 +86,8 @@ HELD_SCALE = 100.0  # how fast time runs past a hold (``switchboard.Clock.hold``
 ON_TIME_MARGIN = 6 * 3600.0  # a deadline is at least 17 h after the forward (end of a working day)
 IDLE_STEP = 6 * 3600.0  # how far time skips at once when no call is in progress
 POLL = 0.05  # real seconds between looks at something a person waits for
+SWEEP = 0.2  # real seconds between the back office's sweeps (escalations) in the replay
+DEADLINE_MARGIN = 3600.0  # an agency on time answers at the latest an hour before its deadline
 PERSON_WAIT = 300.0  # real seconds a simulated person waits for the system at most
 
 
@@ -159,7 +162,8 @@ class LoopbackSms:
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self._session = session
-        self.received: dict[str, list[str]] = {}  # +84… → texts
+        self.received: dict[str, list[str]] = {}  # +84… → texts, once reported delivered
+        self.arrived = Signal()  # fires when a message has been reported delivered
         self._sends: Counter[str] = Counter()  # outbox row id → times sent
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -202,24 +206,55 @@ class LoopbackSms:
         return f"http://127.0.0.1:{self.port}/cgi-bin/sendsms"
 
     async def _sendsms(self, request: web.Request) -> web.Response:
-        to, text = request.query.get("to", ""), request.query.get("text", "")
-        self.received.setdefault(f"+{to}", []).append(text)
-        if dlr := request.query.get("dlr-url"):
-            self._sends[URL(dlr).query.get("id", "?")] += 1
-            self._reports.start(self._report(dlr.replace("%d", "1")), name="replay-sms-dlr")
+        phone, text = "+" + request.query.get("to", ""), request.query.get("text", "")
+        dlr = request.query.get("dlr-url", "")
+        self._sends[URL(dlr).query.get("id", "?") if dlr else "?"] += 1
+        self._reports.start(self._report(phone, text, dlr), name="replay-sms-dlr")
         return web.Response(text="0: Accepted for delivery", status=202)
 
-    async def _report(self, url: str) -> None:
-        async with self._session.get(url) as response:
-            await response.read()
+    async def _report(self, phone: str, text: str, dlr: str) -> None:
+        """The delivery report, then the message is on the citizen's phone (a reply finds
+        the outbox row sent or delivered)."""
+        if dlr:
+            async with self._session.get(dlr.replace("%d", "1")) as response:
+                await response.read()
+        self.received.setdefault(phone, []).append(text)
+        self.arrived.fire()
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+class Signal:
+    """Wakes those who wait for something the replay's own parts see happen (an SMS reaching
+    a citizen's phone) instead of letting them look again and again."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]],
+    what: str,
+    *,
+    every: float = POLL,
+    woken_by: Signal | None = None,
+) -> None:
+    """Until ``check`` is true: looking every ``every`` real seconds, or as soon as
+    ``woken_by`` fires."""
     deadline = time.monotonic() + PERSON_WAIT
     while not await check():
         if time.monotonic() > deadline:
             raise TimeoutError(f"replay: gave up waiting for {what}")
-        await asyncio.sleep(POLL)
+        if woken_by is None:
+            await asyncio.sleep(every)
+        else:
+            await woken_by.wait(every)
 
 
 class People:
@@ -313,23 +348,30 @@ class People:
             },
         )
         # an agency on time answers before the deadline (the end of a working day after the
-        # forward's): time waits for it, however long the machine takes
-        on_time = None if story.late else self._clock.hold(self._clock.now() + ON_TIME_MARGIN)
+        # forward's, at the earliest): time waits for it, however long the machine takes
+        on_time = [] if story.late else [self._clock.hold(self._clock.now() + ON_TIME_MARGIN)]
         try:
-            await self._agency(story, operator, ticket)
+            await self._agency(story, operator, ticket, on_time)
         finally:
-            if on_time is not None:
-                on_time()
+            for release in on_time:
+                release()
         await self._survey(story, operator, ticket, "+84" + call.number[1:])
 
-    async def _agency(self, story: FieldStory, operator: Api, ticket: str) -> None:
+    async def _agency(
+        self, story: FieldStory, operator: Api, ticket: str, on_time: list[Callable[[], None]]
+    ) -> None:
         """The operator forwards; the agency accepts and responds (a late one once the
-        sweeper has escalated the ticket)."""
+        sweeper has escalated the ticket). Once the deadline is known, time is held only
+        shortly before it (``on_time``: the holds to release once the agency has answered)."""
         forwarded = await operator.post(f"{ticket}/forward", {})
         if forwarded["agency_code"] != story.agency:
             raise RuntimeError(
                 f"{ticket}: routed to {forwarded['agency_code']}, not {story.agency}"
             )
+        if on_time and (deadline := forwarded["deadline_at"]) is not None:
+            moment = datetime.fromisoformat(deadline).timestamp() - DEADLINE_MARGIN
+            on_time.append(self._clock.hold(moment))
+            on_time.pop(0)()
         async with self._agencies_lock:  # an agency logs in when its first ticket arrives
             if story.agency not in self._agencies:
                 self._agencies[story.agency] = await self._agency_login(story.agency)
@@ -341,7 +383,7 @@ class People:
                 events = (await agency.get(f"{ticket}/timeline"))["events"]
                 return any(e["kind"] == "escalated" for e in events)
 
-            await wait_until(escalated, f"the sweeper to escalate {ticket}")
+            await wait_until(escalated, f"the sweeper to escalate {ticket}", every=SWEEP)
         await agency.post(f"{ticket}/respond", {"response": RESPONSE})
 
     async def _survey(self, story: FieldStory, operator: Api, ticket: str, phone: str) -> None:
@@ -352,7 +394,9 @@ class People:
         async def surveyed() -> bool:
             return self._sms.surveyed(phone, code)
 
-        await wait_until(surveyed, f"the satisfaction SMS of {ticket}")
+        await wait_until(
+            surveyed, f"the satisfaction SMS of {ticket}", every=1.0, woken_by=self._sms.arrived
+        )
         if story.closure is Closure.NO_ANSWER:
             await operator.post(f"{ticket}/close", {"closure": Closure.NO_ANSWER.value})
             return
@@ -497,6 +541,7 @@ async def run_replay(
                 "notify_poll_interval": 0.1,
                 "zalo_app_id": None,
                 "dispatch_timeout": DISPATCH_TIMEOUT.total_seconds(),
+                "sweep_interval": SWEEP,
                 # every simulated person logs in from this one address at the start
                 "login_attempts_per_minute": 1000,
                 # the IVR waits for the database rather than spooling when the machine is busy:
@@ -621,9 +666,26 @@ async def _drive(
     on_trunk = 0  # calls the emulated PBX is carrying
     failures: list[BaseException] = []
 
+    trunk_free = asyncio.Event()  # set while nobody is on the phone
+    trunk_free.set()
+
     def hung_up(_: object) -> None:
         nonlocal on_trunk
         on_trunk -= 1
+        if on_trunk == 0:
+            trunk_free.set()
+
+    async def until(moment: float) -> None:
+        """Simulated time reaches ``moment``: at once whenever nobody is on the phone (as far
+        as the holds let it), else at its pace until the last call on the trunk ends."""
+        while (ahead := moment - clock.now()) > 0:
+            if trunk_free.is_set():
+                clock.skip_to(moment)
+                if clock.now() < moment:  # held short of it: time runs slowly there
+                    await asyncio.sleep(min(clock.real(moment - clock.now()), POLL))
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(trunk_free.wait(), min(clock.real(ahead), POLL))
 
     def joined(event: AmiEvent) -> None:
         uniqueid = event.get("Uniqueid") or ""
@@ -690,10 +752,9 @@ async def _drive(
     this_call = clock.hold(plan[0].at.timestamp()) if plan else None
     try:
         for n, call in enumerate(plan):
-            if on_trunk == 0:  # nobody on the phone: on to the next call's moment
-                clock.skip_to(call.at.timestamp())
-            await clock.reach(call.at.timestamp())
+            await until(call.at.timestamp())
             on_trunk += 1
+            trunk_free.clear()
             following = plan[n + 1].at.timestamp() if n + 1 < len(plan) else None
             next_call = clock.hold(following) if following is not None else _nothing
             task = asyncio.get_running_loop().create_task(
