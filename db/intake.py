@@ -3,10 +3,14 @@ readable code) and the ticket's timeline, as ``tickets.intake.save_action`` says
 and monotonic per call ``version``; a queue-made call taken over by the IVR's snapshot; another
 session under a stored uniqueid refused. A batch of snapshots (the group-commit writer,
 ``ivr.writer``) is one transaction under one lock per uniqueid, each table written by one
-set-based statement (``unnest`` of arrays), so the round trips do not grow with the batch."""
+set-based statement (``unnest`` of arrays), so the round trips do not grow with the batch: a
+batch of updates is BEGIN, the locks and the read (``intake_lock_and_read``, migration 0020),
+one statement for the calls, tickets and new events, and COMMIT; new calls add the counters'
+update and one statement for their tickets, calls and events."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -14,11 +18,22 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from db.errors import UNAVAILABLE, DatabaseError, DatabaseUnavailable, DataRefused
+from db.errors import (
+    ANY_DATABASE_ERROR,
+    UNAVAILABLE,
+    DatabaseError,
+    DatabaseUnavailable,
+    DataRefused,
+)
 from db.migrations import Connection
 from tickets.codes import code_year, format_code
 from tickets.errors import SnapshotRefused
 from tickets.intake import CallIntake, IntakeOrigin, SaveAction, StoredCall, save_action
+
+# A batch's transaction plans its statements once per connection (generic plans), not for
+# each batch: they are the same few statements over arrays, and planning them again cost more
+# than running them for a batch of one. BEGIN and the setting in one round trip.
+_BEGIN = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
 
 # Codes are numbered per line and year in blocks: one counter update per (line, year) in a
 # batch, in the batch's transaction, so a rolled-back batch gives its numbers back and codes stay
@@ -30,19 +45,10 @@ ON CONFLICT (line, year) DO UPDATE SET last = ticket_counters.last + excluded.la
 RETURNING line, year, last
 """
 
-# Every uniqueid of the batch locked in one order (two writers never deadlock), before reading
-# what is stored: the read then sees whatever a writer that held a lock committed.
-_LOCK = """
-SELECT pg_advisory_xact_lock(k)
-FROM (SELECT DISTINCT hashtext(u) AS k FROM unnest($1::text[]) AS u ORDER BY k) AS keys
-"""
-
-_STORED = """
-SELECT c.uniqueid, c.id, c.version, c.ticket_id, c.origin, c.started_at, t.code,
-       (SELECT coalesce(max(e.call_seq), 0) FROM ticket_events e WHERE e.call_id = c.id) AS seq
-FROM calls c JOIN tickets t ON t.id = c.ticket_id
-WHERE c.uniqueid = ANY($1::text[])
-"""
+# Every uniqueid of the batch locked in one order (two writers never deadlock), then what is
+# stored read in a later statement of the same call: it sees whatever a writer that held a lock
+# committed (migration 0020).
+_LOCK_AND_READ = "SELECT * FROM intake_lock_and_read($1::text[])"
 
 # A ticket's recordings are transcribed ('pending', then a job queued by a trigger) unless the
 # instance that took the call has no speech model ('no_model': no job, migration 0013).
@@ -67,14 +73,21 @@ WITH incoming AS (
            simulated
     FROM incoming
     RETURNING id, code
+), made AS (
+    INSERT INTO calls (uniqueid, linkedid, line, channel, caller_raw, caller_phone, started_at,
+                       ended_at, ivr_path, disposition, queue, recording, version, ticket_id,
+                       origin)
+    SELECT n.uniqueid, n.linkedid, n.line, n.channel, n.caller_raw, n.caller_phone,
+           n.started_at, n.ended_at, n.ivr_path::jsonb, n.disposition, n.queue, n.recording,
+           n.version, ticket.id, n.origin
+    FROM incoming n JOIN ticket USING (code)
+    RETURNING uniqueid, id, ticket_id
 )
-INSERT INTO calls (uniqueid, linkedid, line, channel, caller_raw, caller_phone, started_at,
-                   ended_at, ivr_path, disposition, queue, recording, version, ticket_id, origin)
-SELECT n.uniqueid, n.linkedid, n.line, n.channel, n.caller_raw, n.caller_phone, n.started_at,
-       n.ended_at, n.ivr_path::jsonb, n.disposition, n.queue, n.recording, n.version, ticket.id,
-       n.origin
-FROM incoming n JOIN ticket USING (code)
-RETURNING uniqueid, id, ticket_id
+INSERT INTO ticket_events (ticket_id, at, actor, kind, data, call_id, call_seq)
+SELECT made.ticket_id, e.at, 'ivr', e.kind, e.data::jsonb, made.id, e.seq
+FROM unnest($21::text[], $22::timestamptz[], $23::text[], $24::text[], $25::integer[])
+    AS e(uniqueid, at, kind, data, seq)
+JOIN made USING (uniqueid)
 """
 
 # MERGE: the IVR's view of the call replaces the queue's; queue outcomes (queue_joined_at,
@@ -105,30 +118,28 @@ WITH u AS (
                      disposition = u.disposition, queue = u.queue, recording = u.recording,
                      version = u.version
     FROM u WHERE calls.id = u.call_id
+), ticket_rows AS (
+    UPDATE tickets
+    SET category = CASE WHEN status = 'new' THEN u.category ELSE tickets.category END,
+        description_recording = u.description_recording,
+        location_recording = u.location_recording,
+        transcript_status = CASE WHEN (u.description_recording IS NOT NULL
+                                       OR u.location_recording IS NOT NULL)
+                                      AND transcript_status = 'none'
+                                 THEN CASE WHEN u.transcribe THEN 'pending' ELSE 'no_model' END
+                                 ELSE transcript_status END,
+        updated_at = now()
+    FROM u WHERE tickets.id = u.ticket_id
 )
-UPDATE tickets
-SET category = CASE WHEN status = 'new' THEN u.category ELSE tickets.category END,
-    description_recording = u.description_recording,
-    location_recording = u.location_recording,
-    transcript_status = CASE WHEN (u.description_recording IS NOT NULL
-                                   OR u.location_recording IS NOT NULL)
-                                  AND transcript_status = 'none'
-                             THEN CASE WHEN u.transcribe THEN 'pending' ELSE 'no_model' END
-                             ELSE transcript_status END,
-    updated_at = now()
-FROM u WHERE tickets.id = u.ticket_id
-"""
-
-_INSERT_EVENTS = """
 INSERT INTO ticket_events (ticket_id, at, actor, kind, data, call_id, call_seq)
 SELECT ticket_id, at, 'ivr', kind, data::jsonb, call_id, seq
-FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::bigint[],
-            $6::integer[]) AS e(ticket_id, at, kind, data, call_id, seq)
+FROM unnest($13::bigint[], $14::timestamptz[], $15::text[], $16::text[], $17::bigint[],
+            $18::integer[]) AS e(ticket_id, at, kind, data, call_id, seq)
 ON CONFLICT (call_id, call_seq) DO NOTHING
 """
 
 
-@dataclass
+@dataclass(slots=True)
 class _Stored:
     """Where one snapshot of the batch goes: its call and ticket, and the last event stored."""
 
@@ -165,8 +176,17 @@ class PostgresIntakeRepository:
             raise DatabaseError(f"{type(err).__name__}: {err}") from err
 
     async def _save_batch(self, intakes: Sequence[CallIntake]) -> list[str | SnapshotRefused]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await store_batch(conn, intakes)
+        async with self._pool.acquire() as conn:
+            await conn.execute(_BEGIN)
+            try:
+                results = await store_batch(conn, intakes)
+                await conn.execute("COMMIT")
+            except BaseException:
+                if not conn.is_closed():  # else the transaction died with its connection
+                    with contextlib.suppress(*ANY_DATABASE_ERROR):
+                        await conn.execute("ROLLBACK")
+                raise
+            return results
 
 
 async def save_intake(conn: Connection, intake: CallIntake) -> str:
@@ -187,10 +207,9 @@ async def store_batch(
     creates: list[CallIntake] = []
     merges: list[_Stored] = []
     updates: list[_Stored] = []
-    await conn.execute(_LOCK, [intake.uniqueid for intake in intakes])
     rows = {
         row["uniqueid"]: row
-        for row in await conn.fetch(_STORED, [intake.uniqueid for intake in intakes])
+        for row in await conn.fetch(_LOCK_AND_READ, [intake.uniqueid for intake in intakes])
     }
     for intake in intakes:
         row = rows.get(intake.uniqueid)
@@ -216,17 +235,17 @@ async def store_batch(
         await _merge(conn, target)
     if merges or updates:
         await _update(conn, [*merges, *updates])
+    results.update((target.intake.uniqueid, target.code) for target in (*merges, *updates))
     # the code counters last: they are held from here to the commit
-    written = [*merges, *updates, *await _create(conn, creates)]
-    await _insert_events(conn, written)
-    results.update((target.intake.uniqueid, target.code) for target in written)
+    results.update(await _create(conn, creates))
     return [results[intake.uniqueid] for intake in intakes]
 
 
-async def _create(conn: Connection, intakes: list[CallIntake]) -> list[_Stored]:
-    """New calls and their tickets, numbered in the order the calls started."""
+async def _create(conn: Connection, intakes: list[CallIntake]) -> dict[str, str]:
+    """New calls, their tickets (numbered in the order the calls started) and events: the code
+    of each by uniqueid."""
     if not intakes:
-        return []
+        return {}
     intakes = sorted(intakes, key=lambda i: (i.line.value, code_year(i.started_at), i.started_at))
     blocks = Counter((intake.line.value, code_year(intake.started_at)) for intake in intakes)
     lines, years, sizes = zip(*((line, year, n) for (line, year), n in blocks.items()), strict=True)
@@ -239,7 +258,8 @@ async def _create(conn: Connection, intakes: list[CallIntake]) -> list[_Stored]:
         key = (intake.line.value, code_year(intake.started_at))
         codes.append(format_code(intake.line, key[1], number[key]))
         number[key] += 1
-    rows = await conn.fetch(
+    events = [(i.uniqueid, e) for i in intakes for e in i.events]
+    await conn.execute(
         _CREATE,
         codes,
         [i.line.value for i in intakes],
@@ -261,12 +281,13 @@ async def _create(conn: Connection, intakes: list[CallIntake]) -> list[_Stored]:
         [i.call_recording for i in intakes],
         [i.version for i in intakes],
         [i.origin.value for i in intakes],
+        [uniqueid for uniqueid, _ in events],
+        [e.at for _, e in events],
+        [e.kind for _, e in events],
+        [json.dumps(e.data, ensure_ascii=False) for _, e in events],
+        [e.seq for _, e in events],
     )
-    ids = {row["uniqueid"]: (row["id"], row["ticket_id"]) for row in rows}
-    return [
-        _Stored(intake, *ids[intake.uniqueid], code, 0)
-        for intake, code in zip(intakes, codes, strict=True)
-    ]
+    return {intake.uniqueid: code for intake, code in zip(intakes, codes, strict=True)}
 
 
 async def _merge(conn: Connection, target: _Stored) -> None:
@@ -288,7 +309,9 @@ async def _merge(conn: Connection, target: _Stored) -> None:
 
 
 async def _update(conn: Connection, targets: list[_Stored]) -> None:
+    """The calls and tickets, and the events each snapshot has beyond those stored."""
     intakes = [target.intake for target in targets]
+    new = [(t, e) for t in targets for e in t.intake.events if e.seq > t.seq]
     await conn.execute(
         _UPDATE,
         [t.call_id for t in targets],
@@ -303,16 +326,6 @@ async def _update(conn: Connection, targets: list[_Stored]) -> None:
         [i.description_recording for i in intakes],
         [i.location_recording for i in intakes],
         [i.transcribe for i in intakes],
-    )
-
-
-async def _insert_events(conn: Connection, targets: list[_Stored]) -> None:
-    """The events each snapshot has beyond those stored for its call."""
-    new = [(t, e) for t in targets for e in t.intake.events if e.seq > t.seq]
-    if not new:
-        return
-    await conn.execute(
-        _INSERT_EVENTS,
         [t.ticket_id for t, _ in new],
         [e.at for _, e in new],
         [e.kind for _, e in new],
