@@ -1,15 +1,20 @@
 """AMI events into the live model, and from an AMI event to the consoles' WebSocket.
 
-A small AMI server on loopback sends Asterisk 20-shaped events of complete queue calls (about 22
+A small AMI server on loopback sends Asterisk 20-shaped events of complete queue calls (24
 events a call: channel, dialplan, queue, bridge, member-status events). Measured in one run:
 
 1. baseline: panoramisk 1.4's ``Manager`` alone, a callback that only counts (the ceiling any
-   panoramisk-based client has on this machine);
-2. the service: the same bytes through our AMI adapter into the live model, the database
-   (queue outcomes, 15-minute statistics, tickets for unknown calls) and the event bus —
-   events/s at full speed, and the ratio to the baseline;
-3. latency: at a paced rate (default 1,000 events/s), from writing ``QueueCallerJoin`` to a
-   console receiving the ``calls`` event for that caller over ``/api/v1/events``: p50/p99.
+   panoramisk-based client has on this machine): events/s at full speed, and at a paced rate
+   (default 1,000 events/s) the delay from writing ``QueueCallerJoin`` to the callback;
+2. the live path: the same bytes through our AMI adapter into the live model and the event bus
+   to ``--consoles`` WebSockets on ``/api/v1/events`` (queues, operators, calls, as a wallboard)
+   — events/s applied at full speed, frames and events each console received;
+3. latency: at the paced rate, from writing ``QueueCallerJoin`` to a console receiving the
+   ``calls`` event for that caller: p50/p99, against the baseline's delay.
+
+Nothing is written to the database per AMI event (statistics come from queue_log,
+``agents/applier.py``); an answered call's screen pop reads who is logged in at that softphone.
+Ends with a JSON line of the headline figures.
 
 Run: ``.venv/bin/python -m bench.ami_events`` (``HOTLINE_DATABASE_URL`` to use a server,
 otherwise an embedded PostgreSQL in a temporary folder; a fresh database is made and dropped).
@@ -20,14 +25,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +41,8 @@ import aiohttp
 from aiohttp import web
 from panoramisk import Manager
 
-from bench.machine import scratch_database
+from bench.agi_turns import Figure
+from bench.machine import cpu_model, nproc, scratch_database
 from db.users import PostgresUserRepository
 from hotline.app import POOL, build_app
 from hotline.auth import AuthService
@@ -46,6 +52,12 @@ from tickets.model import Role
 
 QUEUE = "hotline-1022"
 PASSWORD = "bench-password-long"
+# the listings of the service's resync (agents/ami.py snapshot), answered empty
+LISTINGS = {
+    "queuestatus": "QueueStatusComplete",
+    "coreshowchannels": "CoreShowChannelsComplete",
+    "devicestatelist": "DeviceStateListComplete",
+}
 
 
 def call_events(n: int) -> Iterator[tuple[str | None, bytes]]:
@@ -197,14 +209,16 @@ def call_events(n: int) -> Iterator[tuple[str | None, bytes]]:
 
 
 class Blaster:
-    """An AMI server that logs anyone in and then sends the prepared events."""
+    """An AMI server that logs anyone in, says it is booted, answers the resync's listings with
+    nothing and then sends the prepared events (at ``rate`` events/s, or at once)."""
 
     def __init__(self, frames: list[tuple[str | None, bytes]], rate: float | None) -> None:
         self.frames = frames
         self.rate = rate
         self.sent_at: dict[str, float] = {}
-        self.done = asyncio.Event()
+        self.began = 0.0  # perf_counter when the first event was written
         self.started = asyncio.Event()
+        self.go = asyncio.Event()  # set once whoever measures is ready
         self.server: asyncio.Server | None = None
         self._blaster: asyncio.Task[None] | None = None
 
@@ -237,12 +251,10 @@ class Blaster:
                 if action == "login":
                     reply.append("Message: Authentication accepted")
                     writer.write(("\r\n".join(reply) + "\r\n\r\n").encode())
-                elif action in ("queuestatus", "coreshowchannels"):
-                    name = (
-                        "QueueStatusComplete"
-                        if action == "queuestatus"
-                        else "CoreShowChannelsComplete"
-                    )
+                    booted = ["Event: FullyBooted", "Privilege: system,all", "Status: Fully Booted"]
+                    writer.write(("\r\n".join(booted) + "\r\n\r\n").encode())
+                elif action in LISTINGS:
+                    name = LISTINGS[action]
                     writer.write(
                         (
                             "\r\n".join([*reply, "EventList: start", "Message: will follow"])
@@ -252,7 +264,7 @@ class Blaster:
                     done = [f"Event: {name}", f"ActionID: {fields.get('ActionID', '')}"]
                     done += ["EventList: Complete", "ListItems: 0"]
                     writer.write(("\r\n".join(done) + "\r\n\r\n").encode())
-                    if action == "coreshowchannels":
+                    if action == "devicestatelist":  # the resync's last listing
                         self.started.set()
                 else:
                     writer.write(("\r\n".join([*reply, "Ping: Pong"]) + "\r\n\r\n").encode())
@@ -264,7 +276,8 @@ class Blaster:
             pass
 
     async def _blast(self, writer: asyncio.StreamWriter) -> None:
-        start = time.perf_counter()
+        await self.go.wait()
+        start = self.began = time.perf_counter()
         batch = 50
         for index in range(0, len(self.frames), batch):
             chunk = self.frames[index : index + batch]
@@ -277,7 +290,6 @@ class Blaster:
             if self.rate:
                 due = start + (index + batch) / self.rate
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        self.done.set()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -285,16 +297,29 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def baseline(frames: list[tuple[str | None, bytes]]) -> float:
-    blaster = Blaster(frames, None)
+@dataclass
+class Run:
+    rate: float  # events/s from the first event written to the last applied
+    latencies: list[float]  # s, QueueCallerJoin written → seen (callback or console)
+    frames: int = 0  # WebSocket frames one console received
+    events: int = 0  # events in them
+
+
+async def baseline(frames: list[tuple[str | None, bytes]], rate: float | None) -> Run:
+    blaster = Blaster(frames, rate)
     port = await blaster.start()
     count = 0
+    latencies: list[float] = []
     finished = asyncio.Event()
+    last = 0.0
 
-    def counted(_manager: Any, _message: Any) -> None:
-        nonlocal count
+    def counted(_manager: Any, message: Any) -> None:
+        nonlocal count, last
         count += 1
+        if message.get("Event") == "QueueCallerJoin":
+            latencies.append(time.perf_counter() - blaster.sent_at[message["Uniqueid"]])
         if count == len(frames):
+            last = time.perf_counter()
             finished.set()
 
     manager = Manager(
@@ -307,22 +332,23 @@ async def baseline(frames: list[tuple[str | None, bytes]]) -> float:
         loop=asyncio.get_running_loop(),
     )
     manager.register_event("*", counted)
+    blaster.go.set()
     manager.connect()
     await asyncio.sleep(0.2)
-    await manager.send_action({"Action": "CoreShowChannels"}, as_list=True)
-    started = time.perf_counter()
+    await manager.send_action({"Action": "DeviceStateList"}, as_list=True)
     await asyncio.wait_for(finished.wait(), 600)
-    elapsed = time.perf_counter() - started
     manager.close()
     await blaster.close()
-    return count / elapsed
+    return Run(count / (last - blaster.began), latencies)
 
 
 async def through_service(
-    frames: list[tuple[str | None, bytes]], rate: float | None, dsn: str, data_dir: Path
-) -> tuple[float, list[float], int, float]:
-    """Events/s applied, latencies join → WebSocket (s), events applied, seconds until every
-    outcome was in the database."""
+    frames: list[tuple[str | None, bytes]],
+    rate: float | None,
+    dsn: str,
+    data_dir: Path,
+    consoles: int,
+) -> Run:
     blaster = Blaster(frames, rate)
     port = await blaster.start()
     settings = Settings.model_validate(
@@ -345,90 +371,110 @@ async def through_service(
     with contextlib.suppress(Exception):
         await auth.add_user("bench", PASSWORD, Role.SUPERVISOR)
     token = (await auth.login("bench", PASSWORD)).token
+    url = f"http://127.0.0.1:{http_port}/api/v1/events?topics=queues,operators,calls&token={token}"
     latencies: list[float] = []
     expected = sum(1 for key, _ in frames if key is not None)
+    received = [0] * consoles  # frames
+    carried = [0] * consoles  # events
+    service = app[AGENTS]
     try:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.ws_connect(
-                f"http://127.0.0.1:{http_port}/api/v1/events?topics=calls&token={token}"
-            ) as ws,
-        ):
-            seen: set[str] = set()
-            started = time.perf_counter()
+        async with aiohttp.ClientSession() as http:
+            sockets = [await http.ws_connect(url) for _ in range(consoles)]
+            blaster.go.set()
 
-            async def collect() -> None:
+            async def console(index: int, ws: aiohttp.ClientWebSocketResponse) -> None:
+                seen: set[str] = set()
                 async for message in ws:  # a frame: a list of events
-                    for event in message.json():
-                        uniqueid = event.get("data", {}).get("uniqueid")
+                    events = message.json()
+                    received[index] += 1
+                    carried[index] += len(events)
+                    if index:
+                        continue
+                    now = time.perf_counter()
+                    for event in events:
+                        uniqueid = event["data"].get("uniqueid")
                         if uniqueid in blaster.sent_at and uniqueid not in seen:
                             seen.add(uniqueid)
-                            latencies.append(time.perf_counter() - blaster.sent_at[uniqueid])
-                            if len(seen) == expected:
-                                return
+                            latencies.append(now - blaster.sent_at[uniqueid])
 
-            service = app[AGENTS]
-            await asyncio.wait_for(collect(), 900)
+            readers = [
+                asyncio.create_task(console(i, ws), name=f"console-{i}")
+                for i, ws in enumerate(sockets)
+            ]
             while service.applied < len(frames):
-                await asyncio.sleep(0.005)
-            elapsed = time.perf_counter() - started
-            while service.backlog:
-                await asyncio.sleep(0.005)
-            persisted = time.perf_counter() - started
-            applied = service.applied
+                await asyncio.sleep(0.002)
+            applied = service.applied / (time.perf_counter() - blaster.began)
+            async with asyncio.timeout(60):
+                while len(latencies) < expected:
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)  # the last tick's frames
+            for ws in sockets:
+                await ws.close()
+            await asyncio.gather(*readers)
     finally:
         await runner.cleanup()
         await blaster.close()
-    return applied / elapsed, latencies, applied, persisted
+    return Run(applied, latencies, received[0], carried[0])
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=1500, help="calls whose events are sent")
+    parser.add_argument("--calls", type=int, default=1000, help="calls whose events are sent")
     parser.add_argument("--rate", type=float, default=1000.0, help="paced events/s for latency")
+    parser.add_argument("--consoles", type=int, default=5, help="WebSockets on the live events")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     frames = [f for n in range(args.calls) for f in call_events(n)]
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    print(f"machine: {os.cpu_count()} CPUs, {cpu}; Python {sys.version.split()[0]}")
+    print(f"machine: {nproc()} CPUs, {cpu_model()}; Python {sys.version.split()[0]}")
+    print(f"load:    {Path('/proc/loadavg').read_text().split()[:3]} (1, 5, 15 min)")
     each = len(frames) // args.calls
     print(f"events:  {len(frames)} ({args.calls} answered queue calls, {each} events each)")
 
-    base = await baseline(frames)
+    base = await baseline(frames, None)
+    base_paced = await baseline(frames, args.rate)
     with tempfile.TemporaryDirectory(prefix="hotline-bench-") as scratch:
         async with scratch_database(Path(scratch)) as database:
-            dsn = database.url
-            with tempfile.TemporaryDirectory() as folder:
-                full, _, applied_full, stored = await through_service(
-                    frames, None, dsn, Path(folder) / "a"
-                )
-            with tempfile.TemporaryDirectory() as folder:
-                paced, latencies, applied_paced, _ = await through_service(
-                    frames, args.rate, dsn, Path(folder) / "b"
-                )
+            full = await through_service(
+                frames, None, database.url, Path(scratch) / "a", args.consoles
+            )
+            paced = await through_service(
+                frames, args.rate, database.url, Path(scratch) / "b", args.consoles
+            )
+    ms = [x * 1000 for x in paced.latencies]
+    base_ms = [x * 1000 for x in base_paced.latencies]
+    p50, p99 = statistics.median(ms), percentile(ms, 0.99)
+    base_p50, base_p99 = statistics.median(base_ms), percentile(base_ms, 0.99)
+    paced_label = f"paced at {args.rate:,.0f} events/s: achieved events/s"
     print()
-    print(f"{'measure':<52}{'value':>14}")
-    print(f"{'panoramisk alone, events/s (baseline)':<52}{base:>14,.0f}")
-    print(f"{'service: AMI → live model + DB + bus, events/s':<52}{full:>14,.0f}")
-    print(f"{'ratio service / baseline':<52}{full / base:>14.2f}")
-    outcomes = 3 * args.calls
-    print(f"{'all outcomes stored after, s (join/answer/complete)':<52}{stored:>14.2f}")
-    print(f"{'outcomes stored/s':<52}{outcomes / stored:>14,.0f}")
-    print(f"{'events applied (full speed / paced)':<52}{applied_full:>7}/{applied_paced:<6}")
-    print(f"{f'paced at {args.rate:,.0f} events/s: achieved events/s':<52}{paced:>14,.0f}")
-    if latencies:
-        ms = [x * 1000 for x in latencies]
-        print(f"{'QueueCallerJoin → WebSocket, p50 ms':<52}{statistics.median(ms):>14.2f}")
-        print(f"{'QueueCallerJoin → WebSocket, p99 ms':<52}{percentile(ms, 0.99):>14.2f}")
-        print(f"{'QueueCallerJoin → WebSocket, max ms':<52}{max(ms):>14.2f}")
-        print(f"{'callers seen on the WebSocket':<52}{len(ms):>14}")
+    print(f"{'measure':<58}{'value':>12}{'baseline':>12}")
+    for label, value, against in (
+        ("events/s applied (baseline: panoramisk alone)", f"{full.rate:,.0f}", f"{base.rate:,.0f}"),
+        ("  ratio", f"{full.rate / base.rate:.2f}", ""),
+        ("full speed: frames / events to one console", f"{full.frames:,}", f"{full.events:,}"),
+        ("  events per frame", f"{full.events / max(full.frames, 1):.1f}", ""),
+        (paced_label, f"{paced.rate:,.0f}", f"{base_paced.rate:,.0f}"),
+        ("  frames / events to one console", f"{paced.frames:,}", f"{paced.events:,}"),
+        (
+            "QueueCallerJoin → WebSocket p50 ms (baseline: callback)",
+            f"{p50:.2f}",
+            f"{base_p50:.2f}",
+        ),
+        (
+            "QueueCallerJoin → WebSocket p99 ms (baseline: callback)",
+            f"{p99:.2f}",
+            f"{base_p99:.2f}",
+        ),
+        ("QueueCallerJoin → WebSocket max ms", f"{max(ms):.2f}", f"{max(base_ms):.2f}"),
+        ("callers seen", f"{len(ms)}", f"{len(base_ms)}"),
+    ):
+        print(f"{label:<58}{value:>12}{against:>12}")
+    figures = [
+        Figure("events_applied", full.rate, "events/s", base.rate),
+        Figure("join_to_websocket_p99", p99, "ms", base_p99),
+        Figure("join_to_websocket_p50", p50, "ms", base_p50),
+        Figure("frames_per_console", full.frames, "frames", full.events),
+    ]
+    print(json.dumps({"bench": "ami_events", "figures": [f.as_json() for f in figures]}))
 
 
 if __name__ == "__main__":
