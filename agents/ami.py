@@ -77,6 +77,17 @@ def _header_value(value: Any) -> Any:
     return value
 
 
+def _fields(message: Any) -> dict[str, str]:
+    """An event's headers by lowercased name, as ``AmiEvent.of`` has them (a repeated header keeps
+    its last value), read straight from panoramisk's message: 1.4's ``CaseInsensitiveDict``
+    keeps lowercased name → (name, value) in ``_store``, and reading it as a mapping would lower
+    every name once more (a third of the cost of an event before this)."""
+    return {
+        key: value if isinstance(value, str) else (value[-1] if value else "")
+        for key, (_, value) in message._store.items()
+    }
+
+
 class AmiConnection:
     def __init__(
         self,
@@ -147,7 +158,8 @@ class AmiConnection:
     def _on_event(self, manager: Any, message: Any) -> None:
         self._events.inc()
         try:
-            event = AmiEvent.of(dict(message), self._clock(), pbx=self.name)
+            fields = _fields(message)
+            event = AmiEvent(fields.get("event", ""), fields, self._clock(), self.name)
             self._inbox.put_nowait(event)
             if event.name == "FullyBooted":
                 self._booted = True

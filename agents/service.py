@@ -112,6 +112,8 @@ class AgentsService:
         self._pops: asyncio.Queue[CallAnswered | CallCompleted] = asyncio.Queue()
         self._clock = clock
         self.applied = 0  # events applied to the live model
+        self._changed: dict[tuple[str, str], None] = {}  # (topic, key) whose view is due
+        self._views: asyncio.Handle | None = None  # the call that publishes them
 
     @property
     def connected(self) -> bool:
@@ -143,11 +145,17 @@ class AgentsService:
         loop = asyncio.get_running_loop()
         while True:
             item: AmiItem
-            try:
-                async with asyncio.timeout_at(min(retry_at.values(), default=None)):
-                    item = await inbox.get()
-            except TimeoutError:
+            due = min(retry_at.values(), default=None)
+            if due is not None and due <= loop.time():
                 item = Reconnected(min(retry_at, key=retry_at.__getitem__))
+            elif not inbox.empty():  # a busy link: no timer per event
+                item = inbox.get_nowait()
+            else:
+                try:
+                    async with asyncio.timeout_at(due):
+                        item = await inbox.get()
+                except TimeoutError:
+                    item = Reconnected(min(retry_at, key=retry_at.__getitem__))
             try:
                 if isinstance(item, Reconnected):
                     retry_at.pop(item.pbx, None)
@@ -184,6 +192,7 @@ class AgentsService:
             sum(len(q.waiting) for q in self.model.queues.values()),
         )
         self._publish_changes(outcomes)
+        self._publish_views()
         self._publisher.emit("queues", "resync", {})
 
     async def handle(self, event: AmiEvent) -> None:
@@ -247,25 +256,35 @@ class AgentsService:
         )
 
     def _publish_changes(self, outcomes: list[Outcome]) -> None:
-        now = self._clock()
-        seen: set[tuple[str, str]] = set()
+        """Note what changed; the views go out once the events at hand are applied (the next
+        turn of the event loop): a burst that changes a queue a hundred times builds its view
+        once."""
         for outcome in outcomes:
-            if not isinstance(outcome, Changed) or (outcome.topic, outcome.key) in seen:
-                continue
-            seen.add((outcome.topic, outcome.key))
+            if isinstance(outcome, Changed):
+                self._changed[(outcome.topic, outcome.key)] = None
+        if self._changed and self._views is None:
+            self._views = asyncio.get_running_loop().call_soon(self._publish_views)
+
+    def _publish_views(self) -> None:
+        """The views of what changed since the last call, in the order they first changed."""
+        if self._views is not None:
+            self._views.cancel()
+            self._views = None
+        changed, self._changed = self._changed, {}
+        now = self._clock()
+        for topic, key in changed:
             # a queue's or operator's whole view: keyed, so a console's next frame holds the last
-            if outcome.topic == "queues" and outcome.key in self.model.queues:
-                view = self.model.queue_view(outcome.key, now)
-                self._publisher.emit("queues", "changed", view, key=outcome.key)
-            elif outcome.topic == "operators":
-                if outcome.key in self.model.operators:
-                    view = self.model.operator_view(outcome.key, now)
-                    self._publisher.emit("operators", "changed", view, key=outcome.key)
+            if topic == "queues" and key in self.model.queues:
+                view = self.model.queue_view(key, now)
+                self._publisher.emit("queues", "changed", view, key=key)
+            elif topic == "operators":
+                if key in self.model.operators:
+                    view = self.model.operator_view(key, now)
+                    self._publisher.emit("operators", "changed", view, key=key)
                 else:
-                    data = {"interface": outcome.key}
-                    self._publisher.emit("operators", "removed", data, key=outcome.key)
-            elif outcome.topic == "calls":
-                self._publisher.emit("calls", "changed", {"uniqueid": outcome.key})
+                    self._publisher.emit("operators", "removed", {"interface": key}, key=key)
+            elif topic == "calls":
+                self._publisher.emit("calls", "changed", {"uniqueid": key})
 
     # -- operators' actions ----------------------------------------------------------------
 
