@@ -41,6 +41,9 @@ def test_given_the_seed_when_the_seven_months_are_planned_then_the_plan_holds_th
     assert figures["115 successful"] == 1482
     assert round(100 * figures["115 successful"] / figures["115 requests"], 1) == 46.7
     assert round(100 * figures["115 successful"] / figures["115 sent"], 1) == 53.2
+    misrouted = [c for c in plan if c.field is not None and c.field.misrouted is not None]
+    assert 0.01 * 1025 < len(misrouted) < 0.05 * 1025  # reassigned by a supervisor
+    assert all(c.field and c.field.misrouted != c.field.agency for c in misrouted)
     moved = [call for call in plan if call.dialled is not call.line]
     assert all(call.medical is not None and call.key == "0" for call in moved)
     assert 0.02 * 3173 < len(moved) < 0.06 * 3173  # some dialled 1022 for an ambulance
@@ -99,21 +102,16 @@ def test_given_a_week_of_the_seed_when_replayed_through_the_system_then_its_repo
         assert line.split()[-2:] == [str(planned[name])] * 2, line
     assert _folder_bytes(replayed_week.data_dir / "recordings") < 20 * 1024 * 1024
 
-    async def steps() -> list[tuple[str, str]]:
-        conn = await asyncpg.connect(replayed_week.url)
-        try:
-            ticket = await conn.fetchval(
-                "SELECT id FROM tickets WHERE category = 'field_report' AND closure = 'satisfied'"
-                " ORDER BY code LIMIT 1"
-            )
-            rows = await conn.fetch(
-                "SELECT actor, kind FROM ticket_events WHERE ticket_id = $1 ORDER BY at, id", ticket
-            )
-            return [(r["actor"], r["kind"]) for r in rows]
-        finally:
-            await conn.close()
-
-    timeline = asyncio.run(steps())
+    url = replayed_week.url
+    [ticket] = _fetch(
+        url,
+        "SELECT id FROM tickets WHERE category = 'field_report' AND closure = 'satisfied'"
+        " ORDER BY code LIMIT 1",
+    )
+    events = _fetch(
+        url, "SELECT actor, kind FROM ticket_events WHERE ticket_id = $1 ORDER BY at, id", ticket[0]
+    )
+    timeline = [(r["actor"], r["kind"]) for r in events]
     kinds = [kind for _, kind in timeline]
     assert kinds[0] == "call_started", timeline
     by = dict((kind, actor) for actor, kind in timeline)
@@ -125,24 +123,18 @@ def test_given_a_week_of_the_seed_when_replayed_through_the_system_then_its_repo
     assert kinds.index("classify") < kinds.index("forward") < kinds.index("accept")
     assert kinds.index("accept") < kinds.index("respond") < kinds.index("close")
 
-    async def transfers() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(replayed_week.url)
-        try:
-            return await conn.fetch(
-                "SELECT (SELECT actor FROM ticket_events WHERE ticket_id = f.id"
-                "  AND kind = 'transferred') AS moved_by,"
-                " (SELECT actor FROM ticket_events WHERE ticket_id = t.id"
-                "  AND kind = 'classify') AS classified_by, t.outcome"
-                " FROM tickets f JOIN tickets t ON t.transferred_from = f.id"
-                " WHERE f.line = '1022' AND f.status = 'transferred' AND t.line = '115'"
-            )
-        finally:
-            await conn.close()
-
     # callers who dialled 1022 for an ambulance: moved to 115 by the 1022 operator who answered
     # (the console's transfer), their 115 ticket worked by a 115 operator
     moved = [call for call in replayed_week.plan if call.dialled is not call.line]
-    rows = asyncio.run(transfers())
+    rows = _fetch(
+        url,
+        "SELECT (SELECT actor FROM ticket_events WHERE ticket_id = f.id"
+        "  AND kind = 'transferred') AS moved_by,"
+        " (SELECT actor FROM ticket_events WHERE ticket_id = t.id"
+        "  AND kind = 'classify') AS classified_by, t.outcome"
+        " FROM tickets f JOIN tickets t ON t.transferred_from = f.id"
+        " WHERE f.line = '1022' AND f.status = 'transferred' AND t.line = '115'",
+    )
     assert len(rows) == len(moved) > 0
     assert all(301 <= int(r["moved_by"].removeprefix("rp")) < 351 for r in rows), rows
     assert all(int(r["classified_by"].removeprefix("rp")) >= 351 for r in rows), rows
@@ -150,3 +142,34 @@ def test_given_a_week_of_the_seed_when_replayed_through_the_system_then_its_repo
     assert outcomes == Counter(
         None if (o := FATES[c.medical.fate][1]) is None else o.value for c in moved if c.medical
     )
+
+    # field reports an operator forwarded to the wrong agency: a supervisor reassigned them,
+    # the right agency answered
+    misrouted = sorted(
+        (c.field.misrouted, c.field.agency)
+        for c in replayed_week.plan
+        if c.field and c.field.misrouted
+    )
+    rows = _fetch(
+        url,
+        "SELECT e.data->>'previous' AS first, e.data->>'agency' AS agency, e.actor,"
+        " (SELECT actor FROM ticket_events WHERE ticket_id = t.id AND kind = 'respond') AS answer"
+        " FROM tickets t JOIN ticket_events e ON e.ticket_id = t.id AND e.kind = 'reassign'"
+        " WHERE t.agency_code = e.data->>'agency'",
+    )
+    assert sorted((r["first"], r["agency"]) for r in rows) == misrouted
+    assert len(misrouted) > 0
+    for row in rows:
+        assert row["actor"] == "rp_supervisor", row
+        assert row["answer"] == "agency_" + row["agency"].lower().replace("-", "_"), row
+
+
+def _fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    async def rows() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(url)
+        try:
+            return await conn.fetch(sql, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(rows())

@@ -14,7 +14,8 @@ operator who answered works the ticket through the HTTP API with their own login
 console does: classify, close what was answered on the phone, forward field reports, dispatch
 115 ambulances and record the facilities' answers, the milestones and the outcome; a 1022
 operator who answers a caller needing an ambulance moves them to 115 during the call (the
-console's transfer; time waits meanwhile), and a 115 operator works the ticket that follows.
+console's transfer; time waits meanwhile), and a 115 operator works the ticket that follows;
+a field report an operator forwarded to the wrong agency is reassigned by a supervisor.
 Each agency has a login that accepts and responds (a late one only after the sweeper has
 escalated the ticket); citizens answer the satisfaction SMS through ``/notify/kannel/mo``, the
 callback Kannel calls, after the outbox sent it to a loopback SMS gateway started here. Replay
@@ -79,6 +80,7 @@ TALK = {Line.CITIZEN: (60.0, 300.0), Line.MEDICAL: (45.0, 180.0)}
 RECORDING_SECONDS = 0.2  # what the caller says into RECORD FILE, and MixMonitor's longest file
 DISPATCH_TIMEOUT = timedelta(days=30)  # facilities always answer in the replay
 RESPONSE = "Đơn vị đã kiểm tra hiện trường và xử lý / The agency inspected the site and acted"
+MISROUTED = "Không thuộc thẩm quyền đơn vị đã nhận / Not the receiving agency's matter"
 ANSWERED_ON_PHONE = "Tổng đài viên đã hướng dẫn, trả lời trực tiếp / Answered on the call"
 SURVEY_OPENING = strip_diacritics(TEMPLATES[Event.SURVEY].split("{code}")[0])
 DAY_HELD_FROM = 23.5 * 3600  # local time a day's calls must be over by, or time slows
@@ -266,6 +268,7 @@ class People:
         session: aiohttp.ClientSession,
         base: str,
         operators: dict[str, Api],
+        supervisor: Api,
         agency_login: Callable[[str], Awaitable[Api]],
         sms: LoopbackSms,
         callback_secret: str,
@@ -275,6 +278,7 @@ class People:
         self._clock = clock
         self._base = base
         self._operators = operators
+        self._supervisor = supervisor
         self._agency_login = agency_login
         self._agencies: dict[str, Api] = {}
         self._agencies_lock = asyncio.Lock()
@@ -360,10 +364,17 @@ class People:
     async def _agency(
         self, story: FieldStory, operator: Api, ticket: str, on_time: list[Callable[[], None]]
     ) -> None:
-        """The operator forwards; the agency accepts and responds (a late one once the
-        sweeper has escalated the ticket). Once the deadline is known, time is held only
-        shortly before it (``on_time``: the holds to release once the agency has answered)."""
-        forwarded = await operator.post(f"{ticket}/forward", {})
+        """The operator forwards (to the wrong agency, by hand, sometimes: a supervisor
+        reassigns it); the agency accepts and responds (a late one once the sweeper has
+        escalated the ticket). Once the deadline is known, time is held only shortly before it
+        (``on_time``: the holds to release once the agency has answered)."""
+        if story.misrouted is None:
+            forwarded = await operator.post(f"{ticket}/forward", {})
+        else:
+            await operator.post(f"{ticket}/forward", {"agency": story.misrouted})
+            forwarded = await self._supervisor.post(
+                f"{ticket}/reassign", {"agency": story.agency, "reason": MISROUTED}
+            )
         if forwarded["agency_code"] != story.agency:
             raise RuntimeError(
                 f"{ticket}: routed to {forwarded['agency_code']}, not {story.agency}"
@@ -632,6 +643,7 @@ async def _people(
         session=session,
         base=base,
         operators=operators,
+        supervisor=await login("rp_supervisor", Role.SUPERVISOR),
         agency_login=agency_login,
         sms=sms,
         callback_secret=callback_secret,

@@ -14,6 +14,10 @@ A few people needing an ambulance dial 1022 instead of 115 (``VIA_1022``: the se
 share, this is an assumption): they press 0 for an operator, who moves them to 115 with the
 console's transfer; their request is a 115 request like the others, their call one of 1022's.
 
+A few field reports go first to the wrong agency (``MISROUTED``, an assumption too: an
+operator picks an agency by hand) and a supervisor reassigns them to the one the routing rules
+name; the report counts them with the agency that answered.
+
 Nothing starts in a day's last hour: at the replay's speed a busy machine may start a call some
 simulated minutes late, and a call must stay on the day (and the month) it was planned for.
 """
@@ -44,6 +48,7 @@ WEEKDAY_SHARE = (1.0, 1.0, 1.0, 1.0, 0.95, 0.55, 0.45)  # Monday … Sunday
 HOLIDAY_SHARE = 0.5
 LAST_HOUR = 23  # no call starts at 23:00 or later (see the module's docstring)
 VIA_1022 = 0.04  # share of 115 requests whose caller dialled 1022 and was moved to 115
+MISROUTED = 0.03  # share of field reports forwarded to a wrong agency, then reassigned
 HOURS = {Line.CITIZEN: range(7, 21), Line.MEDICAL: range(0, LAST_HOUR)}
 _PREFIXES = ("90", "91", "93", "97", "98", "70", "86", "88", "39", "77")
 
@@ -51,7 +56,8 @@ _PREFIXES = ("90", "91", "93", "97", "98", "70", "86", "88", "39", "77")
 @dataclass(frozen=True)
 class FieldStory:
     """A field report: where, what, the agency the routing rules send it to, whether that
-    agency answers late (after the sweeper escalated it) and the citizen's survey answer."""
+    agency answers late (after the sweeper escalated it), the citizen's survey answer and the
+    agency an operator forwarded it to by mistake, if one did (a supervisor reassigns it)."""
 
     subcategory: str
     locality: str
@@ -59,6 +65,7 @@ class FieldStory:
     street: str
     late: bool
     closure: Closure
+    misrouted: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,9 @@ class _Planner:
         categories, closures = mix.drawn_requests(rng)
         pairs = field_pairs(self.province, rng)
         router = Router.of(self.province)
+        # its own draws, so that the other draws stay those of a plan without mistakes
+        mistakes = random.Random(f"hotline-replay/{self.seed}/reassign")  # noqa: S311
+        agencies = sorted(a.code for a in self.province.agencies if a.active)
         calls = []
         for category in categories:
             at, number = self.moment(Line.CITIZEN), self.number()
@@ -156,6 +166,11 @@ class _Planner:
                 rng.choice(STREETS),
                 late=rng.random() >= mix.on_time_share,
                 closure=closures.pop(),
+                misrouted=(
+                    mistakes.choice([a for a in agencies if a != agency])
+                    if mistakes.random() < MISROUTED
+                    else None
+                ),
             )
             calls.append(PlannedCall(at, Line.CITIZEN, category, number, locality, field=story))
         return calls
