@@ -80,8 +80,8 @@ def _header_value(value: Any) -> Any:
 def _fields(message: Any) -> dict[str, str]:
     """An event's headers by lowercased name, as ``AmiEvent.of`` has them (a repeated header keeps
     its last value), read straight from panoramisk's message: 1.4's ``CaseInsensitiveDict``
-    keeps lowercased name → (name, value) in ``_store``, and reading it as a mapping would lower
-    every name once more (a third of the cost of an event before this)."""
+    keeps lowercased name → (name, value) in ``_store``; reading it as a mapping would lower
+    every name once more, for every event."""
     return {
         key: value if isinstance(value, str) else (value[-1] if value else "")
         for key, (_, value) in message._store.items()

@@ -1,10 +1,14 @@
 """Applies Asterisk's queue_log to the record of the queues, exactly once.
 
 One transaction per batch: the cursor row locked ``FOR UPDATE`` (a second instance waits for
-it), the rows after it read, each row's step written (``queue_calls``, the 15-minute
-``queue_intervals`` / ``operator_intervals``, the call's queue columns, the call-back worklist,
-the ticket of a caller the IVR never saw, NOTIFYs for the consoles), the cursor moved, commit.
-A crash or an error anywhere rolls all of it back; the next pass starts again from the cursor.
+it), the rows after it read, what the batch's calls already have read in three statements
+(their ``queue_calls`` rows, whether the IVR stored them, the sessions of the operators the rows
+name), each row's step worked out in memory in order, then written set-based: the calls' queue
+rows, the 15-minute ``queue_intervals`` / ``operator_intervals`` (summed per interval), the
+call's queue columns, the call-back worklist, NOTIFYs for the consoles; the cursor moved,
+commit. A handful of statements a batch instead of about six a row. A crash or an error
+anywhere rolls all of it back; the next pass starts again from the cursor. Only the ticket of a
+caller the IVR never saw is written at its row (``save_intake``, rare).
 
 Rows are taken in (xid, id) order and only when no transaction that could still add an
 earlier one is running: the boundary is the oldest transaction in progress in this snapshot
@@ -17,9 +21,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
+import math
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 
@@ -68,18 +75,41 @@ ROWS_BEHIND = (  # also read by db/health.py for /metrics
     " WHERE c.id = 1 AND (q.xid, q.id) > (c.last_xid, c.last_id)"
 )
 # queue_log names the operator by member name (the username the console logged in with);
-# the softphone is the session's (a static member's name is its interface).
-_INTERFACE = """
-SELECT coalesce(
-    (SELECT s.interface FROM operator_sessions s JOIN users u ON u.id = s.user_id
-      WHERE u.username = $1 ORDER BY (s.logged_in_at <= $2) DESC, s.logged_in_at DESC LIMIT 1),
-    CASE WHEN strpos($1, '/') > 0 THEN $1 END)
+# the softphone is the session's (``_Batch.interface``; a static member's name is its interface).
+_SESSIONS = """
+SELECT u.username, s.interface, s.logged_in_at
+  FROM operator_sessions s JOIN users u ON u.id = s.user_id
+ WHERE u.username = ANY($1::text[])
 """
-_QUEUE_INTERVAL = """
+_QUEUE_CALLS = """
+SELECT callid, queue, caller, entered_at, entries, outcome, answered_at, agent, interface,
+       hold_seconds, completed_at, talk_seconds, ended_by, left_at, wait_seconds
+  FROM queue_calls WHERE callid = ANY($1::text[])
+"""
+_WRITE_QUEUE_CALLS = """
+INSERT INTO queue_calls AS c (callid, queue, caller, entered_at, entries, outcome, answered_at,
+    agent, interface, hold_seconds, completed_at, talk_seconds, ended_by, left_at, wait_seconds)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::integer[],
+    $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::integer[], $11::timestamptz[],
+    $12::integer[], $13::text[], $14::timestamptz[], $15::integer[])
+ON CONFLICT (callid, queue) DO UPDATE SET
+    caller = excluded.caller, entered_at = excluded.entered_at, entries = excluded.entries,
+    outcome = excluded.outcome, answered_at = excluded.answered_at, agent = excluded.agent,
+    interface = excluded.interface, hold_seconds = excluded.hold_seconds,
+    completed_at = excluded.completed_at, talk_seconds = excluded.talk_seconds,
+    ended_by = excluded.ended_by, left_at = excluded.left_at, wait_seconds = excluded.wait_seconds
+"""
+_QUEUE_INTERVALS = """
 INSERT INTO queue_intervals AS q (queue, interval_start, sl1_seconds, sl2_seconds, received,
     answered, abandoned, answered_within_1, answered_within_2, hold_seconds_sum,
     talk_seconds_sum, completed, longest_wait)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+SELECT u.queue, u.interval_start, $3::integer, $4::integer, u.received, u.answered,
+       u.abandoned, u.within_1, u.within_2, u.hold, u.talk, u.completed, u.longest
+  FROM unnest($1::text[], $2::timestamptz[], $5::integer[], $6::integer[], $7::integer[],
+              $8::integer[], $9::integer[], $10::integer[], $11::integer[], $12::integer[],
+              $13::integer[])
+       AS u (queue, interval_start, received, answered, abandoned, within_1, within_2, hold,
+             talk, completed, longest)
 ON CONFLICT (queue, interval_start) DO UPDATE SET
     received = q.received + excluded.received,
     answered = q.answered + excluded.answered,
@@ -91,38 +121,46 @@ ON CONFLICT (queue, interval_start) DO UPDATE SET
     completed = q.completed + excluded.completed,
     longest_wait = greatest(q.longest_wait, excluded.longest_wait)
 """
-_OPERATOR_INTERVAL = """
+_OPERATOR_INTERVALS = """
 INSERT INTO operator_intervals AS o (interface, interval_start, answered, completed,
     ring_no_answer, talk_seconds_sum)
-VALUES ($1, $2, $3, $4, $5, $6)
+SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::integer[], $4::integer[],
+                     $5::integer[], $6::integer[])
 ON CONFLICT (interface, interval_start) DO UPDATE SET
     answered = o.answered + excluded.answered,
     completed = o.completed + excluded.completed,
     ring_no_answer = o.ring_no_answer + excluded.ring_no_answer,
     talk_seconds_sum = o.talk_seconds_sum + excluded.talk_seconds_sum
 """
-# Entering again (after EXITWITHTIMEOUT, or a Redirect back) waits again; an ENTERQUEUE older
-# than what is known of the call (recovered from the file after its later rows were applied)
-# changes nothing but the count of entries and the first entry's time.
-_ENTER = """
-INSERT INTO queue_calls AS c (callid, queue, caller, entered_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (callid, queue) DO UPDATE SET
-    entries = c.entries + 1,
-    entered_at = least(c.entered_at, excluded.entered_at),
-    caller = CASE WHEN c.caller = '' THEN excluded.caller ELSE c.caller END,
-    outcome = CASE WHEN excluded.entered_at >= greatest(c.entered_at, c.answered_at,
-                        c.completed_at, c.left_at) THEN 'waiting' ELSE c.outcome END,
-    left_at = CASE WHEN excluded.entered_at >= c.left_at THEN NULL ELSE c.left_at END,
-    wait_seconds = CASE WHEN excluded.entered_at >= c.left_at THEN NULL
-                        ELSE c.wait_seconds END
-RETURNING (xmax = 0) AS offered
+# Each call's queue columns: the first queue entry stays; the last answer or abandon wins.
+_CALLS = """
+UPDATE calls c SET
+    queue_joined_at = coalesce(c.queue_joined_at, u.joined_at),
+    answered_at = CASE WHEN u.answered THEN u.answered_at ELSE c.answered_at END,
+    answered_by = CASE WHEN u.answered THEN u.answered_by ELSE c.answered_by END,
+    abandoned_at = CASE WHEN u.abandoned THEN u.abandoned_at ELSE c.abandoned_at END,
+    queue_wait_seconds = CASE WHEN u.waited THEN u.wait_seconds ELSE c.queue_wait_seconds END
+  FROM unnest($1::text[], $2::timestamptz[], $3::boolean[], $4::timestamptz[], $5::text[],
+              $6::boolean[], $7::timestamptz[], $8::boolean[], $9::integer[])
+       AS u (uniqueid, joined_at, answered, answered_at, answered_by, abandoned, abandoned_at,
+             waited, wait_seconds)
+ WHERE c.uniqueid = u.uniqueid
 """
-_ADD_CALLBACK = """
+# A caller moved to another queue was not lost: an untried call-back is withdrawn.
+_REMOVE_CALLBACKS = """
+DELETE FROM callbacks WHERE call_uniqueid = ANY($1::text[]) AND status = 'pending'
+   AND attempts = 0 RETURNING id
+"""
+_ADD_CALLBACKS = """
 INSERT INTO callbacks (call_uniqueid, ticket_id, line, queue, phone, caller_raw, hold_seconds,
     abandoned_at)
-VALUES ($1, (SELECT ticket_id FROM calls WHERE uniqueid = $1), $2, $3, $4, $5, $6, $7)
+SELECT u.callid, (SELECT ticket_id FROM calls WHERE uniqueid = u.callid), u.line, u.queue,
+       u.phone, u.caller_raw, u.hold, u.abandoned_at
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::integer[],
+              $7::timestamptz[]) AS u (callid, line, queue, phone, caller_raw, hold, abandoned_at)
 ON CONFLICT (call_uniqueid) DO NOTHING RETURNING id
 """
+_NOTIFY = "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload"  # in array order
 _STORED = """
 SELECT floor(extract(epoch FROM time))::bigint AS epoch, callid, queuename, agent, event,
        data1, data2, data3, data4, data5
@@ -167,16 +205,20 @@ class PostgresQueueLog:
             )
             assert cursor is not None
             records = await conn.fetch(_PENDING, cursor["xid"], cursor["last_id"], limit)
-            for record in records:
-                await _Apply(conn, self._levels, self._lines).row(_row(record))
-            if records:
-                await conn.execute(
-                    "UPDATE queue_log_cursor SET last_xid = $1::text::xid8, last_id = $2,"
-                    " applied = applied + $3, applied_at = now() WHERE id = 1",
-                    records[-1]["xid"],
-                    records[-1]["id"],
-                    len(records),
-                )
+            if not records:
+                return 0
+            rows = [_row(record) for record in records]
+            batch = await _Batch.read(conn, rows, self._levels, self._lines)
+            for row in rows:
+                await batch.row(row)
+            await batch.write()
+            await conn.execute(
+                "UPDATE queue_log_cursor SET last_xid = $1::text::xid8, last_id = $2,"
+                " applied = applied + $3, applied_at = now() WHERE id = 1",
+                records[-1]["xid"],
+                records[-1]["id"],
+                len(records),
+            )
             return len(records)
 
     async def rows_behind(self) -> int:
@@ -230,89 +272,191 @@ class PostgresQueueLog:
             )
 
 
-class _Apply:
-    """One row's writes, on the batch's connection."""
+@dataclass
+class _QueueCall:
+    """A ``queue_calls`` row as the batch has it so far."""
 
-    def __init__(self, conn: Connection, levels: ServiceLevels, lines: Mapping[str, Line]) -> None:
+    callid: str
+    queue: str
+    caller: str
+    entered_at: datetime
+    entries: int = 1
+    outcome: str = "waiting"
+    answered_at: datetime | None = None
+    agent: str | None = None
+    interface: str | None = None
+    hold_seconds: int | None = None
+    completed_at: datetime | None = None
+    talk_seconds: int | None = None
+    ended_by: str | None = None
+    left_at: datetime | None = None
+    wait_seconds: int | None = None
+
+
+_FIELDS = [f.name for f in fields(_QueueCall)]
+
+
+@dataclass
+class _CallColumns:
+    """What the batch sets of a call's queue columns (``calls``)."""
+
+    joined_at: datetime | None = None
+    answered: bool = False
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    abandoned: bool = False
+    abandoned_at: datetime | None = None
+    waited: bool = False
+    wait_seconds: int | None = None
+
+
+@dataclass
+class _Counts:
+    """One 15-minute interval's counters (a queue's or an operator's) added by the batch."""
+
+    values: list[int]
+    longest: int = 0
+
+
+class _Batch:
+    """One batch's rows: what its calls already have, read first; each row's step applied to
+    it in order; everything written at the end."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        levels: ServiceLevels,
+        lines: Mapping[str, Line],
+        queue_calls: dict[tuple[str, str], _QueueCall],
+        known: set[str],
+        sessions: dict[str, list[tuple[datetime, str]]],
+    ) -> None:
         self._conn = conn
         self._levels = levels
         self._lines = lines
+        self._calls = queue_calls
+        self._by_callid: dict[str, list[_QueueCall]] = defaultdict(list)
+        for call in queue_calls.values():
+            self._by_callid[call.callid].append(call)
+        self._changed: dict[tuple[str, str], None] = {}  # queue_calls rows to write, in order
+        self._known = known  # calls the IVR (or this batch) stored
+        self._sessions = sessions  # username → (logged in at, interface)
+        self._columns: dict[str, _CallColumns] = defaultdict(_CallColumns)
+        self._queues: dict[tuple[str, datetime], _Counts] = {}
+        self._operators: dict[tuple[str, datetime], _Counts] = {}
+        self._withdrawn: dict[str, None] = {}  # callids whose stored untried call-back goes
+        self._callbacks: dict[str, tuple[Any, ...]] = {}  # callid → the call-back to add
+
+    @classmethod
+    async def read(
+        cls,
+        conn: Connection,
+        rows: Sequence[QueueLogRow],
+        levels: ServiceLevels,
+        lines: Mapping[str, Line],
+    ) -> _Batch:
+        callids = sorted({row.callid for row in rows})
+        agents = sorted({row.agent for row in rows if row.agent and row.agent != "NONE"})
+        queue_calls = {
+            (r["callid"], r["queue"]): _QueueCall(**dict(r))
+            for r in await conn.fetch(_QUEUE_CALLS, callids)
+        }
+        known = {
+            r["uniqueid"]
+            for r in await conn.fetch(
+                "SELECT uniqueid FROM calls WHERE uniqueid = ANY($1)", callids
+            )
+        }
+        sessions: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+        for r in await conn.fetch(_SESSIONS, agents) if agents else []:
+            sessions[r["username"]].append((r["logged_in_at"], r["interface"]))
+        return cls(conn, levels, lines, queue_calls, known, sessions)
 
     async def row(self, row: QueueLogRow) -> None:
         match step_of(row):
             case Entered(caller=caller):
                 await self._entered(row, caller)
             case Answered(hold_seconds=hold):
-                await self._answered(row, hold)
+                self._answered(row, hold)
             case Finished(talk_seconds=talk, by=by):
-                await self._finished(row, talk, by)
+                self._finished(row, talk, by)
             case LeftUnanswered(how=how, wait_seconds=wait):
-                await self._left(row, how, wait)
+                self._left(row, how, wait)
             case RingMissed():
-                interface = await self._interface(row)
+                interface = self.interface(row)
                 if interface is not None:
-                    await self._operator(interface, row.at, ring_no_answer=1)
+                    self._operator(interface, row.at, ring_no_answer=1)
 
     async def _entered(self, row: QueueLogRow, caller: str) -> None:
-        conn = self._conn
         # a caller redirected while waiting left an ABANDON behind: entering a queue again,
         # it was moved, not lost (README, "queue_log")
-        moved = await conn.fetch(
-            "UPDATE queue_calls SET outcome = 'moved' WHERE callid = $1 AND outcome = 'abandoned'"
-            " AND left_at <= $2 RETURNING queue, left_at",
-            row.callid,
-            row.at,
-        )
-        for earlier in moved:
-            await self._queue(earlier["queue"], earlier["left_at"], abandoned=-1)
-            removed = await conn.fetchval(
-                "DELETE FROM callbacks WHERE call_uniqueid = $1 AND status = 'pending'"
-                " AND attempts = 0 RETURNING id",
-                row.callid,
-            )
-            if removed is not None:
-                await self._notify("callback_removed", {"id": removed})
+        for earlier in self._by_callid[row.callid]:
+            if (
+                earlier.outcome == "abandoned"
+                and earlier.left_at is not None
+                and earlier.left_at <= row.at
+            ):
+                earlier.outcome = "moved"
+                self._changed[(earlier.callid, earlier.queue)] = None
+                self._queue(earlier.queue, earlier.left_at, abandoned=-1)
+                self._callbacks.pop(row.callid, None)  # added by this batch: never stored
+                self._withdrawn[row.callid] = None  # stored by an earlier one: deleted
         # a caller redirected while talking (the console's transfer) enters a queue while the
         # first conversation is still 'answered': Asterisk logs that one's COMPLETECALLER only
         # when the whole call ends, its talk time covering everything after (apps/app_queue.c
         # handle_hangup: the Redirect's soft hang-up publishes no hang-up request). It ended
         # here; its late COMPLETECALLER then counts nothing (_finished).
-        talked = await conn.fetch(
-            "UPDATE queue_calls SET outcome = 'completed', completed_at = $2, ended_by = $3,"
-            " talk_seconds = greatest(0, floor(extract(epoch FROM $2 - answered_at)))::int"
-            " WHERE callid = $1 AND outcome = 'answered' AND answered_at <= $2"
-            " RETURNING queue, interface, talk_seconds",
-            row.callid,
-            row.at,
-            EndedBy.TRANSFER.value,
-        )
-        for first in talked:
-            talk = first["talk_seconds"]
-            await self._queue(first["queue"], row.at, completed=1, talk_seconds=talk)
-            if first["interface"] is not None:
-                await self._operator(first["interface"], row.at, completed=1, talk_seconds=talk)
-        await self._enter(row, caller)
-        known = await conn.fetchval("SELECT true FROM calls WHERE uniqueid = $1", row.callid)
-        if not known:
+        for first in self._by_callid[row.callid]:
+            if (
+                first.outcome == "answered"
+                and first.answered_at is not None
+                and first.answered_at <= row.at
+            ):
+                talk = max(0, math.floor((row.at - first.answered_at).total_seconds()))
+                first.outcome, first.completed_at = "completed", row.at
+                first.ended_by, first.talk_seconds = EndedBy.TRANSFER.value, talk
+                self._changed[(first.callid, first.queue)] = None
+                self._queue(first.queue, row.at, completed=1, talk_seconds=talk)
+                if first.interface is not None:
+                    self._operator(first.interface, row.at, completed=1, talk_seconds=talk)
+        self._enter(row, caller)
+        if row.callid not in self._known:
             await self._ticket(row, caller)
-        await conn.execute(
-            "UPDATE calls SET queue_joined_at = coalesce(queue_joined_at, $2) WHERE uniqueid = $1",
-            row.callid,
-            row.at,
-        )
+        columns = self._columns[row.callid]
+        columns.joined_at = columns.joined_at or row.at
 
-    async def _enter(self, row: QueueLogRow, caller: str) -> None:
-        offered = await self._conn.fetchval(_ENTER, row.callid, row.queue, caller, row.at)
-        if offered:  # once per call and queue: a caller queued again is the same offered call
-            await self._queue(row.queue, row.at, received=1)
+    def _enter(self, row: QueueLogRow, caller: str) -> None:
+        key = (row.callid, row.queue)
+        call = self._calls.get(key)
+        self._changed[key] = None
+        if call is None:  # once per call and queue: a caller queued again is the same offered call
+            call = _QueueCall(row.callid, row.queue, caller, row.at)
+            self._calls[key] = call
+            self._by_callid[row.callid].append(call)
+            self._queue(row.queue, row.at, received=1)
+            return
+        # Entering again (after EXITWITHTIMEOUT, or a Redirect back) waits again; an
+        # ENTERQUEUE older than what is known of the call (recovered from the file after its
+        # later rows were applied) changes nothing but the count of entries and the first
+        # entry's time.
+        moments = [call.entered_at, call.answered_at, call.completed_at, call.left_at]
+        latest = max(m for m in moments if m is not None)
+        entered_again_after_leaving = call.left_at is not None and row.at >= call.left_at
+        call.entries += 1
+        call.entered_at = min(call.entered_at, row.at)
+        call.caller = call.caller or caller
+        if row.at >= latest:
+            call.outcome = "waiting"
+        if entered_again_after_leaving:
+            call.left_at = call.wait_seconds = None
 
-    async def _known(self, row: QueueLogRow) -> None:
-        """A row of a call whose ENTERQUEUE was never seen (lost): it was offered all the same."""
-        exists = await self._conn.fetchval(
-            "SELECT true FROM queue_calls WHERE callid = $1 AND queue = $2", row.callid, row.queue
-        )
-        if not exists:
-            await self._enter(row, "")
+    def _known_call(self, row: QueueLogRow) -> _QueueCall:
+        """The row's call in its queue; one whose ENTERQUEUE was never seen (lost) was offered
+        all the same."""
+        if (row.callid, row.queue) not in self._calls:
+            self._enter(row, "")
+        self._changed[(row.callid, row.queue)] = None
+        return self._calls[(row.callid, row.queue)]
 
     async def _ticket(self, row: QueueLogRow, caller: str) -> None:
         """The dialplan's fallback queued a caller the IVR never saw: a ticket from the queue.
@@ -324,6 +468,7 @@ class _Apply:
         except (SnapshotRefused, asyncpg.DataError) as err:
             logger.warning("call %s: no ticket from the queue: %s", row.callid, err)
             return
+        self._known.add(row.callid)
         logger.warning(
             "call %s joined %s without passing the IVR; ticket %s created from the queue",
             row.callid,
@@ -331,21 +476,13 @@ class _Apply:
             code,
         )
 
-    async def _answered(self, row: QueueLogRow, hold: int) -> None:
-        await self._known(row)
-        interface = await self._interface(row)
-        await self._conn.execute(
-            "UPDATE queue_calls SET outcome = 'answered', answered_at = $3, agent = $4,"
-            " interface = $5, hold_seconds = $6 WHERE callid = $1 AND queue = $2",
-            row.callid,
-            row.queue,
-            row.at,
-            row.agent,
-            interface,
-            hold,
-        )
+    def _answered(self, row: QueueLogRow, hold: int) -> None:
+        call = self._known_call(row)
+        interface = self.interface(row)
+        call.outcome, call.answered_at, call.agent = "answered", row.at, row.agent
+        call.interface, call.hold_seconds = interface, hold
         levels = self._levels
-        await self._queue(
+        self._queue(
             row.queue,
             row.at,
             answered=1,
@@ -355,88 +492,63 @@ class _Apply:
             longest_wait=hold,
         )
         if interface is not None:
-            await self._operator(interface, row.at, answered=1)
-        await self._conn.execute(
-            "UPDATE calls SET answered_at = $2, queue_wait_seconds = $3, answered_by = $4"
-            " WHERE uniqueid = $1",
-            row.callid,
-            row.at,
-            hold,
-            interface,
-        )
+            self._operator(interface, row.at, answered=1)
+        columns = self._columns[row.callid]
+        columns.answered, columns.answered_at, columns.answered_by = True, row.at, interface
+        columns.waited, columns.wait_seconds = True, hold
 
-    async def _finished(self, row: QueueLogRow, talk: int, by: EndedBy) -> None:
-        await self._known(row)
-        ended = await self._conn.fetchval(
-            "SELECT true FROM queue_calls WHERE callid = $1 AND queue = $2 AND agent = $3"
-            " AND outcome = 'completed' AND ended_by = $4",
-            row.callid,
-            row.queue,
-            row.agent,
-            EndedBy.TRANSFER.value,
-        )
-        if ended:  # the late COMPLETECALLER of a conversation that ended at a transfer
+    def _finished(self, row: QueueLogRow, talk: int, by: EndedBy) -> None:
+        call = self._known_call(row)
+        if (
+            call.agent == row.agent
+            and call.outcome == "completed"
+            and call.ended_by == EndedBy.TRANSFER.value
+        ):  # the late COMPLETECALLER of a conversation that ended at a transfer
             return
-        interface = await self._conn.fetchval(
-            "UPDATE queue_calls SET outcome = 'completed', completed_at = $3, talk_seconds = $4,"
-            " ended_by = $5 WHERE callid = $1 AND queue = $2 RETURNING interface",
-            row.callid,
-            row.queue,
-            row.at,
-            talk,
-            by.value,
-        )
-        await self._queue(row.queue, row.at, completed=1, talk_seconds=talk)
-        interface = interface or await self._interface(row)
+        call.outcome, call.completed_at = "completed", row.at
+        call.talk_seconds, call.ended_by = talk, by.value
+        self._queue(row.queue, row.at, completed=1, talk_seconds=talk)
+        interface = call.interface or self.interface(row)
         if interface is not None:
-            await self._operator(interface, row.at, completed=1, talk_seconds=talk)
+            self._operator(interface, row.at, completed=1, talk_seconds=talk)
 
-    async def _left(self, row: QueueLogRow, how: Left, wait: int) -> None:
-        await self._known(row)
-        caller = await self._conn.fetchval(
-            "UPDATE queue_calls SET outcome = $3, left_at = $4, wait_seconds = $5"
-            " WHERE callid = $1 AND queue = $2 RETURNING caller",
-            row.callid,
-            row.queue,
-            how.value,
-            row.at,
-            wait,
-        )
+    def _left(self, row: QueueLogRow, how: Left, wait: int) -> None:
+        call = self._known_call(row)
+        call.outcome, call.left_at, call.wait_seconds = how.value, row.at, wait
         if how is not Left.ABANDONED:  # a timeout is queued again; never an abandoned call
             return
-        await self._queue(row.queue, row.at, abandoned=1, longest_wait=wait)
-        await self._conn.execute(
-            "UPDATE calls SET abandoned_at = $2, queue_wait_seconds = $3 WHERE uniqueid = $1",
+        self._queue(row.queue, row.at, abandoned=1, longest_wait=wait)
+        columns = self._columns[row.callid]
+        columns.abandoned, columns.abandoned_at = True, row.at
+        columns.waited, columns.wait_seconds = True, wait
+        raw = call.caller
+        self._callbacks.setdefault(
             row.callid,
-            row.at,
-            wait,
+            (
+                row.callid,
+                self._line(row.queue).value,
+                row.queue,
+                normalize_phone(raw),
+                raw or "unknown",
+                wait,
+                row.at,
+            ),
         )
-        raw = caller or ""
-        added = await self._conn.fetchval(
-            _ADD_CALLBACK,
-            row.callid,
-            self._line(row.queue).value,
-            row.queue,
-            normalize_phone(raw),
-            raw or "unknown",
-            wait,
-            row.at,
-        )
-        if added is not None:
-            record = await self._conn.fetchrow(CALLBACK_SELECT + " WHERE b.id = $1", added)
-            assert record is not None
-            await self._notify("callback_added", callback_of(record).to_json())
 
     def _line(self, queue: str) -> Line:
         return self._lines.get(queue, Line.CITIZEN)
 
-    async def _interface(self, row: QueueLogRow) -> str | None:
+    def interface(self, row: QueueLogRow) -> str | None:
+        """The softphone of the row's member name: its latest session opened by then, else
+        its latest session; a static member's name is its interface."""
         if not row.agent or row.agent == "NONE":
             return None
-        value = await self._conn.fetchval(_INTERFACE, row.agent, row.at)
-        return None if value is None else str(value)
+        sessions = self._sessions.get(row.agent)
+        if sessions:
+            return max(sessions, key=lambda s: (s[0] <= row.at, s[0]))[1]
+        return row.agent if "/" in row.agent else None
 
-    async def _queue(
+    def _queue(
         self,
         queue: str,
         at: datetime,
@@ -451,12 +563,8 @@ class _Apply:
         completed: int = 0,
         longest_wait: int = 0,
     ) -> None:
-        await self._conn.execute(
-            _QUEUE_INTERVAL,
-            queue,
-            interval_start(at),
-            self._levels.first,
-            self._levels.second,
+        counts = self._queues.setdefault((queue, interval_start(at)), _Counts([0] * 8))
+        added = (
             received,
             answered,
             abandoned,
@@ -465,10 +573,11 @@ class _Apply:
             hold_seconds,
             talk_seconds,
             completed,
-            longest_wait,
         )
+        counts.values = [a + b for a, b in zip(counts.values, added, strict=True)]
+        counts.longest = max(counts.longest, longest_wait)
 
-    async def _operator(
+    def _operator(
         self,
         interface: str,
         at: datetime,
@@ -478,17 +587,76 @@ class _Apply:
         ring_no_answer: int = 0,
         talk_seconds: int = 0,
     ) -> None:
-        await self._conn.execute(
-            _OPERATOR_INTERVAL,
-            interface,
-            interval_start(at),
-            answered,
-            completed,
-            ring_no_answer,
-            talk_seconds,
-        )
+        counts = self._operators.setdefault((interface, interval_start(at)), _Counts([0] * 4))
+        added = (answered, completed, ring_no_answer, talk_seconds)
+        counts.values = [a + b for a, b in zip(counts.values, added, strict=True)]
 
-    async def _notify(self, kind: str, data: dict[str, object]) -> None:
-        """Every instance's consoles hear of it once the batch commits (db/listen.py)."""
-        payload = json.dumps({"topic": "calls", "kind": kind, **data}, ensure_ascii=False)
-        await self._conn.execute("SELECT pg_notify($1, $2)", EVENTS_CHANNEL, payload)
+    async def write(self) -> None:
+        conn = self._conn
+        if self._changed:
+            calls = [self._calls[key] for key in self._changed]
+            await conn.execute(
+                _WRITE_QUEUE_CALLS, *([getattr(c, name) for c in calls] for name in _FIELDS)
+            )
+        if self._queues:
+            keys = list(self._queues)
+            counts = [self._queues[key] for key in keys]
+            await conn.execute(
+                _QUEUE_INTERVALS,
+                [queue for queue, _ in keys],
+                [start for _, start in keys],
+                self._levels.first,
+                self._levels.second,
+                *([c.values[n] for c in counts] for n in range(8)),
+                [c.longest for c in counts],
+            )
+        if self._operators:
+            keys = list(self._operators)
+            counts = [self._operators[key] for key in keys]
+            await conn.execute(
+                _OPERATOR_INTERVALS,
+                [interface for interface, _ in keys],
+                [start for _, start in keys],
+                *([c.values[n] for c in counts] for n in range(4)),
+            )
+        if self._columns:
+            ids = list(self._columns)
+            columns = [self._columns[callid] for callid in ids]
+            await conn.execute(
+                _CALLS,
+                ids,
+                *(
+                    [getattr(c, name) for c in columns]
+                    for name in (
+                        "joined_at",
+                        "answered",
+                        "answered_at",
+                        "answered_by",
+                        "abandoned",
+                        "abandoned_at",
+                        "waited",
+                        "wait_seconds",
+                    )
+                ),
+            )
+        notices: list[str] = []
+        if self._withdrawn:
+            removed = await conn.fetch(_REMOVE_CALLBACKS, list(self._withdrawn))
+            notices += [_notice("callback_removed", {"id": r["id"]}) for r in removed]
+        if self._callbacks:
+            added = await conn.fetch(
+                _ADD_CALLBACKS,
+                *(list(column) for column in zip(*self._callbacks.values(), strict=True)),
+            )
+            if added:
+                stored = await conn.fetch(
+                    CALLBACK_SELECT + " WHERE b.id = ANY($1) ORDER BY b.id",
+                    [r["id"] for r in added],
+                )
+                notices += [_notice("callback_added", callback_of(r).to_json()) for r in stored]
+        if notices:  # every instance's consoles hear of them once the batch commits
+            await conn.execute(_NOTIFY, EVENTS_CHANNEL, notices)
+
+
+def _notice(kind: str, data: dict[str, object]) -> str:
+    return json.dumps({"topic": "calls", "kind": kind, **data}, ensure_ascii=False)

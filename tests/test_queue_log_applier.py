@@ -168,9 +168,9 @@ def rebuilder(service: RunningService) -> PostgresQueueLog:
 async def test_given_a_batch_that_fails_midway_when_applied_again_then_nothing_is_doubled_or_skipped(
     tmp_path: Path, database_url: str, db: asyncpg.Connection, pool: asyncpg.Pool
 ) -> None:
-    """The third row's write fails twice (a trigger standing for a full disk or a killed
-    connection): the rows before it in the batch roll back with it, the cursor stays, and
-    the retries apply each row once; a replay afterwards finds nothing."""
+    """Writing the abandoned call's outcome fails twice (a trigger standing for a full disk or
+    a killed connection): the rest of the batch rolls back with it, the cursor stays, and the
+    retries apply each row once; a replay afterwards finds nothing."""
     board = pbx(tmp_path, "pbx-a", database_url, 3)
     board.dialplan.agi_port = 1  # no backend: the fallback queues callers
     await board.start()
@@ -187,7 +187,7 @@ async def test_given_a_batch_that_fails_midway_when_applied_again_then_nothing_i
         " CREATE FUNCTION fail_twice() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
         "  IF NEW.outcome = 'abandoned' AND nextval('failures') <= 2 THEN"
         "   RAISE EXCEPTION 'could not extend file (test)'; END IF; RETURN NEW; END $$;"
-        " CREATE TRIGGER fail_twice BEFORE UPDATE ON queue_calls"
+        " CREATE TRIGGER fail_twice BEFORE INSERT OR UPDATE ON queue_calls"
         "  FOR EACH ROW EXECUTE FUNCTION fail_twice();"
     )
     store = PostgresQueueLog(pool, levels=ServiceLevels(), queue_lines={})
