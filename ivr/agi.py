@@ -21,6 +21,8 @@ LINES = {line.value for line in Line}
 
 
 class AgiCaller:
+    __slots__ = ("_escape", "_format", "_session")
+
     def __init__(self, session: AgiSession, *, record_format: str, escape_digits: str) -> None:
         self._session = session
         self._format = record_format

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 MIN_SPEECH_SECONDS = 0.25
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallInfo:
     """What Asterisk tells us about the call when it connects."""
 
@@ -275,6 +275,8 @@ class IvrService:
 
 class _Call:
     """The snapshot of one call and how to save it."""
+
+    __slots__ = ("_clock", "_recorder", "announced_code", "intake")
 
     def __init__(self, intake: CallIntake, recorder: IntakeRecorder, clock: Clock) -> None:
         self.intake = intake

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import time
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # Commands Asterisk still runs after the caller hung up ("dead mode"); all others get 511.
 DEAD_CHANNEL_COMMANDS = ("SET VARIABLE", "GET VARIABLE", "GET FULL VARIABLE", "VERBOSE", "NOOP")
+SHARED_VALUE = 16  # header values up to this length are interned (see parse_env)
 _HEADER = re.compile(r"^agi_[a-z0-9_]+$")
 _ENDPOS = re.compile(r"endpos=(-?\d+)", re.ASCII)
 # C0 and C1 controls but TAB, and the two non-characters XML refuses
@@ -84,11 +86,14 @@ def parse_env(block: bytes) -> AgiEnv:
         if not line:
             continue
         name_bytes, sep, value = line.partition(b":")
-        name = name_bytes.decode("ascii", errors="replace")
+        # Names (and the short values most calls share: "unknown", "vi", the extension) are
+        # interned: every call held in the IVR keeps its block, so a copy of each name per call
+        # was ~1 KiB of its memory.
+        name = sys.intern(name_bytes.decode("ascii", errors="replace"))
         if not sep or not _HEADER.match(name):
             raise AgiProtocolError(f"not an agi_* header line: {line[:80]!r}")
         text, clean = decode_value(value.removeprefix(b" ").strip(b" \t"))
-        env[name] = text
+        env[name] = sys.intern(text) if len(text) <= SHARED_VALUE else text
         if not clean:
             repaired.append(name)
     if "agi_network_script" not in env or "agi_uniqueid" not in env:
@@ -149,18 +154,31 @@ class AgiSession:
     ``on_turn`` is told each turn's length: from a reply read to the next command sent, our
     own time between two steps (the first command, after the header block, is not a turn)."""
 
+    __slots__ = (  # one per call held in the IVR
+        "_lock",
+        "_on_turn",
+        "_reader",
+        "_replied_at",
+        "_reply_timeout",
+        "_writer",
+        "env",
+        "hung_up",
+        "script",
+        "silent",
+    )
+
     def __init__(
         self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        env: Mapping[str, str],
+        env: dict[str, str],
         *,
         reply_timeout: float,
         on_turn: Callable[[float], None] | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
-        self.env = dict(env)
+        self.env = env  # the block's own dict (``parse_env``'s), not a copy
         self._reply_timeout = reply_timeout
         self.hung_up = False
         self.silent = False  # Asterisk stopped answering; the connection is closed

@@ -29,7 +29,7 @@ class IntakeOrigin(StrEnum):
     QUEUE = "queue"  # made from the PBX's queue record: no IVR snapshot was stored (yet)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IntakeEvent:
     seq: int
     at: datetime
@@ -37,7 +37,7 @@ class IntakeEvent:
     data: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per call held in the IVR: no __dict__ each
 class CallIntake:
     uniqueid: str
     linkedid: str
