@@ -26,7 +26,9 @@ from agents.queue_log import parse_line
 
 logger = logging.getLogger(__name__)
 
-BATCH = 500  # rows per transaction
+# Rows per transaction: a batch costs about a dozen statements whatever its size (db/queue_log.py),
+# so a backlog (after an outage, or a rebuild) goes through in large ones.
+BATCH = 2000
 
 
 class QueueLogApplier:

@@ -29,6 +29,7 @@ from typing import Any
 
 import asyncpg
 
+from agents.applier import BATCH
 from agents.queue_log import queue_intake
 from agents.stats import ServiceLevels
 from bench.agi_turns import Figure
@@ -163,7 +164,9 @@ async def derived(conn: asyncpg.Connection) -> dict[str, list[tuple[Any, ...]]]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--calls", type=int, default=5000, help="queue calls in queue_log")
-    parser.add_argument("--batch", type=int, default=500, help="rows per transaction")
+    parser.add_argument(
+        "--batch", type=int, default=BATCH, help=f"rows per transaction (default {BATCH})"
+    )
     args = parser.parse_args()
     print(f"machine: {nproc()} CPUs, {cpu_model()}; Python {sys.version.split()[0]}")
     print(f"load:    {Path('/proc/loadavg').read_text().split()[:3]} (1, 5, 15 min)")

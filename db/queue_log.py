@@ -81,10 +81,16 @@ SELECT u.username, s.interface, s.logged_in_at
   FROM operator_sessions s JOIN users u ON u.id = s.user_id
  WHERE u.username = ANY($1::text[])
 """
+# Joined with the list rather than ``callid = ANY(...)``: that filters every row of the table
+# by the whole list when the planner takes a sequential scan (stale statistics after a rebuild).
 _QUEUE_CALLS = """
-SELECT callid, queue, caller, entered_at, entries, outcome, answered_at, agent, interface,
-       hold_seconds, completed_at, talk_seconds, ended_by, left_at, wait_seconds
-  FROM queue_calls WHERE callid = ANY($1::text[])
+SELECT q.callid, q.queue, q.caller, q.entered_at, q.entries, q.outcome, q.answered_at, q.agent,
+       q.interface, q.hold_seconds, q.completed_at, q.talk_seconds, q.ended_by, q.left_at,
+       q.wait_seconds
+  FROM unnest($1::text[]) AS k (callid) JOIN queue_calls q ON q.callid = k.callid
+"""
+_KNOWN = """
+SELECT c.uniqueid FROM unnest($1::text[]) AS k (uniqueid) JOIN calls c ON c.uniqueid = k.uniqueid
 """
 _WRITE_QUEUE_CALLS = """
 INSERT INTO queue_calls AS c (callid, queue, caller, entered_at, entries, outcome, answered_at,
@@ -361,12 +367,7 @@ class _Batch:
             (r["callid"], r["queue"]): _QueueCall(**dict(r))
             for r in await conn.fetch(_QUEUE_CALLS, callids)
         }
-        known = {
-            r["uniqueid"]
-            for r in await conn.fetch(
-                "SELECT uniqueid FROM calls WHERE uniqueid = ANY($1)", callids
-            )
-        }
+        known = {r["uniqueid"] for r in await conn.fetch(_KNOWN, callids)}
         sessions: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
         for r in await conn.fetch(_SESSIONS, agents) if agents else []:
             sessions[r["username"]].append((r["logged_in_at"], r["interface"]))
