@@ -47,7 +47,7 @@ _FINISH_JOB = """
 UPDATE transcription_jobs
 SET status = $4, finished_at = clock_timestamp(), lease_until = NULL,
     last_error = coalesce($5, last_error),
-    audio_seconds = $6, decode_seconds = $7, model = $8
+    audio_seconds = $6, decode_seconds = $7, model = $8, archive_owed = $9
 WHERE id = $1 AND attempts = $2 AND claimed_by = $3 AND status = 'running'
 RETURNING ticket_id
 """
@@ -83,9 +83,19 @@ WHERE id = $1
 
 # The archive copy comes after the transcript (written off the decoding workers).
 _ARCHIVED = """
-UPDATE transcription_jobs SET archive_path = $3, last_error = coalesce($4, last_error)
+UPDATE transcription_jobs
+SET archive_path = $3, last_error = coalesce($4, last_error), archive_owed = false
 WHERE id = $1 AND attempts = $2 AND status = 'done'
 RETURNING ticket_id
+"""
+
+# Copies owed by any instance (one that stopped before writing them, or this one): a copy
+# written twice (two instances starting at once) is the same file, renamed into place.
+_OWED = """
+SELECT j.id, j.ticket_id, t.code, t.line, j.purpose, j.audio_path, j.attempts
+FROM transcription_jobs j JOIN tickets t ON t.id = j.ticket_id
+WHERE j.archive_owed AND j.status = 'done'
+ORDER BY j.id
 """
 
 _SUGGESTION = """
@@ -171,7 +181,12 @@ class PostgresTranscriptionJobs:
         return {r["id"] for r in rows}
 
     async def complete(
-        self, job: TranscriptionJob, result: TranscriptResult, suggestion: Suggestion | None
+        self,
+        job: TranscriptionJob,
+        result: TranscriptResult,
+        suggestion: Suggestion | None,
+        *,
+        archive: bool,
     ) -> bool:
         words = json.dumps([w.to_json() for w in result.words], ensure_ascii=False)
         async with self._pool.acquire() as conn, conn.transaction():
@@ -186,6 +201,7 @@ class PostgresTranscriptionJobs:
                     result.audio_seconds,
                     result.decode_seconds,
                     result.model,
+                    archive,
                 )
             )
             if ticket_id is None:
@@ -241,6 +257,7 @@ class PostgresTranscriptionJobs:
                     None,
                     None,
                     None,
+                    False,
                 )
             )
             if ticket_id is None:
@@ -277,6 +294,9 @@ class PostgresTranscriptionJobs:
                 [(job.id, job.attempts, self._instance) for job in jobs],
             )
         )
+
+    async def owed_archives(self) -> list[TranscriptionJob]:
+        return [_job(row) for row in await self._call(self._pool.fetch(_OWED))]
 
     async def archived(
         self, job: TranscriptionJob, archive_path: str | None, error: str | None

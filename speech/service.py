@@ -11,7 +11,9 @@ queue or a long recording never lets another instance take the job over; a job w
 lost anyway (the database out of reach longer than the lease) is dropped here, and whatever this
 instance would still write for it changes nothing (``TranscriptionJobs`` checks the claim).
 The archive copy of a transcribed recording (mp3/ogg) is written after the transcript is stored,
-by a task of its own (``run_archiver``), never by the decoding workers.
+by a task of its own (``run_archiver``), never by the decoding workers. The copies wait in
+memory, and the database knows which are owed (stored with the transcript): at its start the
+archiver takes up those an instance that stopped did not write.
 
 Pure domain: the database and the worker pool are ports.
 """
@@ -59,14 +61,25 @@ class TranscriptionJobs(Protocol):
         ...
 
     async def complete(
-        self, job: TranscriptionJob, result: TranscriptResult, suggestion: Suggestion | None
-    ) -> bool: ...
+        self,
+        job: TranscriptionJob,
+        result: TranscriptResult,
+        suggestion: Suggestion | None,
+        *,
+        archive: bool,
+    ) -> bool:
+        """Store the transcript; ``archive``: an archive copy of the recording is owed."""
+        ...
 
     async def fail(self, job: TranscriptionJob, error: str) -> None: ...
 
     async def retry(self, job: TranscriptionJob, error: str, delay_seconds: float) -> None: ...
 
     async def release(self, jobs: Sequence[TranscriptionJob]) -> None: ...
+
+    async def owed_archives(self) -> list[TranscriptionJob]:
+        """Done jobs whose archive copy is owed and not written yet (by any instance)."""
+        ...
 
     async def archived(
         self, job: TranscriptionJob, archive_path: str | None, error: str | None
@@ -107,6 +120,7 @@ class TranscriptionService:
         self._metrics = metrics or Metrics()
         self._archiver = archiver
         self._to_archive: asyncio.Queue[TranscriptionJob] = asyncio.Queue()
+        self._archive_queued: set[int] = set()  # ids of the jobs in ``_to_archive``
         self._transcriber = transcriber
         self._suggester = suggester
         self._recordings = recordings  # the spool the stored paths are relative to
@@ -207,9 +221,10 @@ class TranscriptionService:
         suggestion = None
         if job.purpose == "description" and result.text:
             suggestion = self._suggester.suggest(result.text)
-        if await self._jobs.complete(job, result, suggestion):
+        archive = self._archiver is not None
+        if await self._jobs.complete(job, result, suggestion, archive=archive):
             if self._archiver is not None:
-                self._to_archive.put_nowait(job)
+                self._owe_archive(job)
             logger.info(
                 "ticket %s: transcript stored (%.1f s of audio decoded in %.2f s, %d words%s)",
                 job.ticket_code,
@@ -227,8 +242,16 @@ class TranscriptionService:
             )
 
     async def run_archiver(self, stop: asyncio.Event) -> None:
-        """The archive copies of the transcribed recordings, one after the other."""
+        """The archive copies of the transcribed recordings, one after the other: first those
+        owed when it starts (an instance stopped before writing them), then the new ones."""
         assert self._archiver is not None
+        try:
+            owed = await self._jobs.owed_archives()
+        except Exception as err:
+            owed = []
+            logger.warning("archive copies owed from before not read (%s); not written", err)
+        for job in owed:
+            self._owe_archive(job)
         while not stop.is_set():
             job = await self._to_archive.get()
             try:
@@ -236,7 +259,13 @@ class TranscriptionService:
             except Exception:
                 logger.exception("ticket %s: archive copy not recorded", job.ticket_code)
             finally:
+                self._archive_queued.discard(job.id)
                 self._to_archive.task_done()
+
+    def _owe_archive(self, job: TranscriptionJob) -> None:
+        if job.id not in self._archive_queued:  # owed from before and stored now: once
+            self._archive_queued.add(job.id)
+            self._to_archive.put_nowait(job)
 
     async def _archive(self, archiver: Archiver, job: TranscriptionJob) -> None:
         try:

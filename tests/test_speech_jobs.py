@@ -247,6 +247,33 @@ async def test_given_the_archiver_held_up_when_recordings_are_transcribed_then_t
     assert all(r.with_suffix(".mp3").stat().st_size > 0 for r in recordings)
 
 
+async def test_given_archive_copies_owed_when_the_instance_stops_then_the_next_one_to_start_writes_them(
+    pool: asyncpg.Pool, transcriber: ProcessTranscriber, tmp_path: Path
+) -> None:
+    """The copies wait in the instance's memory; the database knows they are owed, so those an
+    instance stopped before writing are written by the next instance to start."""
+    tickets, recordings = [], []
+    for n in range(2):
+        recordings.append(long_recording(tmp_path / f"8{n}-description.wav", copies=1))
+        tickets.append(await ticket_id(pool, await ticket_with_recording(pool, recordings[-1])))
+    owed = "SELECT count(*) FROM transcription_jobs WHERE archive_owed"
+
+    async with transcription(pool, transcriber, instance="first", archiving=False):
+        for ticket in tickets:
+            await wait_for_status(pool, ticket, {"done"})
+    assert not any(r.with_suffix(".mp3").exists() for r in recordings)  # stopped, copies queued
+    assert await pool.fetchval(owed) == 2
+
+    async with transcription(pool, transcriber, instance="second"):
+        rows = [await wait_for_archive(pool, ticket) for ticket in tickets]
+
+    assert [r["transcript_archive"] for r in rows] == [
+        str(r.with_suffix(".mp3")) for r in recordings
+    ]
+    assert all(r.with_suffix(".mp3").stat().st_size > 0 for r in recordings)
+    assert await pool.fetchval(owed) == 0
+
+
 @pytest.mark.parametrize("content", [b"", b"RIFF\x24\x00\x00\x00WAVEfmt garbage" * 20])
 async def test_given_an_empty_or_corrupt_recording_when_transcribed_then_the_ticket_is_failed_and_the_audio_kept(
     pool: asyncpg.Pool, transcriber: ProcessTranscriber, tmp_path: Path, content: bytes
