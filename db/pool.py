@@ -95,9 +95,23 @@ async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
         raise DatabaseUnavailable(f"cannot connect: {type(err).__name__}: {err}") from err
 
 
+async def _as_it_is(_conn: asyncpg.Connection) -> None:
+    """A connection goes back to the pool without asyncpg's default reset (advisory unlock,
+    CLOSE ALL, UNLISTEN *, RESET ALL: one more round trip for every query run on the pool).
+    asyncpg still rolls back a transaction left open and drops the connection's listeners,
+    and nothing else here outlives a checkout: locks are transaction-scoped
+    (``pg_advisory_xact_lock``) or unlocked in a ``finally`` (migrations), settings are
+    ``SET LOCAL``, cursors live in transactions, LISTEN connections remove their listener."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, command_timeout=30, connect=_connect
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=30,
+        connect=_connect,
+        reset=_as_it_is,
     )
     assert pool is not None
     return pool

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 
 class Clock:
-    """``held_scale``: how fast time runs past a hold (see ``hold``)."""
+    """``held_scale``: how fast time runs past a hold (see ``hold``) unless it says otherwise."""
 
     def __init__(
         self, scale: float = 1.0, *, start: float | None = None, held_scale: float = 1.0
@@ -25,27 +25,34 @@ class Clock:
             raise ValueError("scale must be positive")
         self.scale = scale
         self.held_scale = held_scale
-        self._rate = scale  # the scale time runs at now: ``held_scale`` past a hold
+        self._rate = scale  # the scale time runs at now: the slowest of the holds passed
         self._epoch0 = time.time() if start is None else start
         self._mono0 = time.monotonic()
-        self._holds: list[float] = []  # sorted
+        self._holds: list[tuple[float, float]] = []  # (moment, scale past it), sorted
 
     def now(self) -> float:
         """Simulated seconds since the Unix epoch."""
         moment = self._epoch0 + (time.monotonic() - self._mono0) * self._rate
-        if self._rate != self.held_scale and self._holds and moment > self._holds[0]:
-            self._rebase(self._holds[0], self.held_scale)
-            return self._holds[0]
+        for at, scale in self._holds:
+            if at > moment:
+                break
+            if scale < self._rate:  # passed a hold that slows time further
+                at = max(at, self._epoch0)
+                self._rebase(at, scale)
+                return at
         return moment
 
-    def hold(self, moment: float) -> Callable[[], None]:
-        """Past ``moment`` time runs only at ``held_scale`` until the returned function is
-        called (once): what must happen before ``moment`` (a replay's calls of one day, an
-        answer due before a deadline) happens before it however slow the machine is, while
-        calls in progress still move on (their rings, talks and wrap-ups take simulated time).
-        A moment already past holds time where it is: it never runs backwards."""
-        moment = max(moment, self.now())
-        bisect.insort(self._holds, moment)
+    def hold(self, moment: float, scale: float | None = None) -> Callable[[], None]:
+        """Past ``moment`` time runs only at ``scale`` (``held_scale`` unless given; the
+        slowest of the holds passed) until the returned function is called (once): what must
+        happen before ``moment`` (a replay's calls of one day, an answer due before a
+        deadline) happens before it however slow the machine is, while calls in progress
+        still move on (their rings, talks and wrap-ups take simulated time). A moment already
+        past holds time where it is: it never runs backwards."""
+        held = (max(moment, self.now()), self.held_scale if scale is None else scale)
+        if held[1] <= 0:
+            raise ValueError("scale must be positive")
+        bisect.insort(self._holds, held)
         released = False
 
         def release() -> None:
@@ -53,17 +60,18 @@ class Clock:
             if released:
                 return
             released = True
-            self._holds.pop(bisect.bisect_left(self._holds, moment))
+            self._holds.pop(bisect.bisect_left(self._holds, held))
             current = self.now()
-            if self._rate != self.scale and not (self._holds and current >= self._holds[0]):
-                self._rebase(current, self.scale)
+            pace = min((s for at, s in self._holds if at <= current), default=self.scale)
+            if pace != self._rate:
+                self._rebase(current, pace)
 
         return release
 
     def skip_to(self, moment: float) -> None:
         """Time jumps forward to ``moment``, no further than the earliest hold and never back
         (a replay with no call in progress skips the quiet hours to the next one)."""
-        target = min(moment, self._holds[0]) if self._holds else moment
+        target = min(moment, self._holds[0][0]) if self._holds else moment
         if target > self.now():
             self._rebase(target, self._rate)
 

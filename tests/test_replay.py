@@ -87,6 +87,25 @@ def test_given_a_hold_when_time_passes_it_then_it_slows_until_released_and_never
     late()
 
 
+def test_given_holds_of_their_own_pace_when_time_passes_them_then_the_slowest_sets_the_pace() -> (
+    None
+):
+    """A hold may name its own pace (the replay's operator pressing a button at a person's
+    speed): past several holds time runs at the slowest of them, and a release gives back
+    the pace of those still passed, then the full one."""
+    clock = Clock(scale=1e6, start=1_000_000.0, held_scale=100.0)
+    usual = clock.hold(clock.now())
+    clock.now()
+    assert clock.real(100.0) == 1.0
+    person = clock.hold(clock.now(), scale=1.0)
+    clock.now()
+    assert clock.real(1.0) == 1.0
+    usual()
+    assert clock.real(1.0) == 1.0  # the slower hold is still passed
+    person()
+    assert clock.real(1e6) == 1.0
+
+
 def _folder_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 

@@ -85,10 +85,11 @@ ANSWERED_ON_PHONE = "Tổng đài viên đã hướng dẫn, trả lời trực 
 SURVEY_OPENING = strip_diacritics(TEMPLATES[Event.SURVEY].split("{code}")[0])
 DAY_HELD_FROM = 23.5 * 3600  # local time a day's calls must be over by, or time slows
 HELD_SCALE = 100.0  # how fast time runs past a hold (``switchboard.Clock.hold``)
+TRANSFER_SCALE = 10.0  # how fast time runs while an operator moves a caller to 115
 ON_TIME_MARGIN = 6 * 3600.0  # a deadline is at least 17 h after the forward (end of a working day)
 IDLE_STEP = 6 * 3600.0  # how far time skips at once when no call is in progress
 POLL = 0.05  # real seconds between looks at something a person waits for
-SWEEP = 0.2  # real seconds between the back office's sweeps (escalations) in the replay
+SWEEP = 0.5  # real seconds between the back office's sweeps (escalations) in the replay
 DEADLINE_MARGIN = 3600.0  # an agency on time answers at the latest an hour before its deadline
 PERSON_WAIT = 300.0  # real seconds a simulated person waits for the system at most
 
@@ -303,12 +304,16 @@ class People:
 
     async def transfer(self, answered_by: str, uniqueid: str) -> str:
         """The 1022 operator who answered hears an emergency and moves the caller to 115 with
-        the console's button, once the service has seen them answer (until then it refuses:
-        not on this call); the code of the 115 ticket that follows the caller."""
+        the console's button, once their console shows the call with its ticket (the service
+        has seen them answer and stored the call); the code of the 115 ticket that follows the
+        caller."""
         operator = self._operators[answered_by.removeprefix("PJSIP/")]
         moved: list[str] = []
 
         async def transferred() -> bool:
+            shown = (await operator.get("/api/v1/operators/me/call"))["call"]
+            if shown is None or shown["uniqueid"] != uniqueid or "code" not in shown:
+                return False
             try:
                 result = await operator.post(
                     f"/api/v1/calls/{uniqueid}/transfer", {"line": Line.MEDICAL.value}
@@ -549,10 +554,11 @@ async def run_replay(
                 "notify_callback_secret": SecretStr(callback_secret),
                 "notify_quiet_start": 0,
                 "notify_quiet_end": 0,
-                "notify_poll_interval": 0.1,
+                "notify_poll_interval": 0.25,
                 "zalo_app_id": None,
                 "dispatch_timeout": DISPATCH_TIMEOUT.total_seconds(),
                 "sweep_interval": SWEEP,
+                "spool_retry_interval": SWEEP,  # a call spooled on a busy machine is stored soon
                 # every simulated person logs in from this one address at the start
                 "login_attempts_per_minute": 1000,
                 # the IVR waits for the database rather than spooling when the machine is busy:
@@ -661,8 +667,9 @@ async def _drive(
     """Place every call at its moment; after each, the people's story of its ticket.
 
     Time runs only at ``HELD_SCALE`` past the next call's moment until the call before it has
-    left the IVR for the queue, and past 23:30 of a day until that day's calls are over: every
-    call starts when planned and stays on its day however busy the machine is."""
+    left the IVR for the queue, and past 23:30 of a day until each of that day's calls has been
+    answered (a transferred one: moved to 115) or is over: every call starts, is queued and
+    answered when planned and stays on its day however busy the machine is."""
     clock = board.clock
     start = clock.now()
     total = _epoch(options.end + timedelta(days=1)) - start
@@ -673,6 +680,7 @@ async def _drive(
     # calls to move to 115: the answering 1022 operator's interface, and the release of the
     # hold that keeps the call going while they press the transfer button
     moving: dict[str, asyncio.Future[tuple[str, Callable[[], None]]]] = {}
+    connected: dict[str, asyncio.Event] = {}  # the other calls, set once an operator answers
     done = 0
     placed = 0
     on_trunk = 0  # calls the emulated PBX is carrying
@@ -704,10 +712,23 @@ async def _drive(
         if event.name == "QueueCallerJoin" and (found := queued.get(uniqueid)):
             found.set()
         elif event.name == "AgentConnect" and (answer := moving.pop(uniqueid, None)):
-            answer.set_result((event.get("Interface") or "", clock.hold(clock.now())))
+            held = clock.hold(clock.now(), TRANSFER_SCALE)
+            answer.set_result((event.get("Interface") or "", held))
+        elif event.name == "AgentConnect" and (talking := connected.pop(uniqueid, None)):
+            talking.set()
 
     async def one(call: PlannedCall, next_call_may_start: Callable[[], None]) -> None:
         nonlocal done
+        on_its_day = True  # the day may not end before this call is answered (or over)
+
+        def day_may_end() -> None:
+            nonlocal on_its_day
+            if on_its_day:
+                on_its_day = False
+                left_on[call.day] -= 1
+                if left_on[call.day] == 0:
+                    day_ends[call.day]()
+
         try:
             try:
                 handle = await board.place_call(
@@ -715,8 +736,11 @@ async def _drive(
                 )
                 queued[handle.uniqueid] = in_queue = asyncio.Event()
                 answered = None
+                talking = None
                 if call.dialled is not call.line:
                     moving[handle.uniqueid] = answered = asyncio.get_running_loop().create_future()
+                else:
+                    connected[handle.uniqueid] = talking = asyncio.Event()
                 finished = asyncio.ensure_future(handle.wait())
                 finished.add_done_callback(hung_up)
                 waiter = asyncio.ensure_future(in_queue.wait())
@@ -726,6 +750,16 @@ async def _drive(
                     waiter.cancel()
             finally:
                 next_call_may_start()
+            if talking is not None:
+                # answered on its day, with its ticket already dated by its start: its talk
+                # and the work on the ticket may go on past the day's end
+                waiter = asyncio.ensure_future(talking.wait())
+                try:
+                    await asyncio.wait([finished, waiter], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
+                    connected.pop(handle.uniqueid, None)
+                day_may_end()
             moved_to = None
             if answered is not None:
                 await asyncio.wait([finished, answered], return_when=asyncio.FIRST_COMPLETED)
@@ -742,9 +776,7 @@ async def _drive(
                 raise RuntimeError(f"call {outcome.uniqueid}: nobody answered")
             code = moved_to or await people.ticket_of(call, outcome.variables.get("HOTLINE_TICKET"))
         finally:
-            left_on[call.day] -= 1
-            if left_on[call.day] == 0:
-                day_ends[call.day]()
+            day_may_end()
         await people.story(call, code, outcome.answered_by)
         done += 1
 
