@@ -89,7 +89,18 @@ async def test_given_a_supervisor_when_it_opens_reports_from_the_top_bar_then_th
         font = await page.evaluate("getComputedStyle(document.body).fontFamily")
         assert "Noto Sans" in font  # our stylesheet, not the browser's serif
         assert await page.text_content("h1") == "Báo cáo tổng đài"
+        no_data = "Không có số liệu trong khoảng thời gian này."
+        for chart in ("chart-months", "chart-service", "chart-agencies", "chart-115"):
+            await expect(page.get_by_test_id(chart)).to_have_text(no_data)
         await screenshot(page, "reports-empty-month")
+        # a count axis up to 1 or 5 has no tick halfway (it read 0, 1, 1 and 0, 3, 5)
+        for top in (1, 2, 5):
+            ticks = await page.evaluate(
+                """(top) => Array.from(Hotline.charts.bars(["12/2026"], [{name: "x", values: [top]}])
+                    .querySelectorAll("text.axis[text-anchor=end]"), (label) => label.textContent)""",
+                top,
+            )
+            assert ticks == (["0", "1", "2"] if top == 2 else ["0", str(top)]), ticks
         assert script_errors(page) == []
 
 

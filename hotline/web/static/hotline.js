@@ -196,6 +196,7 @@
     const root = svg("svg", { viewBox: "0 0 " + width + " " + height, class: "chart", role: "img" });
     for (const tick of [0, 0.5, 1]) {
       const v = max * tick;
+      if (!opts.percent && !Number.isInteger(v)) continue; // a count axis up to 1 or 5: no "1" or "3" halfway
       root.append(svg("line", { x1: left, x2: width - 8, y1: y(v), y2: y(v), class: "grid" }));
       const label = svg("text", { x: left - 4, y: y(v) + 4, class: "axis", "text-anchor": "end" });
       label.textContent = opts.percent ? Math.round(v * 100) + "%" : Math.round(v);

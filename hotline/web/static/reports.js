@@ -47,7 +47,7 @@
         cls: "s" + i,
       };
     });
-    if (!report.months.length) return empty(target);
+    if (!series.some(function (s) { return s.values.some(Boolean); })) return empty(target);
     clear(target, H.charts.bars(report.months.map(function (m) { return monthLabel(m.month); }), series, { height: 260, width: 640 }), H.charts.legend(series));
   }
 
@@ -103,6 +103,7 @@
         });
       }
     }
+    if (!requests.value) return empty(target);
     clear(target, H.charts.hbars(items, {}));
   }
 
