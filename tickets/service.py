@@ -428,10 +428,10 @@ class BackofficeService:
             raise NoFacilityAvailable("no facility with a free ambulance is left to ask")
         return attempt
 
-    async def _where(self, ticket: TicketState) -> Point:
+    @staticmethod
+    def _where(ticket: TicketState, province: Province) -> Point:
         if ticket.lat is not None and ticket.long is not None:
             return Point(ticket.lat, ticket.long)
-        province = await self._store.province()
         lineage = Router.of(province).lineage(ticket.locality)
         by_code = {loc.code: loc for loc in province.localities}
         for code in lineage:
@@ -444,7 +444,7 @@ class BackofficeService:
         self, ticket: TicketState, attempts: list[Attempt], actor: str
     ) -> Attempt | None:
         province = await self._store.province()
-        where = await self._where(ticket)
+        where = self._where(ticket, province)
         facility = next_facility(province.facilities, where, attempts)
         now = self._clock()
         if facility is None:
