@@ -320,6 +320,26 @@ async def test_given_a_paused_operator_when_callers_give_up_then_the_worklist_fi
         assert script_errors(page) == []
 
 
+async def test_given_a_caller_who_pressed_0_when_the_operator_classifies_the_ticket_then_the_call_card_shows_the_operators_category(
+    live: Live,
+) -> None:
+    live.board.add_softphone(Softphone("op105", ring_delay=1.0, talk_time=100_000.0))
+    await add_user(live.service, "mai", Role.OPERATOR)
+    async with chromium() as browser:
+        page = await operator_page(browser, live.service.http_url, "mai", "op105")
+        call = await live.board.place_call("1022", CALLER, script=CallerScript(keys=["0"]))
+        await page.wait_for_selector("#call-panel[data-state=live]", timeout=20_000)
+        await expect(page.locator("#category")).to_have_text("Chưa phân loại")
+        await page.select_option("#f-category", "information")
+        await page.select_option("#f-agency", "VP-UBND")
+        await page.fill("#f-description", "Hỏi giờ làm việc của bộ phận một cửa")
+        await page.click("#submit-ticket")
+        await page.wait_for_selector("#ticket-result:not([hidden])")
+        await expect(page.locator("#category")).to_have_text("Thông tin, góp ý")
+        assert script_errors(page) == []
+        call.hangup()
+
+
 async def test_given_a_1022_call_when_the_operator_transfers_it_then_the_caller_joins_115_and_a_115_ticket_replaces_the_1022_one(
     live: Live, db: asyncpg.Connection
 ) -> None:

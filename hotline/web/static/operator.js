@@ -342,6 +342,8 @@
       }
       const path = "/api/v1/tickets/" + encodeURIComponent(code);
       await api("POST", path + "/classify", body);
+      state.call.category = body.category;  // the call card said what the caller pressed
+      $("category").textContent = categoryName(body.category);
       if (isMedical()) {
         // Classified with the locality first: the nearest facility is looked for from there.
         state.submitted = true;
