@@ -98,6 +98,10 @@ async def test_given_an_answered_call_in_the_sample_when_a_supervisor_reviews_it
         await expect(row).to_contain_text("Mẫu ngẫu nhiên, Điện thoại viên đánh dấu")
         # its talk time as queue_log has it (COMPLETECALLER), m:ss
         await expect(row).to_contain_text(f"{talk // 60}:{talk % 60:02d}")
+        await expect(supervisor.locator("#trend-chart")).to_have_text(
+            "Chưa có đánh giá nào trong khoảng thời gian này."
+        )
+        await expect(supervisor.locator("#criteria-chart-title")).to_be_hidden()
         await row.click()
         await expect(supervisor.locator("#review-title")).to_contain_text(code or "")
         # the whole call plays in the page
@@ -120,6 +124,7 @@ async def test_given_an_answered_call_in_the_sample_when_a_supervisor_reviews_it
         await expect(saved.locator("[data-testid=review-score]")).to_have_text("78,18 %")
         await expect(row).to_contain_text("78,18 %")
         await expect(supervisor.locator("#trend-chart svg rect.bar")).to_have_count(1)
+        await expect(supervisor.locator("#criteria-chart-title")).to_be_visible()
         await screenshot(supervisor, "reviews-saved")
         assert script_errors(supervisor) == []
         # the report's quality chart: this month's average

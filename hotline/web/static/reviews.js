@@ -137,6 +137,7 @@
       H.failed(err);
       return;
     }
+    $("criteria-chart-title").hidden = !trends.weeks.length;  // no heading over an empty chart
     if (!trends.weeks.length) {
       clear($("trend-chart"), el("p", { class: "muted", text: t("reviews.no_trend") }));
       clear($("criteria-chart"));
