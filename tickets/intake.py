@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -95,11 +95,15 @@ class CallIntake:
         return [{"at": e.at.isoformat(), "step": e.kind, **e.data} for e in self.events]
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in ("started_at", "ended_at"):
-            if data[key] is not None:
-                data[key] = data[key].isoformat()
-        data["events"] = [{**e, "at": e["at"].isoformat()} for e in data["events"]]
+        """The snapshot as JSON values (the spool's format). Built field by field: under a
+        burst the spool writes one for every step, and ``asdict``'s deep copy was most of it."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["started_at"] = self.started_at.isoformat()
+        data["ended_at"] = None if self.ended_at is None else self.ended_at.isoformat()
+        data["events"] = [
+            {"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind, "data": e.data}
+            for e in self.events
+        ]
         return data
 
     @classmethod
