@@ -126,7 +126,8 @@ class IntakeRecorder:
         """One save bounded by ``timeout``; ``None`` (logged, counted) when it failed."""
         started = time.monotonic()
         try:
-            code = await asyncio.wait_for(self._repository.save(intake), self._timeout)
+            async with asyncio.timeout(self._timeout):  # in this task: no task of its own
+                code = await self._repository.save(intake)
         except REFUSED as err:
             self._refused[(intake.uniqueid, intake.started_at)] = None
             if len(self._refused) > MAX_SLOW_CALLS:
