@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 import wave
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from switchboard.channels import (
     STATE_DOWN,
@@ -41,6 +42,9 @@ HOTLINE_QUEUES = ("hotline-1022", "emergency-115")
 LINES = {"1022": ("hotline-1022", "600", "0"), "115": ("emergency-115", "120", "10")}
 TRANSFER_PRIO = {"1022": "5", "115": "20"}  # [hotline-transfer]: ahead of the line's callers
 SAMPLE_RATE = 8000
+# MixMonitor's day folder: extensions.conf's STRFTIME(${EPOCH},Asia/Ho_Chi_Minh,%Y%m%d), the
+# day the IVR files its recordings under too, whatever the PBX's own time zone
+RECORDINGS_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @dataclass
@@ -283,7 +287,7 @@ class Dialplan:
         recdir = str(self.recordings_dir)
 
         def recording() -> str:
-            day = time.strftime("%Y%m%d", time.localtime(self.clock.now()))
+            day = datetime.fromtimestamp(self.clock.now(), RECORDINGS_TZ).strftime("%Y%m%d")
             return f"{recdir}/{day}/{channel.uniqueid}-call.wav"
 
         return [

@@ -9,6 +9,7 @@ import asyncio
 import re
 import wave
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -35,13 +36,15 @@ from switchboard.testing import (
 SCALE = 50.0
 
 
-def make_board(tmp_path: Path, *, scale: float = SCALE, **kw: object) -> Switchboard:
+def make_board(
+    tmp_path: Path, *, scale: float = SCALE, clock: Clock | None = None, **kw: object
+) -> Switchboard:
     return Switchboard(
         agi_port=1,
         recordings_dir=tmp_path / "rec",
         sounds_dir=Path(__file__).resolve().parent.parent / "asterisk_conf" / "sounds",
         ami_users={"hotline": BACKEND_USER, "admin": EVERYTHING_USER},
-        clock=Clock(scale=scale),
+        clock=clock or Clock(scale=scale),
         seed=11,
         **kw,  # type: ignore[arg-type]
     )
@@ -185,6 +188,27 @@ async def test_given_an_operator_who_answers_when_a_1022_call_comes_then_events_
     with wave.open(str(outcome.recording)) as audio:
         assert audio.getframerate() == 8000
         assert audio.getnframes() / 8000 >= 10  # apology + wait + conversation
+
+
+async def test_given_a_call_in_the_evening_utc_when_mixmonitor_records_it_then_its_folder_is_the_day_in_vietnam(
+    tmp_path: Path,
+) -> None:
+    # 23:30 UTC on the 6th is 06:30 on the 7th in Vietnam, the day the IVR files its own
+    # recordings of the call under (the call's recording went to 20261206 on a UTC server)
+    evening = datetime(2026, 12, 6, 23, 30, tzinfo=UTC).timestamp()
+    board = make_board(tmp_path, clock=Clock(scale=SCALE, start=evening))
+    await board.start()
+    try:
+        call = await board.place_call("1022", "0901234567")
+        await asyncio.sleep(0.5)
+        call.hangup()
+        outcome = await call.wait()
+    finally:
+        await board.stop()
+    assert outcome.recording is not None
+    assert outcome.recording.relative_to(tmp_path / "rec") == Path(
+        "20261207", f"{call.uniqueid}-call.wav"
+    )
 
 
 async def test_given_an_operator_who_never_answers_when_leastrecent_rings_then_ring_no_answer_autopause_and_the_next(
