@@ -68,8 +68,9 @@ UPDATE notifications SET status = CASE WHEN status = 'pending' THEN 'sent' ELSE 
        lease = NULL, updated_at = now()
 WHERE id = $1 AND status IN ('pending', 'delivered', 'undelivered') AND lease = $2
 """
-_RETRY_AT = """
-UPDATE notifications SET next_attempt_at = $3, last_error = $4, lease = NULL, updated_at = now()
+_RETRY_IN = """
+UPDATE notifications SET next_attempt_at = now() + $3::interval, last_error = $4, lease = NULL,
+       updated_at = now()
 WHERE id = $1 AND status = 'pending' AND lease = $2
 """
 _DEFER = """
@@ -134,8 +135,8 @@ class PostgresOutbox:
     async def mark_sent(self, n: Notification, provider_id: str | None) -> bool:
         return await self._end(_MARK_SENT, n, provider_id)
 
-    async def retry_at(self, n: Notification, at: datetime, error: str) -> bool:
-        return await self._end(_RETRY_AT, n, at, error)
+    async def retry_in(self, n: Notification, delay: timedelta, error: str) -> bool:
+        return await self._end(_RETRY_IN, n, delay, error)
 
     async def defer(self, n: Notification, at: datetime) -> bool:
         return await self._end(_DEFER, n, at)

@@ -107,7 +107,10 @@ class OutboxStore(Protocol):
 
     async def mark_sent(self, n: Notification, provider_id: str | None) -> bool: ...
 
-    async def retry_at(self, n: Notification, at: datetime, error: str) -> bool: ...
+    async def retry_in(self, n: Notification, delay: timedelta, error: str) -> bool:
+        """Due again ``delay`` after now by the storage's own clock (the one claims and leases
+        are measured with), whatever clock the service's business runs on."""
+        ...
 
     async def defer(self, n: Notification, at: datetime) -> bool:
         """Put back without counting the attempt (quiet hours)."""
@@ -280,7 +283,7 @@ class NotifyService:
         else:
             delay = timedelta(seconds=self._retry.delay(n.attempts))
             logger.info("notify: %s retry in %.1fs: %s", n.id, delay.total_seconds(), result.error)
-            await self._store.retry_at(n, now + delay, result.error or "failed")
+            await self._store.retry_in(n, delay, result.error or "failed")
         if follows is Verdict.SENT:
             self._metrics.outbox_sent.labels(n.channel).inc()
         else:

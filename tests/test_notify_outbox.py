@@ -277,7 +277,7 @@ async def test_given_a_lease_taken_over_when_the_first_worker_reports_then_only_
     assert taken.id == lost.id
     assert await first.extend([lost], timedelta(minutes=1)) == set()
     assert not await first.mark_sent(lost, "late")
-    assert not await first.retry_at(lost, datetime.now(UTC), "late")
+    assert not await first.retry_in(lost, timedelta(0), "late")
     assert not await first.give_up(lost, "late")
     assert await pool.fetchval("SELECT status FROM notifications") == "pending"
     assert await second.extend([taken], timedelta(minutes=1)) == {taken.id}
@@ -323,6 +323,7 @@ async def service_with_dead_gateway(
     max_attempts: int,
     clock: datetime,
     metrics: Metrics | None = None,
+    retry_base: float = 0.001,
 ) -> NotifyService:
     async def close_ticket(ticket_id: int, closure: Closure) -> None:
         raise AssertionError("no ticket is closed here")
@@ -339,12 +340,41 @@ async def service_with_dead_gateway(
         PostgresOutbox(pool),
         gateway,
         close_ticket=close_ticket,
-        retry=RetryPolicy(base=0.001, cap=0.001, max_attempts=max_attempts),
+        retry=RetryPolicy(base=retry_base, cap=retry_base, max_attempts=max_attempts),
         quiet=QuietHours(22, 7),
         lookup_url="https://x.vn/tra-cuu",
         clock=lambda: clock,
         metrics=metrics,
     )
+
+
+async def test_given_a_service_on_a_simulated_clock_when_a_send_fails_then_its_retry_waits_on_the_database_clock(
+    pool: asyncpg.Pool,
+) -> None:
+    """The business clock may be a replay's, years behind the database: the retry's wait is
+    counted on the clock the claims are (the database's), so the row is not due again at once."""
+    ticket_id = await new_ticket(pool, "115-26-800701", line="115")
+    await BackofficeService(PostgresBackofficeStore(pool)).classify(
+        OPERATOR, ticket_id, Category.MEDICAL
+    )
+    async with aiohttp.ClientSession() as session:
+        service = await service_with_dead_gateway(
+            pool,
+            session,
+            max_attempts=5,
+            clock=datetime(2019, 11, 18, 9, 0, tzinfo=UTC),
+            retry_base=600.0,
+        )
+        first = await service.process_due()
+        again = await service.process_due()
+
+    row = await pool.fetchrow(
+        "SELECT attempts, next_attempt_at >= now() + interval '4 minutes' AS waits"
+        " FROM notifications"
+    )
+    assert row is not None
+    assert (first, again) == (1, 0)
+    assert (row["attempts"], row["waits"]) == (1, True)
 
 
 async def test_given_an_unreachable_gateway_when_attempts_run_out_then_the_row_is_dead_lettered(
