@@ -120,6 +120,14 @@ class Operator:
             return OperatorState.WRAP_UP
         return OperatorState.AVAILABLE
 
+    def began(self, state: OperatorState, now: datetime) -> datetime:
+        """When ``state``, derived at ``now`` from ``self.state``, began: an operator whose
+        wrap-up ran out before anything looked has been available since it ran out."""
+        wrapped_up = state is OperatorState.AVAILABLE and self.state is OperatorState.WRAP_UP
+        if wrapped_up and self.last_call_end is not None:
+            return min(now, self.last_call_end + timedelta(seconds=self.wrapup_seconds))
+        return now
+
 
 @dataclass
 class QueueView:
@@ -325,7 +333,7 @@ class LiveModel:
     def _touch(self, operator: Operator, at: datetime) -> list[Outcome]:
         state = operator.derive_state(at)
         if state is not operator.state or operator.since is None:
-            operator.state, operator.since = state, at
+            operator.state, operator.since = state, operator.began(state, at)
         return [Changed("operators", operator.interface)]
 
     def _agent_called(self, e: AmiEvent) -> list[Outcome]:
@@ -619,7 +627,7 @@ class LiveModel:
         op = self.operators[interface]
         state = op.derive_state(now)
         if state is not op.state:
-            op.state, op.since = state, now
+            op.state, op.since = state, op.began(state, now)
         return {
             "interface": op.interface,
             "name": op.name,
