@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import FilePayload
+from playwright.async_api import FilePayload, expect
 
 from db.backoffice import PostgresBackofficeStore
 from db.province import load_province
@@ -170,7 +170,7 @@ def attachment_files(service: RunningService) -> list[Path]:
 
 
 async def test_given_an_agency_user_when_it_accepts_and_answers_with_a_png_then_the_file_is_stored_and_the_ticket_answered(
-    service: RunningService, desk: Desk
+    service: RunningService, desk: Desk, api: Api
 ) -> None:
     recent = await desk.ticket(
         WARD, description="Ổ gà lớn trước số 12 Trần Phú", created_ago=timedelta(minutes=5)
@@ -204,6 +204,15 @@ async def test_given_an_agency_user_when_it_accepts_and_answers_with_a_png_then_
         links = await page.locator(".files a").all_text_contents()
         html = await page.content()
         await screenshot(page, "agency-inbox")
+        # a colleague accepts the late one first: the page says why it cannot, in Vietnamese
+        await page.click(f"#inbox-rows tr[data-code='{late}']")
+        await page.wait_for_selector("#accept")
+        assert (await api.post("phuong_hc1", f"/api/v1/tickets/{late}/accept", {}))[0] == 200
+        await page.click("#accept")
+        await expect(page.locator("#toast")).to_have_text(
+            "Có lỗi xảy ra: Phản ánh đã ở trạng thái khác, không làm được việc này nữa."
+            " Tải lại trang để xem trạng thái hiện tại."
+        )
         errors = script_errors(page)
 
     assert codes == [[late, True], [recent, False]]

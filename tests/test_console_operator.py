@@ -351,8 +351,11 @@ async def test_given_a_1022_call_when_the_operator_transfers_it_then_the_caller_
         await page.wait_for_selector("#call-panel[data-state=live]", timeout=20_000)
         first = await page.text_content("#ticket-code")
         assert await page.text_content("#transfer") == "Chuyển sang 115"
+        assert await page.is_visible("#ticket-form")
         await page.click("#transfer")
         await page.wait_for_selector("#toast:has-text('Đã chuyển cuộc gọi sang 115')")
+        # the 1022 ticket is transferred: no form left to classify it with
+        await expect(page.locator("#ticket-card")).to_be_hidden()
         assert script_errors(page) == []
         call.hangup()
 

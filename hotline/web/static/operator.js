@@ -164,7 +164,9 @@
       return el("li", { "data-kind": step.step }, H.eventText({ kind: step.step, data: data }, names()));
     }));
     renderTranscript();
-    $("ticket-card").hidden = !call.code;
+    // a call moved to the other line leaves its ticket to that line's operator (transferred:
+    // nothing more to classify here)
+    $("ticket-card").hidden = !call.code || (state.ended === "transferred" && !state.submitted);
     $("form-code").textContent = call.code || "";
     applyLine();
     renderDispatch();
