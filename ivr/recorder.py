@@ -101,7 +101,7 @@ class IntakeRecorder:
         stored = threading.Event()
 
         def settled(task: asyncio.Task[str | None]) -> None:
-            if task.cancelled() or task.result() is None:
+            if task.cancelled() or task.exception() is not None or task.result() is None:
                 return  # failed: the spool keeps the snapshot for the replayer
             stored.set()
             if self._spooled.get(intake.uniqueid) == intake.version:
