@@ -118,6 +118,9 @@ async def test_given_the_demo_when_a_person_takes_the_free_seat_and_a_supervisor
     seat = next(line for line in demo.log if "your operator seat" in line)
     assert f"on softphone {YOUR_SEAT}" in seat
     assert any(f"softphone {SUPERVISOR_PHONE}" in line for line in demo.log)
+    # the agency's inbox stays empty until the person forwards it something: the log says how
+    agency = next(line for line in demo.log if "agency login" in line)
+    assert "a field report of noise in Quận Hải Châu" in agency
     board = demo.app[BOARD]
     simulated = {
         m.interface for q in board.truth().queues.values() for m in q.members

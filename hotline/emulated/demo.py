@@ -165,7 +165,9 @@ async def _people(app: web.Application, board: Switchboard, options: DemoOptions
         f" picks up after {PICK_UP:.0f} s)",
         f"demo: administrator login  admin / {await _demo_user(auth, 'admin', Role.ADMIN)}",
         f"demo: agency login ({DEMO_AGENCY})  ubnd / "
-        f"{await _demo_user(auth, 'ubnd', Role.AGENCY, DEMO_AGENCY)}",
+        f"{await _demo_user(auth, 'ubnd', Role.AGENCY, DEMO_AGENCY)}  (its inbox gets what"
+        " you forward to it from your seat, e.g. a field report of noise in Quận Hải Châu: the"
+        " simulated operators answer calls but forward no ticket)",
         f"demo: your operator seat  {YOUR_LOGIN} / "
         f"{await _demo_user(auth, YOUR_LOGIN, Role.OPERATOR)}  on softphone {YOUR_SEAT}"
         f" (no simulated operator uses it: calls ring on your screen, picked up after"
