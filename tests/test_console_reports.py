@@ -93,6 +93,11 @@ async def test_given_a_supervisor_when_it_opens_reports_from_the_top_bar_then_th
         for chart in ("chart-months", "chart-service", "chart-agencies", "chart-115"):
             await expect(page.get_by_test_id(chart)).to_have_text(no_data)
         await screenshot(page, "reports-empty-month")
+        async with page.expect_download() as download:
+            await page.click("#r-csv")
+        saved = Path(await (await download.value).path())
+        # a byte order mark: Excel then reads UTF-8, not the machine's code page
+        assert saved.read_bytes().startswith("\ufefffrom,to,section,key,Chỉ tiêu,".encode())
         # a count axis up to 1 or 5 has no tick halfway (it read 0, 1, 1 and 0, 3, 5)
         for top in (1, 2, 5):
             ticks = await page.evaluate(

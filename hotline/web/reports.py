@@ -154,12 +154,13 @@ async def report_page(request: web.Request) -> web.Response:
 @page(*MANAGERS)
 async def report_csv(request: web.Request) -> web.Response:
     """The period report as CSV (the figures, then month by month and agency by agency), labels
-    in the page's language; a download."""
+    in the page's language; a download, opening in Excel with its Vietnamese intact (a UTF-8
+    byte order mark: without one Excel reads the file in the machine's ANSI code page)."""
     period = _period(request)
     report = await _report(request, period)
     name = f"bao-cao-{period[0].isoformat()}-{period[1].isoformat()}.csv"
     return web.Response(
-        text=to_csv(report, Lang(request[LANG_KEY].value)),
+        text="\ufeff" + to_csv(report, Lang(request[LANG_KEY].value)),
         content_type="text/csv",
         charset="utf-8",
         headers={
