@@ -67,6 +67,17 @@ def _free_port() -> int:
         return port
 
 
+def _settings(database_url: str, data_dir: Path, http_bind: str) -> Settings:
+    return Settings.model_validate(
+        {
+            "database_url": database_url,
+            "data_dir": data_dir,
+            "agi_bind": f"127.0.0.1:{_free_port()}",
+            "http_bind": http_bind,
+        }
+    )
+
+
 @dataclass
 class Demo:
     app: web.Application
@@ -86,14 +97,7 @@ async def demo(
     database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[Demo]:
     caplog.set_level(logging.INFO, logger="hotline.emulated.demo")
-    settings = Settings.model_validate(
-        {
-            "database_url": database_url,
-            "data_dir": tmp_path,
-            "agi_bind": f"127.0.0.1:{_free_port()}",
-            "http_bind": "127.0.0.1:18170",
-        }
-    )
+    settings = _settings(database_url, tmp_path, "127.0.0.1:18170")
     app = build_demo_app(settings, DemoOptions(seed=3, calls_per_hour=400.0))
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     try:
@@ -164,3 +168,23 @@ async def test_given_the_demo_when_a_person_takes_the_free_seat_and_a_supervisor
         assert script_errors(page) == []
         assert script_errors(wallboard) == []
         call.hangup()
+
+
+async def test_given_a_demo_started_before_on_the_database_when_it_starts_again_then_the_log_says_the_province_is_there(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hotline.emulated.demo")
+    settings = _settings(database_url, tmp_path, "127.0.0.1:18171")
+    for _ in range(2):
+        app = build_demo_app(settings, DemoOptions(seed=3, calls_per_hour=120.0))
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        try:
+            await runner.setup()
+            app[BOARD].stop_traffic()
+        finally:
+            await runner.cleanup()
+    province = [
+        r.getMessage() for r in caplog.records if "province reference data" in r.getMessage()
+    ]
+    assert province[0].startswith("demo: province reference data loaded ({'categories': 5,")
+    assert province[1] == "demo: province reference data already in the database"

@@ -134,7 +134,10 @@ async def _people(app: web.Application, board: Switchboard, options: DemoOptions
     logins, one team of simulated operators per line sized by Erlang C, a free seat and a
     supervisor's softphone for the person trying it, and the citizens who call."""
     added = await PostgresProvinceRepository(app[POOL]).load(read_province_file(None))
-    logger.info("demo: province reference data loaded (%s)", added)
+    if any(added.values()):
+        logger.info("demo: province reference data loaded (%s)", added)
+    else:  # a second start: "loaded ({'categories': 0, …})" read as an empty province
+        logger.info("demo: province reference data already in the database")
     users = PostgresUserRepository(app[POOL])
     auth = AuthService(users, token_ttl=timedelta(hours=12))
     service = app[AGENTS]
