@@ -279,7 +279,12 @@ _LABELS: dict[str, tuple[str, str]] = {
         "Line 115: not sent to any facility, by outcome",
     ),
     "staffing_target": ("Mục tiêu mức phục vụ", "Service level target"),
-    "staffing_received": ("Cuộc gọi vào hàng đợi", "Calls queued"),
+    # the queue's load: a call moved here from the other line counts (its line is where it came
+    # in, so the line's "calls queued" above leaves it out and the two differ)
+    "staffing_received": (
+        "Cuộc gọi vào hàng đợi (kể cả cuộc gọi chuyển từ đường dây kia sang)",
+        "Calls queued (calls moved in from the other line included)",
+    ),
     "staffing_aht": ("Thời gian xử lý trung bình (giây)", "Average handling time (s)"),
     "staffing_intervals": ("Số khung 15 phút có cuộc gọi", "15-minute intervals with calls"),
     "staffing_peak": ("Số điện thoại viên cần lúc cao điểm", "Operators needed at the peak"),
