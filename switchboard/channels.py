@@ -286,6 +286,20 @@ class Channels:
             channel.check()
         return False
 
+    def give_up_if_due(self, channel: Channel, rival: float | None = None) -> None:
+        """The person on ``channel`` hangs up if their patience (``gives_up_at``) has run out,
+        unless ``rival`` (the simulated moment something else happens to them: an answer, a
+        timeout) came before it; raises ChannelHungUp. On a fast clock the waiting task may
+        look only after both moments passed: the earlier one is what happened (on a tie, the
+        hang-up)."""
+        patience = channel.gives_up_at
+        if patience is None or patience > self._clock.now():
+            return
+        if rival is not None and rival < patience:
+            return
+        self.request_hangup(channel, 16, by="caller", soft=False)
+        channel.check()
+
     def redirect(self, channel: Channel, context: str, exten: str, priority: str) -> None:
         channel.redirect_to = (context, exten, priority)
         self.poke(channel)

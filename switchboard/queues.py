@@ -645,7 +645,7 @@ class AppQueue:
         try:
             while True:
                 caller.check()
-                if expire is not None and self.clock.now() >= expire:
+                if self._expired(caller, expire):
                     return self._give_up(queue, entry, "TIMEOUT", "EXITWITHTIMEOUT")
                 if leave and self._is_empty(queue, leave, caller):
                     return self._give_up(queue, entry, "LEAVEEMPTY", "EXITEMPTY")
@@ -655,7 +655,7 @@ class AppQueue:
                 result = await self._try_calling(queue, entry, expire, options)
                 if result is not None:
                     return result
-                if expire is not None and self.clock.now() >= expire:
+                if self._expired(caller, expire):
                     return self._give_up(queue, entry, "TIMEOUT", "EXITWITHTIMEOUT")
                 await self._wait_a_bit(caller, config.retry)
         except (ChannelHungUp, Redirected):
@@ -666,6 +666,12 @@ class AppQueue:
         finally:
             if entry in queue.entries:  # cancelled (board stopping)
                 queue.entries.remove(entry)
+
+    def _expired(self, caller: Channel, expire: float | None) -> bool:
+        """The absolute ``Queue()`` timeout has passed — unless the caller's patience ran out
+        before it: then they hang up (ChannelHungUp), also if the timeout is still ahead."""
+        self.channels.give_up_if_due(caller, expire)
+        return expire is not None and self.clock.now() >= expire
 
     def _exit(self, queue: QueueState, entry: Entry, event: str) -> Entry:
         """queue_exec's ``EXITWITHTIMEOUT``, ``EXITEMPTY`` and ``ABANDON`` (a hang-up, or a
@@ -777,7 +783,9 @@ class AppQueue:
             entry.linpos = best_pos + 1 if best_pos + 1 < len(queue.members) else 0
         return [ranked[0][2]]
 
-    def _ring(self, queue: QueueState, entry: Entry, member: Member) -> _Leg:
+    def _ring(self, queue: QueueState, entry: Entry, member: Member, now: float) -> _Leg:
+        """Ring ``member`` from the simulated moment ``now`` (the ring timeout counts from it
+        too, however long ringing every phone takes the machine)."""
         caller = entry.channel
         phone = self.devices.phone(member.interface)
         endpoint = member.interface.split("/", 1)[-1]
@@ -808,7 +816,6 @@ class AppQueue:
         self.channels.set_state(leg, STATE_RINGING)
         self.channels.dial_state(caller, leg, "RINGING")
         self.devices.ring(member.state_interface, +1)
-        now = self.clock.now()
         answer_at = None
         if phone is not None and phone.answers:
             answer_at = now + draw(phone.rng, phone.ring_delay)
@@ -828,8 +835,8 @@ class AppQueue:
         if not targets:
             return None
         entry.pending = True
-        legs = [self._ring(queue, entry, member) for member in targets]
         now = self.clock.now()
+        legs = [self._ring(queue, entry, member, now) for member in targets]
         ring_for = float(config.timeout)
         if expire is not None and (
             not config.timeout or (config.timeoutpriority == "app" and expire - now <= ring_for)
@@ -846,8 +853,16 @@ class AppQueue:
                         self._end_leg(leg, "CANCEL", leg.channel.hangup_cause or 16, caller)
                 if not legs:
                     return None
+                # the first of the answers, the ring timeout and the caller's hang-up in
+                # simulated time wins, however late this task looks (wait_for_answer sees
+                # them one after another as they happen)
+                upcoming = [leg.answer_at for leg in legs if leg.answer_at is not None]
+                moment = min([give_up, *upcoming])
+                self.channels.give_up_if_due(caller, moment)
                 answered = [
-                    leg for leg in legs if leg.answer_at is not None and leg.answer_at <= now
+                    leg
+                    for leg in legs
+                    if leg.answer_at is not None and leg.answer_at <= min(now, give_up)
                 ]
                 if answered:
                     winner = min(answered, key=lambda leg: leg.answer_at or 0.0)
@@ -856,8 +871,6 @@ class AppQueue:
                 if now >= give_up:
                     self._ring_no_answer(queue, entry, legs, 26 if elsewhere else 0)
                     return None
-                upcoming = [leg.answer_at for leg in legs if leg.answer_at is not None]
-                moment = min([give_up, *upcoming])
                 await self.channels.wait(caller, moment - now)
         except (ChannelHungUp, Redirected, asyncio.CancelledError):
             for leg in legs:

@@ -315,6 +315,82 @@ async def test_given_an_impatient_caller_when_they_hang_up_while_an_operator_rin
     assert (queue.abandoned, queue.completed, queue.callers) == (1, 0, ())
 
 
+async def call_on_a_fast_clock(
+    tmp_path: Path, phone: Softphone, patience: float | None
+) -> tuple[CallOutcome, str, list[Message]]:
+    """One 1022 call at 1,000,000×, where the caller's task may look at the time only after
+    several moments (the phone's answer, the ring timeout, the caller's patience) have passed;
+    the AMI login (its timeout is simulated too) runs at the tests' usual scale. The events
+    until the caller hangs up or the first ring ends (then AMI hangs the caller up)."""
+    clock = Clock(scale=1_000_000.0)
+    setting_up = clock.hold(clock.now(), SCALE)
+    board = make_board(tmp_path, clock=clock)
+    await board.start()
+    try:
+        client = await RawAmi.connect("127.0.0.1", board.ami_port)
+        await client.login("hotline", "secret")
+        await client.next_event("FullyBooted")
+        board.add_softphone(phone)
+        await log_in(client, "hotline-1022", f"PJSIP/{phone.endpoint}")
+        setting_up()
+        call = await board.place_call("1022", patience=patience)
+        ring_ended = ("AgentConnect", "AgentRingNoAnswer")
+        hung_up = caller_hangup(call.channel)
+        messages = await collect(client, lambda m: hung_up(m) or m.event in ring_ended)
+        await client.action("Hangup", ("Channel", call.channel))  # refused once it is gone
+        outcome = await call.wait()
+        await client.close()
+    finally:
+        await board.stop()
+    return outcome, call.channel, messages
+
+
+async def test_given_a_fast_clock_when_the_callers_patience_ends_before_the_operator_picks_up_then_abandon(
+    tmp_path: Path,
+) -> None:
+    """The earlier simulated moment wins. In Asterisk the caller's hang-up during the ring
+    reaches wait_for_answer (apps/app_queue.c, ``winner == in``: "Got hung up") before the
+    operator picks up, so queue_exec records an abandon, never a connect."""
+    phone = Softphone("op101", ring_delay=1.0)
+    outcome, channel, messages = await call_on_a_fast_clock(tmp_path, phone, patience=0.5)
+
+    find_in_order(
+        messages,
+        [
+            is_event("QueueCallerJoin", Channel=channel),
+            is_event("HangupRequest", Channel=channel),
+            is_event("QueueCallerAbandon", Channel=channel),
+            is_event("QueueCallerLeave", Channel=channel),
+            is_event("Hangup", Channel=channel),
+        ],
+    )
+    assert not any(m.event == "AgentConnect" for m in messages)
+    assert outcome.abandoned
+    assert outcome.answered_by is None
+
+
+async def test_given_a_fast_clock_when_the_ring_times_out_before_the_operator_picks_up_then_ring_no_answer(
+    tmp_path: Path,
+) -> None:
+    """The queue's ``timeout`` (20 s for 1022) ends the ring before a pick-up at 20.5 s:
+    when wait_for_answer's ``*to`` runs out it calls ``rna`` for each ringing member
+    (apps/app_queue.c) — however late the emulator's task looks."""
+    phone = Softphone("op101", ring_delay=20.5)
+    outcome, channel, messages = await call_on_a_fast_clock(tmp_path, phone, patience=None)
+
+    find_in_order(
+        messages,
+        [
+            is_event("QueueCallerJoin", Channel=channel),
+            is_event("AgentCalled", Interface="PJSIP/op101"),
+            is_event("AgentRingNoAnswer", Interface="PJSIP/op101"),
+        ],
+    )
+    assert not any(m.event == "AgentConnect" for m in messages)
+    assert outcome.abandoned
+    assert outcome.answered_by is None
+
+
 async def test_given_an_operator_in_wrap_up_when_the_next_caller_waits_then_they_are_rung_only_after_it(
     tmp_path: Path,
 ) -> None:
