@@ -49,6 +49,13 @@ def test_given_the_seed_when_the_seven_months_are_planned_then_the_plan_holds_th
     assert 0.02 * 3173 < len(moved) < 0.06 * 3173  # some dialled 1022 for an ambulance
     assert figures["calls 1022 queued"] == 3057 + len(moved)  # their calls stay 1022's
     assert figures["calls 115 queued"] == 3173 - len(moved)
+    gave_up = [call for call in plan if call.gives_up]  # called back from the worklist
+    assert 0.01 * len(plan) < len(gave_up) < 0.03 * len(plan)
+    assert all(call.dialled is call.line for call in gave_up)  # a moved caller was answered
+    for line in ("1022", "115"):
+        abandoned = sum(call.dialled.value == line for call in gave_up)
+        assert figures[f"calls {line} abandoned"] == abandoned > 0
+        assert figures[f"calls {line} answered"] == figures[f"calls {line} queued"] - abandoned
     assert all(START <= call.day <= END for call in plan)
     assert len({call.number for call in plan}) == len(plan)  # one caller per ticket
     assert all(call.at.astimezone(HOTLINE_TZ).hour < 23 for call in plan)  # days stay days
@@ -181,6 +188,23 @@ def test_given_a_week_of_the_seed_when_replayed_through_the_system_then_its_repo
     for row in rows:
         assert row["actor"] == "rp_supervisor", row
         assert row["answer"] == "agency_" + row["agency"].lower().replace("-", "_"), row
+
+    # callers who hung up in the queue: each line's call-back operator (rp321, rp371) called
+    # them back from the worklist, reached them and worked their ticket
+    gave_up = Counter(call.line.value for call in replayed_week.plan if call.gives_up)
+    rows = _fetch(
+        url,
+        "SELECT b.line, b.status, u.username AS called_by,"
+        " (SELECT actor FROM ticket_events WHERE ticket_id = b.ticket_id"
+        "  AND kind = 'classify') AS classified_by"
+        " FROM callbacks b JOIN users u ON u.id = b.last_attempt_by",
+    )
+    assert Counter(r["line"] for r in rows) == gave_up, rows
+    assert sum(gave_up.values()) > 0
+    desks = {"1022": "rp321", "115": "rp371"}
+    for row in rows:
+        assert row["status"] == "reached", row
+        assert row["called_by"] == row["classified_by"] == desks[row["line"]], row
 
 
 def _fetch(url: str, sql: str, *args: object) -> list[asyncpg.Record]:

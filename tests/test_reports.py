@@ -162,8 +162,9 @@ def test_given_a_replayed_week_when_the_report_is_printed_in_english_then_it_sho
     assert by_outcome["Treated on scene"] + by_outcome["Transported"] == successful
     for line in (Line.CITIZEN, Line.MEDICAL):
         calls = {k[1]: number(v[0]) for k, v in table.items() if k[0] == f"Calls {line.value}"}
-        assert calls["Calls queued"] == calls["Calls answered"] == planned_queued(week, line)
-        assert calls["Abandoned in queue"] == planned[f"calls {line.value} abandoned"]
+        assert calls["Calls queued"] == planned_queued(week, line)
+        assert calls["Calls answered"] == planned[f"calls {line.value} answered"]
+        assert calls["Abandoned in queue"] == planned[f"calls {line.value} abandoned"] > 0
         assert (
             calls["Answered within 15 s"] <= calls["Answered within 20 s"] <= calls["Calls queued"]
         )

@@ -62,7 +62,7 @@ from hotline.keys import AGENTS, AGI, MENU, QUEUE_LOG
 from hotline.settings import Settings
 from notify.templates import TEMPLATES, Event, strip_diacritics
 from runtime.tasks import TaskManager
-from switchboard import CallerScript, Clock, QueueLogConfig, Softphone, Switchboard
+from switchboard import CalledParty, CallerScript, Clock, QueueLogConfig, Softphone, Switchboard
 from switchboard.events import AmiEvent
 from tickets.agencies import load_province
 from tickets.codes import HOTLINE_TZ
@@ -76,6 +76,11 @@ logger = logging.getLogger(__name__)
 
 OPERATORS = {Line.CITIZEN: 10, Line.MEDICAL: 8}  # softphones per line
 RING = (1.0, 4.0)  # simulated seconds an operator lets the phone ring
+# simulated seconds a caller who gives up waits in the queue: less than a phone rings, so they
+# hang up before anyone answers (the emulator orders the two by their simulated moments)
+GIVE_UP_AFTER = 0.5
+CALLED_BACK = (30.0, 120.0)  # simulated seconds a call-back's conversation lasts
+CALLBACK_DESK = 20  # extension offset of each line's operator who works the call-backs
 TALK = {Line.CITIZEN: (60.0, 300.0), Line.MEDICAL: (45.0, 180.0)}
 RECORDING_SECONDS = 0.2  # what the caller says into RECORD FILE, and MixMonitor's longest file
 DISPATCH_TIMEOUT = timedelta(days=30)  # facilities always answer in the replay
@@ -269,6 +274,7 @@ class People:
         session: aiohttp.ClientSession,
         base: str,
         operators: dict[str, Api],
+        desks: dict[Line, str],
         supervisor: Api,
         agency_login: Callable[[str], Awaitable[Api]],
         sms: LoopbackSms,
@@ -279,6 +285,7 @@ class People:
         self._clock = clock
         self._base = base
         self._operators = operators
+        self._desks = desks
         self._supervisor = supervisor
         self._agency_login = agency_login
         self._agencies: dict[str, Api] = {}
@@ -301,6 +308,30 @@ class People:
 
         await wait_until(listed, f"a ticket of {call.number}")
         return found[0]
+
+    async def call_back(self, call: PlannedCall, uniqueid: str) -> str:
+        """A caller who gave up in the queue is called back from the worklist by the line's
+        call-back operator (paused in the queue for it): their phone rings, then the
+        citizen's; once through, the operator records the call-back reached. Their
+        extension: they work the ticket."""
+        extension = self._desks[call.line]
+        operator = self._operators[extension]
+        found: list[str] = []
+
+        async def listed() -> bool:
+            items = (await operator.get("/api/v1/callbacks"))["items"]
+            found.extend(str(c["id"]) for c in items if c["call_uniqueid"] == uniqueid)
+            return bool(found)
+
+        await wait_until(listed, f"the call-back of call {uniqueid}")
+        path = f"/api/v1/callbacks/{found[0]}"
+
+        async def through() -> bool:  # not while the desk is still on the previous call-back
+            return str((await operator.post(f"{path}/call"))["status"]) == "calling"
+
+        await wait_until(through, f"the operator's phone to call {call.number} back")
+        await operator.post(f"{path}/result", {"reached": True})
+        return extension
 
     async def transfer(self, answered_by: str, uniqueid: str) -> str:
         """The 1022 operator who answered hears an emergency and moves the caller to 115 with
@@ -644,9 +675,16 @@ async def _people(
     extensions = {
         f"rp{first[line] + n}": line for line, count in OPERATORS.items() for n in range(count)
     }
+    # on each line one more, paused in the queue: they call back those who gave up
+    desks = {line: f"rp{first[line] + CALLBACK_DESK}" for line in OPERATORS}
+    extensions |= {extension: line for line, extension in desks.items()}
     # they sign in together, as a shift does (argon2 works in threads meanwhile)
     signed_in = await asyncio.gather(*(operator(e, line) for e, line in extensions.items()))
     operators = dict(zip(extensions, signed_in, strict=True))
+    for extension in desks.values():
+        await operators[extension].post("/api/v1/operators/me/pause", {"reason": "call-backs"})
+    # every citizen called back answers
+    board.set_called_party(None, CalledParty(answers=True, ring_delay=RING, talk_time=CALLED_BACK))
 
     async def agency_login(code: str) -> Api:
         return await login("agency_" + code.lower().replace("-", "_"), Role.AGENCY, code)
@@ -655,6 +693,7 @@ async def _people(
         session=session,
         base=base,
         operators=operators,
+        desks=desks,
         supervisor=await login("rp_supervisor", Role.SUPERVISOR),
         agency_login=agency_login,
         sms=sms,
@@ -738,7 +777,10 @@ async def _drive(
         try:
             try:
                 handle = await board.place_call(
-                    call.dialled.value, call.number, script=_scripts(call)
+                    call.dialled.value,
+                    call.number,
+                    script=_scripts(call),
+                    patience=GIVE_UP_AFTER if call.gives_up else None,
                 )
                 queued[handle.uniqueid] = in_queue = asyncio.Event()
                 answered = None
@@ -778,12 +820,14 @@ async def _drive(
                     release()
             outcome = await finished
             queued.pop(handle.uniqueid, None)
-            if outcome.answered_by is None:
-                raise RuntimeError(f"call {outcome.uniqueid}: nobody answered")
+            if (outcome.answered_by is None) is not call.gives_up:
+                planned = "give up" if call.gives_up else "be answered"
+                raise RuntimeError(f"call {outcome.uniqueid}: planned to {planned}, did not")
             code = moved_to or await people.ticket_of(call, outcome.variables.get("HOTLINE_TICKET"))
         finally:
             day_may_end()
-        await people.story(call, code, outcome.answered_by)
+        answered_by = outcome.answered_by or await people.call_back(call, handle.uniqueid)
+        await people.story(call, code, answered_by)
         done += 1
 
     def failed(task: asyncio.Task[None]) -> None:

@@ -14,6 +14,10 @@ A few people needing an ambulance dial 1022 instead of 115 (``VIA_1022``: the se
 share, this is an assumption): they press 0 for an operator, who moves them to 115 with the
 console's transfer; their request is a 115 request like the others, their call one of 1022's.
 
+A few callers give up in the queue (``GIVES_UP``, an assumption: the seed counts no abandoned
+calls) and are called back from the worklist; their call counts as abandoned, their request
+like the others.
+
 A few field reports go first to the wrong agency (``MISROUTED``, an assumption too: an
 operator picks an agency by hand) and a supervisor reassigns them to the one the routing rules
 name; the report counts them with the agency that answered.
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from hotline.emulated.plan import DAILY_PROFILE
@@ -48,6 +52,7 @@ WEEKDAY_SHARE = (1.0, 1.0, 1.0, 1.0, 0.95, 0.55, 0.45)  # Monday … Sunday
 HOLIDAY_SHARE = 0.5
 LAST_HOUR = 23  # no call starts at 23:00 or later (see the module's docstring)
 VIA_1022 = 0.04  # share of 115 requests whose caller dialled 1022 and was moved to 115
+GIVES_UP = 0.02  # share of callers who give up in the queue and are called back
 MISROUTED = 0.03  # share of field reports forwarded to a wrong agency, then reassigned
 HOURS = {Line.CITIZEN: range(7, 21), Line.MEDICAL: range(0, LAST_HOUR)}
 _PREFIXES = ("90", "91", "93", "97", "98", "70", "86", "88", "39", "77")
@@ -90,6 +95,7 @@ class PlannedCall:
     locality: str
     field: FieldStory | None = None
     medical: MedicalStory | None = None
+    gives_up: bool = False  # hangs up while queued; an operator calls back from the worklist
 
     @property
     def dialled(self) -> Line:
@@ -209,6 +215,13 @@ def plan_replay(province: Province, seed: int) -> list[PlannedCall]:
     planner = _Planner(province, seed)
     mix = Mix()
     calls = planner.citizen(mix) + planner.medical(mix)
+    # its own draws, so that the other draws stay those of a plan where nobody gives up; a
+    # caller moved to 115 was answered on 1022
+    patience = random.Random(f"hotline-replay/{seed}/gives-up")  # noqa: S311
+    calls = [
+        replace(c, gives_up=True) if patience.random() < GIVES_UP and c.dialled is c.line else c
+        for c in calls
+    ]
     return sorted(calls, key=lambda c: (c.at, c.number))
 
 
@@ -227,8 +240,8 @@ def planned_figures(calls: list[PlannedCall]) -> Figures:
     for call in calls:
         month = call.day.strftime("%Y-%m")
         figures[f"calls {call.dialled.value} queued"] += 1  # a moved call stays 1022's
-        figures[f"calls {call.dialled.value} answered"] += 1
-        figures[f"calls {call.dialled.value} abandoned"] += 0
+        figures[f"calls {call.dialled.value} answered"] += int(not call.gives_up)
+        figures[f"calls {call.dialled.value} abandoned"] += int(call.gives_up)
         figures[f"{month} {call.category.value}"] += 1
         if call.line is Line.CITIZEN:
             figures[f"1022 {call.category.value}"] += 1
