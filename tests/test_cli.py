@@ -50,7 +50,10 @@ def base_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
 async def wait_healthy(url: str, process: asyncio.subprocess.Process) -> None:
     async with aiohttp.ClientSession() as http:
         for _ in range(600):
-            assert process.returncode is None, "hotline serve exited early"
+            if process.returncode is not None:
+                assert process.stderr is not None
+                said = (await process.stderr.read()).decode(errors="replace")
+                raise AssertionError(f"hotline serve exited early ({process.returncode}):\n{said}")
             try:
                 async with http.get(f"{url}/healthz") as response:
                     if response.status == 200:
