@@ -389,21 +389,7 @@ async def test_given_a_waiting_caller_moved_to_the_other_line_when_answered_ther
         call = await board.place_call("1022", "0912345678")
         while not board.truth().queues["hotline-1022"].callers:
             await asyncio.sleep(0.01)
-        ami = await RawAmi.connect("127.0.0.1", board.ami_port)
-        try:
-            await ami.login("hotline", "secret")
-            board.add_softphone(Softphone("op115", ring_delay=2.0, talk_time=10.0))
-            board.app_queue.add_member("emergency-115", "PJSIP/op115")
-            reply = await ami.action(
-                "Redirect",
-                ("Channel", call.channel),
-                ("Context", "hotline-transfer"),
-                ("Exten", "115"),
-                ("Priority", "1"),
-            )
-            assert reply["Response"] == "Success"
-        finally:
-            await ami.close()
+        await transfer_to_115(board, call.channel, talk_time=10.0)
         outcome = await call.wait()
         await board.queue_log.flushed()
     finally:
@@ -446,21 +432,7 @@ async def test_given_a_talking_caller_moved_to_the_other_line_when_applied_then_
         call = await board.place_call("1022", "0912345678")
         while not any(c.bridge for c in board.channels if c.name == call.channel):
             await asyncio.sleep(0.01)
-        ami = await RawAmi.connect("127.0.0.1", board.ami_port)
-        try:
-            await ami.login("hotline", "secret")
-            board.add_softphone(Softphone("op115", ring_delay=2.0, talk_time=30.0))
-            board.app_queue.add_member("emergency-115", "PJSIP/op115")
-            reply = await ami.action(
-                "Redirect",
-                ("Channel", call.channel),
-                ("Context", "hotline-transfer"),
-                ("Exten", "115"),
-                ("Priority", "1"),
-            )
-            assert reply["Response"] == "Success"
-        finally:
-            await ami.close()
+        await transfer_to_115(board, call.channel, talk_time=30.0)
         outcome = await call.wait()
         await board.queue_log.flushed()
     finally:
@@ -530,3 +502,23 @@ async def test_given_a_calls_enterqueue_recovered_after_its_later_rows_when_appl
     assert call is not None
     assert (call["outcome"], call["caller"]) == ("completed", "0901234567")
     assert call["entered_at"].isoformat() == "2026-12-06T08:00:00+00:00"
+
+
+async def transfer_to_115(board: Switchboard, channel: str, *, talk_time: float) -> None:
+    """The console's transfer as Asterisk gets it: a dispatcher (op115) is on the 115 queue and
+    an AMI Redirect sends ``channel`` to ``hotline-transfer,115,1``."""
+    ami = await RawAmi.connect("127.0.0.1", board.ami_port)
+    try:
+        await ami.login("hotline", "secret")
+        board.add_softphone(Softphone("op115", ring_delay=2.0, talk_time=talk_time))
+        board.app_queue.add_member("emergency-115", "PJSIP/op115")
+        reply = await ami.action(
+            "Redirect",
+            ("Channel", channel),
+            ("Context", "hotline-transfer"),
+            ("Exten", "115"),
+            ("Priority", "1"),
+        )
+        assert reply["Response"] == "Success"
+    finally:
+        await ami.close()
