@@ -90,6 +90,7 @@ from ivr.server import FastAgiServer
 from ivr.service import IvrService
 from ivr.spool import IntakeSpool
 from ivr.writer import GroupCommitWriter
+from runtime.loop import run_loop
 from switchboard.fastagi import CallerScript, SimulatedChannel
 from tickets.codes import format_code
 from tickets.errors import SnapshotRefused
@@ -196,7 +197,7 @@ def serve(kind: str, control: Connection, scratch: str, database_url: str | None
     logging.basicConfig(level=logging.ERROR if database_url else logging.WARNING)
     directory = Path(scratch) / kind
     if kind != BASELINE:
-        asyncio.run(_serve_ours(control, directory, database_url))
+        run_loop(_serve_ours(control, directory, database_url))
         return
     (directory / "recordings").mkdir(parents=True, exist_ok=True)
     server = ThreadAgiServer(("127.0.0.1", 0), load_menu(DEFAULT_MENU), directory / "recordings")
@@ -275,7 +276,7 @@ class HoldingChannel(TimedChannel):
 
 def drive_level(plan: LevelPlan) -> LevelResult:
     raise_nofile()
-    return asyncio.run(_drive(plan))
+    return run_loop(_drive(plan))
 
 
 async def _drive(plan: LevelPlan) -> LevelResult:
@@ -693,7 +694,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.hold = args.hold or 20.0
     if args.hold <= 0 or args.window < 1:
         parser.error("--hold must be positive and --window at least 1")
-    asyncio.run(run(Options(args.levels, args.hold, args.window, args.seed, args.durable)))
+    run_loop(run(Options(args.levels, args.hold, args.window, args.seed, args.durable)))
 
 
 if __name__ == "__main__":

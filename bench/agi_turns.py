@@ -73,6 +73,7 @@ from ivr.recorder import IntakeRecorder
 from ivr.server import FastAgiServer
 from ivr.service import IvrService
 from ivr.spool import IntakeSpool
+from runtime.loop import run_loop
 from runtime.tasks import TaskManager
 from switchboard.fastagi import COMMANDS, AgiOutcome, CallerScript, SimulatedChannel, parse_args
 
@@ -233,7 +234,7 @@ def drive_calls_in_process(
     host: str, port: int, plan: Sequence[CallSpec], concurrency: int
 ) -> LevelRun:
     """Entry point in the callers' process: its own event loop for the whole level."""
-    return asyncio.run(drive_calls(host, port, plan, concurrency))
+    return run_loop(drive_calls(host, port, plan, concurrency))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -718,7 +719,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(tally)
     options = Options(args.calls, args.concurrency, args.seed, args.callers_in_process)
-    asyncio.run(run(options, tally))
+    run_loop(run(options, tally))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from hotline.app import POOL, build_app
 from hotline.auth import AuthService
 from hotline.keys import AGENTS
 from hotline.settings import Settings
+from runtime.loop import run_loop
 from tickets.model import Role
 
 QUEUE = "hotline-1022"
@@ -482,4 +483,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_loop(main())

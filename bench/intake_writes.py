@@ -41,6 +41,7 @@ from db.intake import PostgresIntakeRepository
 from db.migrations import migrate
 from db.pool import create_pool
 from ivr.writer import GroupCommitWriter
+from runtime.loop import run_loop
 from tickets.events import EventKind
 from tickets.intake import CallIntake, IntakeRepository
 from tickets.model import Category, Line
@@ -175,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.calls < 1 or args.steps < 1:
         parser.error("--calls and --steps must be at least 1")
-    asyncio.run(run(args.concurrency, args.calls, args.steps))
+    run_loop(run(args.concurrency, args.calls, args.steps))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Ends with a JSON line of the headline figures.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import random
 import sys
@@ -39,6 +38,7 @@ from db.intake import save_intake
 from db.migrations import migrate
 from db.pool import create_pool
 from db.queue_log import PostgresQueueLog
+from runtime.loop import run_loop
 from tickets.model import Line
 
 START = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
@@ -208,4 +208,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_loop(main())

@@ -64,6 +64,7 @@ from bench.machine import scratch_database
 from db.intake import PostgresIntakeRepository
 from db.migrations import migrate
 from db.transcripts import PostgresTranscriptionJobs
+from runtime.loop import run_loop
 from runtime.tasks import TaskManager
 from speech.archive import ArchiveWriter
 from speech.engine import CHUNK_FRAMES
@@ -311,7 +312,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=12)
     parser.add_argument("--archive", choices=["mp3", "ogg", "none"], default="mp3")
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(main_async(parser.parse_args()))
+    run_loop(main_async(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ that server and dropped at the end; unset ⇒ an embedded PostgreSQL in a tempor
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import platform
 import random
@@ -64,6 +63,7 @@ from db.reports import (
     period_bounds,
 )
 from db.tickets import _TICKET, PostgresTicketRepository
+from runtime.loop import run_loop
 from tickets.codes import HOTLINE_TZ, format_code
 from tickets.dispatch import SUCCESSFUL_OUTCOMES, Outcome
 from tickets.model import Line
@@ -580,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.tickets < 1000 or args.repeat < 1 or args.rows_repeat < 1:
         parser.error("--tickets must be at least 1000 and --repeat, --rows-repeat at least 1")
-    asyncio.run(run(Options(args.tickets, args.repeat, args.seed, args.rows_repeat)))
+    run_loop(run(Options(args.tickets, args.repeat, args.seed, args.rows_repeat)))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ the back-office and speech commands add their own parsers (``hotline.cli_backoff
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import logging
 import sys
@@ -29,6 +28,7 @@ from hotline.emulated.simulate import simulate
 from hotline.logs import configure_logging
 from hotline.settings import Settings, SettingsError, load_settings
 from ivr.errors import MenuError
+from runtime.loop import new_event_loop, run_loop
 from speech import cli as speech_cli
 from speech.errors import SpeechError
 from tickets.model import Role
@@ -156,12 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "replay":
             return _replay(settings, args)
         if args.command == "migrate":
-            return asyncio.run(_migrate(settings))
+            return run_loop(_migrate(settings))
         if args.command in speech_cli.COMMANDS:
             return speech_cli.run(settings.vosk_model, args)
         if args.command in cli_backoffice.COMMANDS:
             return cli_backoffice.run(settings, args)
-        return asyncio.run(_add_user(settings, args))
+        return run_loop(_add_user(settings, args))
     except (MenuError, DatabaseError, InvalidUser, UsernameTaken, OSError, SpeechError) as err:
         print(f"hotline: {err}", file=sys.stderr)
         return 1
@@ -182,6 +182,7 @@ def serve(settings: Settings, app: web.Application | None = None) -> int:
         print=None,
         shutdown_timeout=10.0,
         access_log=None,
+        loop=new_event_loop(),
     )
     logger.info("hotline stopped")
     return 0

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import date
 from pathlib import Path
@@ -17,6 +16,7 @@ from db.reports import PostgresReportRepository
 from db.scenario import ScenarioAlreadyLoaded, load_scenario
 from hotline.settings import Settings
 from ivr.menu import load_menu
+from runtime.loop import run_loop
 from tickets.agencies import load_province as read_province_file
 from tickets.errors import DomainError
 from tickets.model import Line
@@ -83,7 +83,7 @@ def add_parsers(commands: Any) -> None:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        return asyncio.run(_run(settings, args))
+        return run_loop(_run(settings, args))
     except (DomainError, ScenarioAlreadyLoaded, ApiKeyNameTaken) as err:
         print(f"hotline: {err}", file=sys.stderr)
         return 1

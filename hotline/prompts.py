@@ -7,7 +7,6 @@ playing whatever files are in place, so an edited text is heard once the files a
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -27,6 +26,7 @@ from ivr.prompts import (
     generate,
     with_overrides,
 )
+from runtime.loop import run_loop
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tools = find_tools()
         menu = load_menu(args.menu)
         if args.database_url:
-            menu = with_overrides(menu, asyncio.run(read_overrides(args.database_url)))
+            menu = with_overrides(menu, run_loop(read_overrides(args.database_url)))
         written = generate(menu, args.out, tools, only=args.only, rate=args.rate)
     except (PromptError, MenuError) as err:
         logger.error("%s", err)  # a clear message for the administrator, no traceback

@@ -1,13 +1,13 @@
 """Real PostgreSQL for every test: ``HOTLINE_TEST_DATABASE_URL`` when set (CI: the machine's
 server), else an embedded server for the session. One migrated template database per session,
-a fresh copy per test."""
+a fresh copy per test. Every async test runs on the service's event loop (``runtime.loop``)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -16,6 +16,7 @@ import pytest
 
 from db.migrations import migrate
 from db.pool import embedded_postgres
+from runtime.loop import new_event_loop
 from tests.support.service import RunningService, running_service, service_settings
 from tests.support.tcpproxy import TcpProxy
 
@@ -24,6 +25,13 @@ pytest_plugins = ["tests.support.replay"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SOUNDS = ROOT / "asterisk_conf" / "sounds"
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """uvloop, as ``hotline serve`` runs: a test on asyncio's own loop would not test that."""
+    return {"uvloop": new_event_loop}
 
 
 def with_database(url: str, name: str) -> str:

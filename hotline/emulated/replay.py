@@ -61,6 +61,7 @@ from hotline.emulated.replay_plan import (
 from hotline.keys import AGENTS, AGI, MENU, QUEUE_LOG
 from hotline.settings import Settings
 from notify.templates import TEMPLATES, Event, strip_diacritics
+from runtime.loop import run_loop
 from runtime.tasks import TaskManager
 from switchboard import CalledParty, CallerScript, Clock, QueueLogConfig, Softphone, Switchboard
 from switchboard.events import AmiEvent
@@ -915,6 +916,6 @@ def render_result(result: ReplayResult, options: ReplayOptions) -> str:
 def replay(settings: Settings, options: ReplayOptions, *, out: TextIO = sys.stdout) -> int:
     """Run, print the report beside the plan; 0 when every figure is the plan's and no citizen
     got an SMS twice, else 1."""
-    result = asyncio.run(run_replay(settings, options))
+    result = run_loop(run_replay(settings, options))
     print(render_result(result, options), file=out)
     return 1 if result.differences or result.sent_twice else 0

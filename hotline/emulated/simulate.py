@@ -55,6 +55,7 @@ from hotline.emulated.progress import Progress
 from hotline.emulated.render import render
 from hotline.keys import AGENTS, AGENTS_REPO, AGI, MENU, QUEUE_LOG, SIMULATED
 from hotline.settings import Settings
+from runtime.loop import run_loop
 from runtime.tasks import TaskManager
 from switchboard import CallerScript, Clock, QueueLogConfig, Softphone, Switchboard
 from switchboard.board import CallHandle, CallOutcome
@@ -301,9 +302,9 @@ def simulate(
     ``into_configured_database``: then its tickets are marked simulated (left out of reports)."""
     if into_configured_database:
         where = "the configured database (tickets marked simulated, left out of reports)"
-        summary, targets = asyncio.run(run_simulation(settings, options))
+        summary, targets = run_loop(run_simulation(settings, options))
     else:
-        where, (summary, targets) = asyncio.run(_on_scratch(settings, options))
+        where, (summary, targets) = run_loop(_on_scratch(settings, options))
     print(f"database: {where}", file=out)
     print(render(summary, targets), file=out)
     return 0 if summary.ok else 1
