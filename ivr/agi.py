@@ -29,39 +29,39 @@ class AgiCaller:
         self._escape = escape_digits
 
     async def _command(self, *words: str, allowance: float = 0.0) -> AgiReply:
+        """One command's reply; a dead channel is the caller's hang-up, a silent PBX its own
+        error. (One coroutine frame between the flow and the session: a call held in the IVR
+        keeps the whole chain of frames waiting on a reply.)"""
         try:
-            return await self._session.command(*words, allowance=allowance)
+            reply = await self._session.command(*words, allowance=allowance)
         except AgiHangup as err:
             raise CallerHungUp(str(err)) from err
         except AgiTimeout as err:
             raise PbxSilent(str(err)) from err
-
-    async def _run(self, *words: str, allowance: float = 0.0) -> tuple[str, str | None]:
-        reply = await self._command(*words, allowance=allowance)
-        if reply.data == "hangup":
+        if reply.data == "hangup" and words[0] != "RECORD FILE":  # RECORD FILE keeps its take
             raise CallerHungUp(f"{words[0]}: caller hung up")
-        return reply.result, reply.data
+        return reply
 
     async def answer(self) -> None:
-        await self._run("ANSWER")
+        await self._command("ANSWER")
 
     async def play(self, prompt: str) -> None:
-        result, _ = await self._run("STREAM FILE", f"{PROMPT_DIR}/{prompt}", "")
-        if result == "-1":
+        reply = await self._command("STREAM FILE", f"{PROMPT_DIR}/{prompt}", "")
+        if reply.result == "-1":
             self._check_alive()
             logger.warning(
                 "prompt %s/%s could not be played (sound file missing?)", PROMPT_DIR, prompt
             )
 
     async def ask(self, prompt: str, *, timeout_ms: int) -> str | None:
-        result, _ = await self._run(
+        reply = await self._command(
             "GET DATA", f"{PROMPT_DIR}/{prompt}", str(timeout_ms), "1", allowance=timeout_ms / 1000
         )
-        if result == "-1":
+        if reply.result == "-1":
             self._check_alive()
             logger.warning("GET DATA failed for prompt %s; treating it as no input", prompt)
             return None
-        return result or None
+        return reply.result or None
 
     async def record(
         self,
@@ -99,11 +99,11 @@ class AgiCaller:
         return recording
 
     async def set_variable(self, name: str, value: str) -> None:
-        await self._run("SET VARIABLE", name, value)
+        await self._command("SET VARIABLE", name, value)
 
     async def get_variable(self, name: str) -> str | None:
-        result, data = await self._run("GET VARIABLE", name)
-        return data if result == "1" else None
+        reply = await self._command("GET VARIABLE", name)
+        return reply.data if reply.result == "1" else None
 
     def _check_alive(self) -> None:
         if self._session.hung_up:

@@ -9,12 +9,12 @@ Asterisk's verbose log, its CDRs (``lastdata``) and AMI events (see asterisk_con
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from ivr.session import AgiError, AgiProtocolError, AgiSession, parse_env
+from ivr.session import AgiConnection, AgiError, AgiProtocolError, AgiSession, parse_env
 from runtime.logcontext import call_id
 from runtime.metrics import Metrics
 
@@ -58,8 +58,8 @@ class FastAgiServer:
         return self._server is not None and self._server.is_serving()
 
     async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(
-            self._accept, host, port, limit=MAX_BLOCK, reuse_address=True
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: AgiConnection(self._accept, limit=MAX_BLOCK), host, port, reuse_address=True
         )
         logger.info(
             "FastAGI listening on %s:%d (scripts: %s)", host, self.port, sorted(self._routes)
@@ -82,32 +82,28 @@ class FastAgiServer:
         self._server = None
         logger.info("FastAGI stopped")
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
+    def _accept(self, conn: AgiConnection) -> None:
+        task = asyncio.get_running_loop().create_task(self._serve(conn))
         self._sessions.add(task)
-        peer = writer.get_extra_info("peername")
+        task.add_done_callback(self._sessions.discard)
+
+    async def _serve(self, conn: AgiConnection) -> None:
         try:
-            session = await self._open(reader, writer, peer)
+            session = await self._open(conn)
             if session is not None:
                 call_id.set(session.env["agi_uniqueid"])
                 await self._routes[session.script](session)
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("AGI handler failed (peer %s)", peer)
+            logger.exception("AGI handler failed (peer %s)", conn.peer)
         finally:
-            self._sessions.discard(task)
-            writer.close()  # EOF: Asterisk leaves AGI() and goes on with the dialplan
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
+            conn.close()  # EOF: Asterisk leaves AGI() and goes on with the dialplan
 
-    async def _open(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: object
-    ) -> AgiSession | None:
+    async def _open(self, conn: AgiConnection) -> AgiSession | None:
+        peer = conn.peer
         try:
-            async with asyncio.timeout(self._header_timeout):
-                block = await self._read_block(reader, peer)
+            block = await self._read_block(conn, time.monotonic() + self._header_timeout)
         except TimeoutError:
             logger.warning(
                 "FastAGI peer %s sent no complete agi_* block within %.1f s; closing",
@@ -133,8 +129,7 @@ class FastAgiServer:
                 ", ".join(parsed.repaired),
             )
         session = AgiSession(
-            reader,
-            writer,
+            conn,
             env,
             reply_timeout=self._reply_timeout,
             on_turn=self._metrics.agi_turn_seconds.observe,
@@ -175,14 +170,15 @@ class FastAgiServer:
         )
         return False
 
-    async def _read_block(self, reader: asyncio.StreamReader, peer: object) -> bytes | None:
+    async def _read_block(self, conn: AgiConnection, deadline: float) -> bytes | None:
         """Header lines up to the blank line; ``None`` (logged) for anything else."""
+        peer = conn.peer
         lines: list[bytes] = []
         size = 0
         while True:
             try:
-                raw = await reader.readline()
-            except ValueError:  # one line longer than the stream limit
+                raw = await conn.line(deadline)
+            except ValueError:  # a line longer than the limit
                 logger.warning("FastAGI peer %s sent more than %d bytes in a line", peer, MAX_BLOCK)
                 return None
             if not raw and not lines:

@@ -14,6 +14,7 @@ import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 # Commands Asterisk still runs after the caller hung up ("dead mode"); all others get 511.
 DEAD_CHANNEL_COMMANDS = ("SET VARIABLE", "GET VARIABLE", "GET FULL VARIABLE", "VERBOSE", "NOOP")
@@ -145,6 +146,133 @@ def quote(argument: str) -> str:
     return '"' + argument.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+class LineTooLong(ValueError):
+    """A line longer than the connection's limit: not Asterisk (its longest is ~1 kB)."""
+
+
+class AgiConnection(asyncio.Protocol):
+    """One FastAGI socket, read as lines without asyncio's streams: a held call is a transport,
+    this object and one future, not a stream reader, its protocol, a writer and three more
+    coroutine frames (``bench.agi_capacity`` measures the memory of a held call).
+
+    ``line`` returns the next line with its ``\\n``; at the end of the stream what is left
+    without one, then ``b""``. A line longer than ``limit`` raises ``LineTooLong``; a connection
+    lost with an error raises that error; ``deadline`` (monotonic seconds, ``None``: none) bounds
+    every wait of ``line`` with ``TimeoutError``. Asterisk sends one reply per command, so data
+    nobody has read yet beyond ``limit`` × 4 is not Asterisk either: reading stops and the next
+    ``line`` raises ``LineTooLong``."""
+
+    __slots__ = (
+        "_buffer",
+        "_ended",
+        "_error",
+        "_limit",
+        "_lines",
+        "_on_open",
+        "_timer",
+        "_transport",
+        "_unread",
+        "_waiter",
+        "peer",
+    )
+
+    def __init__(self, on_open: Callable[[AgiConnection], object], *, limit: int) -> None:
+        self._on_open = on_open
+        self._limit = limit
+        self._transport: asyncio.Transport | None = None
+        self._buffer = b""  # the start of a line whose end has not come yet
+        self._lines: list[bytes] = []
+        self._unread = 0  # bytes in _lines and _buffer
+        self._ended = False
+        self._error: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.peer: object = None
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.peer = transport.get_extra_info("peername")
+        self._on_open(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._error is not None:
+            return
+        self._unread += len(data)
+        if b"\n" not in data:
+            self._buffer += data
+        else:
+            *complete, rest = (self._buffer + data).split(b"\n")
+            self._lines.extend(line + b"\n" for line in complete)
+            self._buffer = rest
+        if len(self._buffer) > self._limit:
+            self._stop_reading(LineTooLong(f"a line longer than {self._limit} bytes"))
+        elif self._unread > 4 * self._limit:
+            self._stop_reading(LineTooLong(f"more than {4 * self._limit} bytes unread"))
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._ended = True
+        self._wake()
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._ended = True
+        if exc is not None and self._error is None:
+            self._error = exc
+        self._wake()
+
+    # the session's side
+
+    def write(self, data: bytes) -> None:
+        assert self._transport is not None
+        if self._transport.is_closing():
+            raise ConnectionResetError("the connection is closed")
+        self._transport.write(data)
+
+    def close(self) -> None:
+        """EOF to Asterisk: it leaves AGI() and goes on with the dialplan."""
+        if self._transport is not None:
+            self._transport.close()
+
+    async def line(self, deadline: float | None = None) -> bytes:
+        while not self._lines:
+            if self._error is not None:
+                raise self._error
+            if self._ended:
+                rest, self._buffer = self._buffer, b""
+                self._unread -= len(rest)
+                return rest
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError
+            loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            if deadline is not None:
+                self._timer = loop.call_at(loop.time() + deadline - time.monotonic(), self._wake)
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+        line = self._lines.pop(0)
+        self._unread -= len(line)
+        return line
+
+    def _stop_reading(self, error: BaseException) -> None:
+        self._error = error
+        self._lines.clear()
+        self._buffer = b""
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+
 class AgiSession:
     """One FastAGI connection. Commands are strictly sequential (Asterisk runs one at a time).
 
@@ -155,12 +283,11 @@ class AgiSession:
     own time between two steps (the first command, after the header block, is not a turn)."""
 
     __slots__ = (  # one per call held in the IVR
+        "_conn",
         "_lock",
         "_on_turn",
-        "_reader",
         "_replied_at",
         "_reply_timeout",
-        "_writer",
         "env",
         "hung_up",
         "script",
@@ -169,15 +296,13 @@ class AgiSession:
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        conn: AgiConnection,
         env: dict[str, str],
         *,
         reply_timeout: float,
         on_turn: Callable[[float], None] | None = None,
     ) -> None:
-        self._reader = reader
-        self._writer = writer
+        self._conn = conn
         self.env = env  # the block's own dict (``parse_env``'s), not a copy
         self._reply_timeout = reply_timeout
         self.hung_up = False
@@ -197,21 +322,20 @@ class AgiSession:
         if self.hung_up and not name.startswith(DEAD_CHANNEL_COMMANDS):
             raise AgiHangup(f"channel hung up; not sending {words[0]}")
         async with self._lock:
+            now = time.monotonic()
             if self._on_turn is not None and self._replied_at is not None:
-                self._on_turn(time.monotonic() - self._replied_at)
+                self._on_turn(now - self._replied_at)
             try:
-                self._writer.write(line.encode("utf-8") + b"\n")
-                await self._writer.drain()
-            except (ConnectionError, RuntimeError) as err:
+                self._conn.write(line.encode("utf-8") + b"\n")
+            except ConnectionError as err:
                 self.hung_up = True
                 raise AgiHangup(f"connection lost while sending {words[0]}") from err
             bound = self._reply_timeout + allowance
             try:
-                async with asyncio.timeout(bound):
-                    reply = await self._read_reply()
+                reply = await self._read_reply(now + bound)
             except TimeoutError as err:
                 self.silent = True
-                self._writer.close()
+                self._conn.close()
                 raise AgiTimeout(f"no reply to {words[0]} within {bound:.1f} s") from err
             self._replied_at = time.monotonic()
         if reply.code == 511:
@@ -221,31 +345,27 @@ class AgiSession:
             raise AgiCommandError(line, reply)
         return reply
 
-    async def _read_line(self) -> str:
-        try:
-            raw = await self._reader.readline()
-        except (ConnectionError, asyncio.LimitOverrunError, ValueError) as err:
-            self.hung_up = True
-            raise AgiHangup(f"connection broken: {err}") from err
-        if not raw.endswith(b"\n"):
-            self.hung_up = True
-            raise AgiHangup("Asterisk closed the connection")
-        return raw.decode("utf-8", errors="replace").rstrip("\r\n")
-
-    async def _read_reply(self) -> AgiReply:
+    async def _read_reply(self, deadline: float) -> AgiReply:
+        lines: list[str] = []
         while True:
-            line = await self._read_line()
-            if line == "HANGUP":
+            try:
+                raw = await self._conn.line(deadline)
+            except (ConnectionError, ValueError) as err:
+                self.hung_up = True
+                raise AgiHangup(f"connection broken: {err}") from err
+            if not raw.endswith(b"\n"):
+                self.hung_up = True
+                raise AgiHangup("Asterisk closed the connection")
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if lines:  # inside a multi-line 520 usage text, read to its end
+                lines.append(line)
+                if line.startswith("520 "):
+                    return parse_reply(lines)
+            elif line == "HANGUP":
                 self.hung_up = True  # out-of-band: the reply of the running command still comes
-                continue
-            if line.startswith("100 "):
+            elif line.startswith("100 "):
                 continue  # "100 result=0 Trying..." precedes GOSUB's real reply
-            if line.startswith("520-"):
-                lines = [line]
-                while not line.startswith("520 "):
-                    line = await self._read_line()
-                    lines.append(line)
-                return parse_reply(lines)
-            if not line:
-                continue
-            return parse_reply([line])
+            elif line.startswith("520-"):
+                lines.append(line)
+            elif line:
+                return parse_reply([line])
