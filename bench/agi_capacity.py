@@ -3,7 +3,8 @@
 Two servers, each in its own process, run the same 1022 call flow over the same menu file:
 
 * **ours**: ``ivr.server.FastAgiServer`` + ``ivr.service.IvrService`` + ``ivr.recorder``
-  ``IntakeRecorder`` (the service's real IVR code, one asyncio event loop), and
+  ``IntakeRecorder`` (the service's real IVR code on one event loop, uvloop's as in the
+  service), and
 * **baseline**: ``bench.thread_agi.ThreadAgiServer``, a standard-library
   ``socketserver.ThreadingTCPServer`` (one OS thread per call) that sends the same commands.
 
@@ -532,13 +533,13 @@ async def run(options: Options) -> None:
     target = P99_TARGET_DURABLE if options.durable else P99_TARGET
     if options.durable:
         print(
-            "compare:    FastAgiServer + IvrService + IntakeRecorder (asyncio), every step saved"
+            "compare:    FastAgiServer + IvrService + IntakeRecorder (uvloop), every step saved"
             f" in PostgreSQL: {GROUP} = the group-commit writer (ivr/writer.py) vs {PER_STEP} ="
             " one transaction per step (bench/intake_baseline.py), pool of 20 each"
         )
     else:
         print(
-            "compare:    ours = FastAgiServer + IvrService + IntakeRecorder (asyncio) vs"
+            "compare:    ours = FastAgiServer + IvrService + IntakeRecorder (uvloop) vs"
             " baseline = socketserver.ThreadingTCPServer, one thread per call, same commands"
         )
         print(

@@ -4,6 +4,7 @@ panoramisk 1.4 gets wrong (probe freezes the loop; 520 and HANGUP shift every la
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -386,3 +387,41 @@ def test_given_a_caller_name_in_any_encoding_when_the_block_is_parsed_then_its_m
     assert parsed.values["agi_calleridname"] == text
     assert ("agi_calleridname" in parsed.repaired) == (raw != text.encode())
     assert parsed.values["agi_uniqueid"] == "1700000000.7"
+
+
+async def test_given_a_peer_flooding_lines_when_a_reply_is_awaited_then_reading_stops_and_the_call_ends_as_hung_up() -> (
+    None
+):
+    """Asterisk answers one command with one reply (``run_agi`` in res_agi.c), so a peer that
+    sends far more than it was asked for is not Asterisk: the connection keeps at most four
+    times its line limit unread, stops reading past that, and the session ends as a hang-up
+    instead of buffering whatever the peer sends."""
+    outcome: dict[str, object] = {}
+
+    async def flow(session: AgiSession) -> None:
+        try:
+            await session.command("ANSWER")
+        except AgiHangup as err:
+            outcome["hung_up"] = str(err)
+
+    server = FastAgiServer({"flow": flow}, header_timeout=1.0, reply_timeout=5.0)
+    await server.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(SimulatedChannel().agi_block("127.0.0.1", server.port, "flow"))
+        assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"ANSWER")
+        flood = b"100 result=0 Trying...\n" * 50_000  # 1.1 MB of lines, no reply among them
+        writer.write(flood)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        try:
+            rest = await asyncio.wait_for(reader.read(), 5)
+        except ConnectionResetError:  # closed by the server with the flood unread
+            rest = b""
+        assert rest == b""  # closed by the server, nothing more sent
+        writer.close()
+    finally:
+        await server.stop(1.0)
+
+    assert "connection broken: more than 65536 bytes unread" in str(outcome["hung_up"])
+    assert server.active_sessions == 0
