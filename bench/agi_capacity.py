@@ -91,6 +91,7 @@ from ivr.server import FastAgiServer
 from ivr.service import IvrService
 from ivr.spool import IntakeSpool
 from ivr.writer import GroupCommitWriter
+from runtime import heap
 from runtime.loop import run_loop
 from switchboard.fastagi import CallerScript, SimulatedChannel
 from tickets.codes import format_code
@@ -174,6 +175,7 @@ async def _serve_ours(control: Connection, scratch: Path, database_url: str | No
             {"hotline": hotline_route(service, menu)}, header_timeout=5.0, reply_timeout=60.0
         )
         await server.start("127.0.0.1", 0)
+        heap.settle()  # as hotline serve does once started (runtime/heap.py)
         control.send(server.port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

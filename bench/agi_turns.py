@@ -73,6 +73,7 @@ from ivr.recorder import IntakeRecorder
 from ivr.server import FastAgiServer
 from ivr.service import IvrService
 from ivr.spool import IntakeSpool
+from runtime import heap
 from runtime.loop import run_loop
 from runtime.tasks import TaskManager
 from switchboard.fastagi import COMMANDS, AgiOutcome, CallerScript, SimulatedChannel, parse_args
@@ -559,6 +560,7 @@ async def run(options: Options, tally: LogTally) -> None:
         runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None)
         await runner.setup()  # runs the cleanup contexts: pool, migrations, FastAGI server
         stack.push_async_callback(runner.cleanup)
+        heap.settle()  # as hotline serve does once started (runtime/heap.py)
         ports = {
             GROUP: runner.app[AGI].port,
             BASELINE: await stack.enter_async_context(baseline_ivr(runner.app, settings)),

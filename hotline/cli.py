@@ -28,6 +28,7 @@ from hotline.emulated.simulate import simulate
 from hotline.logs import configure_logging
 from hotline.settings import Settings, SettingsError, load_settings
 from ivr.errors import MenuError
+from runtime import heap
 from runtime.loop import new_event_loop, run_loop
 from speech import cli as speech_cli
 from speech.errors import SpeechError
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(settings: Settings, app: web.Application | None = None) -> int:
     app = app or build_app(settings)
+    app.on_startup.append(_settle_heap)  # after the cleanup contexts: the pool, the servers
     logger.info(
         "starting hotline: HTTP on http://%s, FastAGI on agi://%s/hotline, database %s",
         settings.http,
@@ -186,6 +188,10 @@ def serve(settings: Settings, app: web.Application | None = None) -> int:
     )
     logger.info("hotline stopped")
     return 0
+
+
+async def _settle_heap(app: web.Application) -> None:
+    heap.settle()
 
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:
