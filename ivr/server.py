@@ -178,8 +178,8 @@ class FastAgiServer:
         while True:
             try:
                 raw = await conn.line(deadline)
-            except ValueError:  # a line longer than the limit
-                logger.warning("FastAGI peer %s sent more than %d bytes in a line", peer, MAX_BLOCK)
+            except ValueError as err:  # a line too long, or too much sent unread
+                logger.warning("FastAGI peer %s sent %s", peer, err)
                 return None
             if not raw and not lines:
                 logger.info("FastAGI peer %s connected and closed without a request", peer)

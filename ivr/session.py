@@ -207,7 +207,7 @@ class AgiConnection(asyncio.Protocol):
             self._lines.extend(line + b"\n" for line in complete)
             self._buffer = rest
         if len(self._buffer) > self._limit:
-            self._stop_reading(LineTooLong(f"a line longer than {self._limit} bytes"))
+            self._stop_reading(LineTooLong(f"more than {self._limit} bytes in a line"))
         elif self._unread > 4 * self._limit:
             self._stop_reading(LineTooLong(f"more than {4 * self._limit} bytes unread"))
         self._wake()
