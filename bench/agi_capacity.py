@@ -78,7 +78,7 @@ from bench.agi_turns import (
     watch_spool,
 )
 from bench.intake_baseline import PerStepIntakeRepository
-from bench.machine import cpu_model, nproc, scratch_database
+from bench.machine import cpu_model, nproc, pbx_recordings, scratch_database
 from bench.thread_agi import ThreadAgiServer
 from db.intake import PostgresIntakeRepository
 from db.migrations import migrate
@@ -151,7 +151,9 @@ class MemoryIntakeRepository:
             del self._calls[uniqueid]
 
 
-async def _serve_ours(control: Connection, scratch: Path, database_url: str | None) -> None:
+async def _serve_ours(
+    control: Connection, scratch: Path, recordings: Path, database_url: str | None
+) -> None:
     menu = load_menu(DEFAULT_MENU)
     async with contextlib.AsyncExitStack() as stack:
         memory = None
@@ -170,7 +172,7 @@ async def _serve_ours(control: Connection, scratch: Path, database_url: str | No
             repository, IntakeSpool(scratch / "spool"), timeout=2.0, retry_interval=5.0
         )
         stack.push_async_callback(recorder.close)
-        service = IvrService(menu, recorder, scratch / "recordings")
+        service = IvrService(menu, recorder, recordings)
         server = FastAgiServer(
             {"hotline": hotline_route(service, menu)}, header_timeout=5.0, reply_timeout=60.0
         )
@@ -194,16 +196,19 @@ async def _serve_ours(control: Connection, scratch: Path, database_url: str | No
         await server.stop(grace=1.0)
 
 
-def serve(kind: str, control: Connection, scratch: str, database_url: str | None) -> None:
-    """Entry point of a server process: sends its port on ``control``, stops on a message."""
+def serve(
+    kind: str, control: Connection, scratch: str, recordings: str, database_url: str | None
+) -> None:
+    """Entry point of a server process: sends its port on ``control``, stops on a message.
+    ``recordings`` is where the callers write what the IVR records (``pbx_recordings``)."""
     raise_nofile()
     logging.basicConfig(level=logging.ERROR if database_url else logging.WARNING)
-    directory = Path(scratch) / kind
+    recorded = Path(recordings) / kind
     if kind != BASELINE:
-        run_loop(_serve_ours(control, directory, database_url))
+        run_loop(_serve_ours(control, Path(scratch) / kind, recorded, database_url))
         return
-    (directory / "recordings").mkdir(parents=True, exist_ok=True)
-    server = ThreadAgiServer(("127.0.0.1", 0), load_menu(DEFAULT_MENU), directory / "recordings")
+    recorded.mkdir(parents=True, exist_ok=True)
+    server = ThreadAgiServer(("127.0.0.1", 0), load_menu(DEFAULT_MENU), recorded)
     thread = threading.Thread(target=server.serve_forever, name="accept", daemon=True)
     thread.start()
     control.send(server.server_address[1])
@@ -409,14 +414,14 @@ class Options:
 
 
 class ServerProcess:
-    def __init__(self, kind: str, scratch: str, database_url: str | None) -> None:
+    def __init__(self, kind: str, scratch: str, recordings: str, database_url: str | None) -> None:
         context = multiprocessing.get_context("spawn")
         self.kind = kind
         self.spool = Path(scratch) / kind / "spool"
         self._control, child = context.Pipe()
         self.process = context.Process(
             target=serve,
-            args=(kind, child, scratch, database_url),
+            args=(kind, child, scratch, recordings, database_url),
             name=f"agi-{kind}",
             daemon=True,
         )
@@ -561,6 +566,7 @@ async def run(options: Options) -> None:
     )
     async with contextlib.AsyncExitStack() as stack:
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="hotline-bench-"))
+        recordings = stack.enter_context(pbx_recordings())
         database_url = None
         if options.durable:
             database = await stack.enter_async_context(scratch_database(Path(scratch)))
@@ -578,7 +584,7 @@ async def run(options: Options) -> None:
             # Start the callers' process before any figure is taken.
             await asyncio.get_running_loop().run_in_executor(executor, raise_nofile)
             for kind in kinds:
-                server = ServerProcess(kind, scratch, database_url)
+                server = ServerProcess(kind, scratch, recordings, database_url)
                 try:
                     idle, _ = proc_status(server.pid)
                     sequences[kind] = await command_sequences(server.port, Path(scratch))

@@ -63,7 +63,7 @@ import asyncpg
 from aiohttp import web
 
 from bench.intake_baseline import PerStepIntakeRepository
-from bench.machine import BackendCpu, cpu_model, nproc, scratch_database
+from bench.machine import BackendCpu, cpu_model, nproc, pbx_recordings, scratch_database
 from hotline.app import POOL, build_app
 from hotline.keys import AGI, MENU
 from hotline.logs import configure_logging
@@ -552,6 +552,7 @@ async def run(options: Options, tally: LogTally) -> None:
             {
                 "database_url": database_url,
                 "data_dir": scratch / "data",
+                "recordings_dir": stack.enter_context(pbx_recordings()),
                 "agi_bind": "127.0.0.1:0",
                 "http_bind": "127.0.0.1:0",
                 "log_level": "WARNING",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,19 @@ async def scratch_database(folder: Path) -> AsyncIterator[ScratchDatabase]:
     server_url = os.environ.get("HOTLINE_DATABASE_URL") or None
     async with scratch(server_url, folder, prefix="hotline_bench") as database:
         yield database
+
+
+def pbx_recordings() -> tempfile.TemporaryDirectory[str]:
+    """Where the simulated Asterisk writes the callers' recordings: a directory in RAM
+    (``/dev/shm``) where the machine has one. The callers' process writes each recording on its
+    one event loop, where Asterisk writes it in the channel's own thread, so a slow disk would
+    hold up every simulated channel at once and count in their turns (a quarter of the callers'
+    CPU went to creating these files on this machine's disk). The IVR only names the files; the
+    server's spool stays on disk."""
+    ram = Path("/dev/shm")  # noqa: S108 (mkdtemp makes a private directory in it)
+    return tempfile.TemporaryDirectory(
+        prefix="hotline-bench-recordings-", dir=ram if ram.is_dir() else None
+    )
 
 
 def cpu_model() -> str:
