@@ -5,15 +5,21 @@ session under a stored uniqueid refused. A batch of snapshots (the group-commit 
 ``ivr.writer``) is one transaction under one lock per uniqueid, each table written by one
 set-based statement (``unnest`` of arrays), so the round trips do not grow with the batch: a
 batch of updates is BEGIN, the locks and the read (``intake_lock_and_read``, migration 0020),
-one statement for the calls, tickets and new events, and COMMIT; new calls add the counters'
-update and one statement for their tickets, calls and events."""
+one call for the calls, tickets and new events (``intake_update``, migration 0022), and COMMIT;
+new calls add the counters' update and one statement for their tickets, calls and events.
+
+The repository remembers the calls it committed until their IVR session ends, and stores the
+next snapshot of such a call with ``intake_update`` alone, outside a transaction: one round trip
+instead of four. That call updates a call only while its stored version is the one remembered,
+so a call another writer changed since (another instance, the spool's replay) is stored the
+long way, in the transaction, after it."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -85,12 +91,14 @@ WITH incoming AS (
            n.version, ticket.id, n.origin
     FROM incoming n JOIN ticket USING (code)
     RETURNING uniqueid, id, ticket_id
+), events AS (
+    INSERT INTO ticket_events (ticket_id, at, actor, kind, data, call_id, call_seq)
+    SELECT made.ticket_id, e.at, 'ivr', e.kind, e.data::jsonb, made.id, e.seq
+    FROM unnest($21::text[], $22::timestamptz[], $23::text[], $24::text[], $25::integer[])
+        AS e(uniqueid, at, kind, data, seq)
+    JOIN made USING (uniqueid)
 )
-INSERT INTO ticket_events (ticket_id, at, actor, kind, data, call_id, call_seq)
-SELECT made.ticket_id, e.at, 'ivr', e.kind, e.data::jsonb, made.id, e.seq
-FROM unnest($21::text[], $22::timestamptz[], $23::text[], $24::text[], $25::integer[])
-    AS e(uniqueid, at, kind, data, seq)
-JOIN made USING (uniqueid)
+SELECT uniqueid, id, ticket_id FROM made
 """
 
 # MERGE: the IVR's view of the call replaces the queue's; queue outcomes (queue_joined_at,
@@ -109,56 +117,48 @@ WHERE id = $1
 
 _DETACH_EVENTS = "UPDATE ticket_events SET call_seq = NULL WHERE call_id = $1"
 
+# The newer snapshots of calls already stored (migration 0022): the ids of the calls updated,
+# those whose stored version was the one given.
 _UPDATE = """
-WITH u AS (
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[],
-                         $6::text[], $7::text[], $8::integer[], $9::text[], $10::text[],
-                         $11::text[], $12::boolean[])
-        AS u(call_id, ticket_id, ended_at, ivr_path, disposition, queue, recording, version,
-             category, description_recording, location_recording, transcribe)
-), call_rows AS (
-    UPDATE calls SET ended_at = u.ended_at, ivr_path = u.ivr_path::jsonb,
-                     disposition = u.disposition, queue = u.queue, recording = u.recording,
-                     version = u.version
-    FROM u WHERE calls.id = u.call_id
-), ticket_rows AS (
-    UPDATE tickets
-    SET category = CASE WHEN status = 'new' THEN u.category ELSE tickets.category END,
-        description_recording = u.description_recording,
-        location_recording = u.location_recording,
-        transcript_status = CASE WHEN (u.description_recording IS NOT NULL
-                                       OR u.location_recording IS NOT NULL)
-                                      AND transcript_status = 'none'
-                                 THEN CASE WHEN u.transcribe THEN 'pending' ELSE 'no_model' END
-                                 ELSE transcript_status END,
-        updated_at = now()
-    FROM u WHERE tickets.id = u.ticket_id
-)
-INSERT INTO ticket_events (ticket_id, at, actor, kind, data, call_id, call_seq)
-SELECT ticket_id, at, 'ivr', kind, data::jsonb, call_id, seq
-FROM unnest($13::bigint[], $14::timestamptz[], $15::text[], $16::text[], $17::bigint[],
-            $18::integer[]) AS e(ticket_id, at, kind, data, call_id, seq)
-ON CONFLICT (call_id, call_seq) DO NOTHING
+SELECT * FROM intake_update($1::text[], $2::bigint[], $3::integer[], $4::bigint[],
+                            $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[],
+                            $10::integer[], $11::text[], $12::text[], $13::text[],
+                            $14::boolean[], $15::bigint[], $16::timestamptz[], $17::text[],
+                            $18::text[], $19::integer[])
 """
+
+# Calls remembered at most (the calls in the IVR at once, with room): past it the oldest go.
+KNOWN_CALLS = 20_000
 
 
 @dataclass(slots=True)
 class _Stored:
-    """Where one snapshot of the batch goes: its call and ticket, and the last event stored."""
+    """Where one snapshot goes, or went: its call and ticket, and the last event stored (the
+    snapshot stored: what the repository remembers of a call once committed)."""
 
     intake: CallIntake
     call_id: int
     ticket_id: int
     code: str
     seq: int
+    version: int  # the version stored before this snapshot (0: none)
+
+    def committed(self) -> _Stored:
+        """What is stored once this snapshot is."""
+        seq = max([self.seq, *(event.seq for event in self.intake.events)])
+        return _Stored(
+            self.intake, self.call_id, self.ticket_id, self.code, seq, self.intake.version
+        )
 
 
 class PostgresIntakeRepository:
-    """``tickets.intake.IntakeBatchStore``: a batch of snapshots (one per call) in one
-    transaction, each table written by one set-based statement; ``save`` is a batch of one."""
+    """``tickets.intake.IntakeBatchStore``: a batch of snapshots (one per call), the newer
+    snapshots of the calls it remembers in one call, the others in one transaction, each table
+    written by one set-based statement; ``save`` is a batch of one."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._known: dict[str, _Stored] = {}  # committed calls still in the IVR, by uniqueid
 
     async def save(self, intake: CallIntake) -> str:
         (result,) = await self.save_batch([intake])
@@ -179,33 +179,64 @@ class PostgresIntakeRepository:
             raise DatabaseError(f"{type(err).__name__}: {err}") from err
 
     async def _save_batch(self, intakes: Sequence[CallIntake]) -> list[str | SnapshotRefused]:
+        results: dict[str, str | SnapshotRefused] = {}
+        known = [
+            _Stored(intake, known.call_id, known.ticket_id, known.code, known.seq, known.version)
+            for intake in intakes
+            if (known := self._known.get(intake.uniqueid)) is not None
+            and save_action(StoredCall.of(known.intake), intake) is SaveAction.UPDATE
+        ]
         async with self._pool.acquire() as conn:
-            await conn.execute(_BEGIN_SMALL if len(intakes) <= GENERIC_PLANS_UP_TO else "BEGIN")
-            try:
-                results = await store_batch(conn, intakes)
-                await conn.execute("COMMIT")
-            except BaseException:
-                if not conn.is_closed():  # else the transaction died with its connection
-                    with contextlib.suppress(*ANY_DATABASE_ERROR):
-                        await conn.execute("ROLLBACK")
-                raise
-            return results
+            if known:  # one statement, its own transaction
+                updated = await _update(conn, known)
+                for target in known:
+                    if target.call_id in updated:
+                        results[target.intake.uniqueid] = target.code
+                    else:  # changed by another writer since: the long way, and forgotten
+                        self._known.pop(target.intake.uniqueid, None)
+                self._remember(target for target in known if target.call_id in updated)
+            rest = [intake for intake in intakes if intake.uniqueid not in results]
+            if rest:
+                await conn.execute(_BEGIN_SMALL if len(rest) <= GENERIC_PLANS_UP_TO else "BEGIN")
+                try:
+                    codes, stored = await _store_batch(conn, rest)
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    if not conn.is_closed():  # else the transaction died with its connection
+                        with contextlib.suppress(*ANY_DATABASE_ERROR):
+                            await conn.execute("ROLLBACK")
+                    raise
+                results.update(zip((intake.uniqueid for intake in rest), codes, strict=True))
+                self._remember(stored)
+        return [results[intake.uniqueid] for intake in intakes]
+
+    def _remember(self, stored: Iterable[_Stored]) -> None:
+        """Committed: the next snapshot of a call still in the IVR may take the short way."""
+        for target in stored:
+            uniqueid = target.intake.uniqueid
+            known = self._known.pop(uniqueid, None)
+            if known is not None and known.version > target.intake.version:
+                self._known[uniqueid] = known  # a later batch committed a newer one first
+            elif target.intake.ended_at is None:  # its IVR session goes on
+                self._known[uniqueid] = target.committed()
+        while len(self._known) > KNOWN_CALLS:
+            del self._known[next(iter(self._known))]
 
 
 async def save_intake(conn: Connection, intake: CallIntake) -> str:
     """Store one snapshot inside the caller's transaction (the queue_log applier makes the
     ticket of a caller the IVR never saw in the transaction that records the queue entry)."""
-    (result,) = await store_batch(conn, [intake])
+    (result,), _ = await _store_batch(conn, [intake])
     if isinstance(result, SnapshotRefused):
         raise result
     return result
 
 
-async def store_batch(
+async def _store_batch(
     conn: Connection, intakes: Sequence[CallIntake]
-) -> list[str | SnapshotRefused]:
+) -> tuple[list[str | SnapshotRefused], list[_Stored]]:
     """Snapshots of distinct calls, inside the caller's transaction: per snapshot its ticket's
-    code, or ``SnapshotRefused``."""
+    code, or ``SnapshotRefused``; and where each snapshot stored went."""
     results: dict[str, str | SnapshotRefused] = {}
     creates: list[CallIntake] = []
     merges: list[_Stored] = []
@@ -232,23 +263,27 @@ async def store_batch(
                 f" may not change the call stored as started {stored.started_at.isoformat()}"
             )
         elif action is not SaveAction.KEEP:
-            target = _Stored(intake, row["id"], row["ticket_id"], row["code"], row["seq"])
+            target = _Stored(
+                intake, row["id"], row["ticket_id"], row["code"], row["seq"], row["version"]
+            )
             (merges if action is SaveAction.MERGE else updates).append(target)
     for target in merges:
         await _merge(conn, target)
-    if merges or updates:
-        await _update(conn, [*merges, *updates])
-    results.update((target.intake.uniqueid, target.code) for target in (*merges, *updates))
+    targets = [*merges, *updates]
+    if targets and len(await _update(conn, targets)) != len(targets):
+        raise DatabaseError("a stored call changed under its lock")  # never: read under it
+    results.update((target.intake.uniqueid, target.code) for target in targets)
     # the code counters last: they are held from here to the commit
-    results.update(await _create(conn, creates))
-    return [results[intake.uniqueid] for intake in intakes]
+    created = await _create(conn, creates)
+    results.update((target.intake.uniqueid, target.code) for target in created)
+    return [results[intake.uniqueid] for intake in intakes], [*targets, *created]
 
 
-async def _create(conn: Connection, intakes: list[CallIntake]) -> dict[str, str]:
-    """New calls, their tickets (numbered in the order the calls started) and events: the code
-    of each by uniqueid."""
+async def _create(conn: Connection, intakes: list[CallIntake]) -> list[_Stored]:
+    """New calls, their tickets (numbered in the order the calls started) and events: where
+    each went."""
     if not intakes:
-        return {}
+        return []
     intakes = sorted(intakes, key=lambda i: (i.line.value, code_year(i.started_at), i.started_at))
     blocks = Counter((intake.line.value, code_year(intake.started_at)) for intake in intakes)
     lines, years, sizes = zip(*((line, year, n) for (line, year), n in blocks.items()), strict=True)
@@ -262,7 +297,7 @@ async def _create(conn: Connection, intakes: list[CallIntake]) -> dict[str, str]
         codes.append(format_code(intake.line, key[1], number[key]))
         number[key] += 1
     events = [(i.uniqueid, e) for i in intakes for e in i.events]
-    await conn.execute(
+    rows = await conn.fetch(
         _CREATE,
         codes,
         [i.line.value for i in intakes],
@@ -290,7 +325,11 @@ async def _create(conn: Connection, intakes: list[CallIntake]) -> dict[str, str]
         [json.dumps(e.data, ensure_ascii=False) for _, e in events],
         [e.seq for _, e in events],
     )
-    return {intake.uniqueid: code for intake, code in zip(intakes, codes, strict=True)}
+    made = {row["uniqueid"]: row for row in rows}
+    return [
+        _Stored(intake, made[intake.uniqueid]["id"], made[intake.uniqueid]["ticket_id"], code, 0, 0)
+        for intake, code in zip(intakes, codes, strict=True)
+    ]
 
 
 async def _merge(conn: Connection, target: _Stored) -> None:
@@ -311,13 +350,16 @@ async def _merge(conn: Connection, target: _Stored) -> None:
     target.seq = 0  # the IVR's events are the call's path from step 1
 
 
-async def _update(conn: Connection, targets: list[_Stored]) -> None:
-    """The calls and tickets, and the events each snapshot has beyond those stored."""
+async def _update(conn: Connection, targets: list[_Stored]) -> set[int]:
+    """The calls and tickets, and the events each snapshot has beyond those stored, of the calls
+    whose stored version is still ``target.version``: the ids of those calls."""
     intakes = [target.intake for target in targets]
     new = [(t, e) for t in targets for e in t.intake.events if e.seq > t.seq]
-    await conn.execute(
+    rows = await conn.fetch(
         _UPDATE,
+        [i.uniqueid for i in intakes],
         [t.call_id for t in targets],
+        [t.version for t in targets],
         [t.ticket_id for t in targets],
         [i.ended_at for i in intakes],
         [json.dumps(i.ivr_path, ensure_ascii=False) for i in intakes],
@@ -329,10 +371,10 @@ async def _update(conn: Connection, targets: list[_Stored]) -> None:
         [i.description_recording for i in intakes],
         [i.location_recording for i in intakes],
         [i.transcribe for i in intakes],
-        [t.ticket_id for t, _ in new],
+        [t.call_id for t, _ in new],
         [e.at for _, e in new],
         [e.kind for _, e in new],
         [json.dumps(e.data, ensure_ascii=False) for _, e in new],
-        [t.call_id for t, _ in new],
         [e.seq for _, e in new],
     )
+    return {row[0] for row in rows}

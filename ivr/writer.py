@@ -12,9 +12,11 @@ Of several snapshots of one call that are waiting, the newest goes into the batc
 get its outcome, as a store would have kept them (``save_action``); a snapshot a store would
 not simply replace (another session, the IVR's over the queue's) waits for the next batch.
 
-Nothing is stored twice and nothing is lost: a batch is one transaction, so when it fails (the
-connection killed, the database gone) none of it is stored and every waiting ``save`` gets the
-error, and its caller spools the snapshot; storing it again later is idempotent. A batch the
+Nothing is stored twice and nothing is lost: a batch is at most two transactions (the next
+snapshots of calls the store remembers, in one statement, then the others), so when it fails
+(the connection killed, the database gone) every waiting ``save`` gets the error, and its
+caller spools the snapshot, whether or not the first part was stored; storing it again later
+is idempotent. A batch the
 database refuses (one snapshot with data it cannot hold) is stored again snapshot by snapshot,
 so only the bad one is refused.
 """

@@ -149,6 +149,61 @@ async def test_given_a_running_call_when_a_snapshot_of_another_session_arrives_t
     assert row["disposition"] == "queued"
 
 
+def steps(first: CallIntake) -> tuple[CallIntake, CallIntake, CallIntake]:
+    """The next three snapshots of a call still in the IVR (none ends it)."""
+    chosen = first.step(EventKind.MENU_CHOICE, {"digit": "2"}, category=Category.FIELD_REPORT)
+    recorded = chosen.step(
+        EventKind.RECORDED, {"purpose": "description"}, description_recording="/rec/x.wav"
+    )
+    return chosen, recorded, recorded.step(EventKind.NO_INPUT, {"attempt": 1})
+
+
+async def test_given_two_instances_saving_one_call_in_turn_when_each_remembers_it_then_the_newest_snapshot_wins_and_no_event_is_stored_twice(
+    pool: asyncpg.Pool, db: asyncpg.Connection
+) -> None:
+    """Each instance remembers the calls it committed and stores their next snapshot in one
+    call (migration 0022) that updates a call only at the version it remembers: the other
+    instance's snapshot in between sends the next one the long way, over the newest."""
+    one, other = PostgresIntakeRepository(pool), PostgresIntakeRepository(pool)
+    first = ivr_call()
+    chosen, recorded, silent = steps(first)
+    code = await one.save(first)
+    assert await one.save(chosen) == code  # remembered: the short way
+
+    assert await other.save(recorded) == code
+    assert await one.save(chosen) == code  # not newer than what it remembers: kept
+    assert await one.save(silent) == code  # remembers "chosen", the call is at "recorded"
+
+    row, events = await stored(db)
+    assert row["version"] == silent.version
+    assert row["description_recording"] == "/rec/x.wav"
+    assert [(e["kind"], e["call_seq"]) for e in events] == [
+        ("call_started", 1),
+        ("menu_choice", 2),
+        ("recorded", 3),
+        ("no_input", 4),
+    ]
+
+
+async def test_given_an_instance_remembering_an_old_version_when_an_older_snapshot_than_stored_arrives_then_nothing_changes(
+    pool: asyncpg.Pool, db: asyncpg.Connection
+) -> None:
+    """The spool's replay on one instance of a snapshot older than what another instance
+    stored since: newer than what the first remembers, older than what is stored."""
+    one, other = PostgresIntakeRepository(pool), PostgresIntakeRepository(pool)
+    first = ivr_call()
+    chosen, recorded, _ = steps(first)
+    code = await one.save(first)
+    await other.save(recorded)
+    before = await stored(db)
+
+    assert await one.save(chosen) == code
+
+    assert await stored(db) == before
+    row, _ = before
+    assert (row["version"], row["description_recording"]) == (recorded.version, "/rec/x.wav")
+
+
 async def test_given_an_ivr_call_when_the_queue_makes_its_snapshot_then_the_call_is_unchanged(
     store: PostgresIntakeRepository, db: asyncpg.Connection
 ) -> None:

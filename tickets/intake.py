@@ -185,7 +185,8 @@ class IntakeRepository(Protocol):
 
 class IntakeBatchStore(Protocol):
     async def save_batch(self, intakes: Sequence[CallIntake]) -> list[str | SnapshotRefused]:
-        """Store snapshots of distinct calls together (all or none), each as ``save_action``
-        says; per snapshot its ticket's code, or ``SnapshotRefused`` where it says ``REFUSE``.
-        Raises as ``IntakeRepository.save`` does when the whole batch fails."""
+        """Store snapshots of distinct calls together, each as ``save_action`` says; per
+        snapshot its ticket's code, or ``SnapshotRefused`` where it says ``REFUSE``. Raises as
+        ``IntakeRepository.save`` does when the batch fails; some of its snapshots may be
+        stored then, and storing them again changes nothing."""
         ...
