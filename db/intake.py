@@ -178,14 +178,23 @@ class PostgresIntakeRepository:
         except asyncpg.PostgresError as err:
             raise DatabaseError(f"{type(err).__name__}: {err}") from err
 
+    def knows(self, intake: CallIntake) -> bool:
+        return self._next(intake) is not None
+
+    def _next(self, intake: CallIntake) -> _Stored | None:
+        """Where the snapshot goes the short way, if this repository committed an earlier
+        snapshot of its session."""
+        known = self._known.get(intake.uniqueid)
+        if (
+            known is None
+            or save_action(StoredCall.of(known.intake), intake) is not SaveAction.UPDATE
+        ):
+            return None
+        return _Stored(intake, known.call_id, known.ticket_id, known.code, known.seq, known.version)
+
     async def _save_batch(self, intakes: Sequence[CallIntake]) -> list[str | SnapshotRefused]:
         results: dict[str, str | SnapshotRefused] = {}
-        known = [
-            _Stored(intake, known.call_id, known.ticket_id, known.code, known.seq, known.version)
-            for intake in intakes
-            if (known := self._known.get(intake.uniqueid)) is not None
-            and save_action(StoredCall.of(known.intake), intake) is SaveAction.UPDATE
-        ]
+        known = [target for intake in intakes if (target := self._next(intake)) is not None]
         async with self._pool.acquire() as conn:
             if known:  # one statement, its own transaction
                 updated = await _update(conn, known)

@@ -1,24 +1,27 @@
 """Group commit of call snapshots: one writer per instance stores whatever snapshots are waiting
-in one transaction (``tickets.intake.IntakeBatchStore``), so the database's round trips are
-paid once per batch, not once per IVR step.
+in one batch (``tickets.intake.IntakeBatchStore``), so the database's round trips are paid once
+per batch, not once per IVR step.
 
 Each ``save`` waits for the commit of the batch its snapshot went into (the recorder in front
 bounds that wait and spools past it). A lone snapshot is written at once: the writer never waits
-for others to gather; snapshots gather only while a batch is being committed. A second batch
-starts meanwhile only when the one in flight is held up (``STALLED``: a lock another
-transaction holds), up to ``MAX_IN_FLIGHT``: concurrent batches would only wait for each other
-on the code counters and pay a commit each, where one larger batch pays one.
+for others to gather; snapshots gather only while a batch is being committed. Batches go in two
+lanes: the next snapshots of calls the store knows (``IntakeBatchStore.knows``: a running call's
+steps, one round trip, no ticket code) and the others (new calls: the code counters, held to
+the commit). Each lane has one batch in flight, so a call's next step never waits for a batch
+of new calls, nor the other way round. A second batch starts in a lane only when the one in
+flight is held up (``STALLED``: a lock another transaction holds), up to ``MAX_IN_FLIGHT``:
+concurrent batches of new calls would only wait for each other on the code counters and pay a
+commit each, where one larger batch pays one.
 Of several snapshots of one call that are waiting, the newest goes into the batch and the others
 get its outcome, as a store would have kept them (``save_action``); a snapshot a store would
 not simply replace (another session, the IVR's over the queue's) waits for the next batch.
 
 Nothing is stored twice and nothing is lost: a batch is at most two transactions (the next
-snapshots of calls the store remembers, in one statement, then the others), so when it fails
-(the connection killed, the database gone) every waiting ``save`` gets the error, and its
-caller spools the snapshot, whether or not the first part was stored; storing it again later
-is idempotent. A batch the
-database refuses (one snapshot with data it cannot hold) is stored again snapshot by snapshot,
-so only the bad one is refused.
+snapshots of calls the store knows, in one statement, then the others), so when it fails (the
+connection killed, the database gone) every waiting ``save`` gets the error, and its caller
+spools the snapshot, whether or not the first part was stored; storing it again later is
+idempotent. A batch the database refuses (one snapshot with data it cannot hold) is stored
+again snapshot by snapshot, so only the bad one is refused.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ from tickets.intake import CallIntake, IntakeBatchStore, SaveAction, StoredCall,
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500  # snapshots in one transaction; more wait for the next one
-# Batches committed at once: a batch held up by a lock (another transaction holds a ticket's
-# row or a code counter) holds up its own snapshots only, the next ones go in another batch.
+# Batches committed at once in a lane: a batch held up by a lock (another transaction holds a
+# ticket's row or a code counter) holds up its own snapshots only, the next ones go in another.
 MAX_IN_FLIGHT = 4
 STALLED = 0.1  # seconds after which the batches in flight count as held up
 
@@ -64,7 +67,8 @@ class GroupCommitWriter:
         self._metrics = metrics or Metrics()  # each committed batch: its size and time
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
-        self._in_flight: list[float] = []  # when each batch in flight started
+        # when each batch in flight started, by lane (True: snapshots of calls the store knows)
+        self._in_flight: dict[bool, list[float]] = {True: [], False: []}
         self._waiting: list[_Waiting] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -96,30 +100,44 @@ class GroupCommitWriter:
     async def _run(self) -> None:
         async with asyncio.TaskGroup() as group:
             while True:
-                held_up = self._held_up_in()
-                if self._waiting and held_up == 0.0:
-                    batch = self._take()
-                    started = time.monotonic()
-                    self._in_flight.append(started)
-                    group.create_task(
-                        self._commit_batch(batch, started), name="intake-writer-batch"
-                    )
-                    continue
+                waits: list[float] = []
+                for lane in (True, False):
+                    if not any(self._store.knows(w.intake) is lane for w in self._awaited()):
+                        continue
+                    held_up = self._held_up_in(lane)
+                    if held_up == 0.0:
+                        batch = self._take(lane)
+                        started = time.monotonic()
+                        self._in_flight[lane].append(started)
+                        group.create_task(
+                            self._commit_batch(batch, lane, started), name="intake-writer-batch"
+                        )
+                        held_up = STALLED  # what is left in the lane waits for it
+                    if held_up is not None:
+                        waits.append(held_up)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for returns, swallowing a
+                # cancellation, when the event is set as the writer is stopped
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), held_up if self._waiting else None)
+                    async with asyncio.timeout(min(waits, default=None)):
+                        await self._wake.wait()
                 self._wake.clear()
 
-    def _held_up_in(self) -> float | None:
-        """0 when a new batch may start now: none is in flight, or all of those in flight are
-        held up and there is room for one more; else the seconds until the youngest counts as
-        held up (``None``: no room, wait for one to end)."""
-        if not self._in_flight:
-            return 0.0
-        if len(self._in_flight) >= self._max_in_flight:
-            return None
-        return max(0.0, max(self._in_flight) + STALLED - time.monotonic())
+    def _awaited(self) -> list[_Waiting]:
+        """The snapshots waiting that somebody still waits for."""
+        return [waiting for waiting in self._waiting if _awaited(waiting)]
 
-    async def _commit_batch(self, batch: list[_Waiting], started: float) -> None:
+    def _held_up_in(self, lane: bool) -> float | None:
+        """0 when a new batch may start in ``lane`` now: none is in flight there, or all of
+        those are held up and there is room for one more; else the seconds until the youngest
+        counts as held up (``None``: no room, wait for one to end)."""
+        in_flight = self._in_flight[lane]
+        if not in_flight:
+            return 0.0
+        if len(in_flight) >= self._max_in_flight:
+            return None
+        return max(0.0, max(in_flight) + STALLED - time.monotonic())
+
+    async def _commit_batch(self, batch: list[_Waiting], lane: bool, started: float) -> None:
         try:
             await self._commit(batch)
         except asyncio.CancelledError:  # stopped mid-batch: rolled back, its callers spool
@@ -127,21 +145,22 @@ class GroupCommitWriter:
                 _settle(waiting, StorageUnavailable("the intake writer stopped"))
             raise
         finally:
-            self._in_flight.remove(started)
+            self._in_flight[lane].remove(started)
             self._wake.set()  # what gathered meanwhile is the next batch
 
-    def _take(self) -> list[_Waiting]:
-        """The next batch: at most one snapshot per call, oldest waiting first. A snapshot
-        nobody waits for any more is left out: its caller stopped waiting (the recorder has
-        spooled it), and under a burst writing it would only delay the snapshots still awaited."""
+    def _take(self, lane: bool) -> list[_Waiting]:
+        """The next batch of ``lane``: at most one snapshot per call, oldest waiting first. A
+        snapshot nobody waits for any more is left out: its caller stopped waiting (the recorder
+        has spooled it), and under a burst writing it would only delay the snapshots still
+        awaited."""
         batch: dict[str, _Waiting] = {}
         rest: list[_Waiting] = []
         for waiting in self._waiting:
-            if all(future.done() for future in waiting.futures):
+            if not _awaited(waiting):
                 continue
             taken = batch.get(waiting.intake.uniqueid)
             if taken is None:
-                if len(batch) < self._max_batch:
+                if len(batch) < self._max_batch and self._store.knows(waiting.intake) is lane:
                     batch[waiting.intake.uniqueid] = waiting
                 else:
                     rest.append(waiting)
@@ -185,6 +204,10 @@ class GroupCommitWriter:
             return
         for waiting, result in zip(batch, results, strict=True):
             _settle(waiting, result)
+
+
+def _awaited(waiting: _Waiting) -> bool:
+    return not all(future.done() for future in waiting.futures)
 
 
 def _settle(waiting: _Waiting, outcome: str | Exception) -> None:

@@ -190,3 +190,9 @@ class IntakeBatchStore(Protocol):
         ``IntakeRepository.save`` does when the batch fails; some of its snapshots may be
         stored then, and storing them again changes nothing."""
         ...
+
+    def knows(self, intake: CallIntake) -> bool:
+        """Whether the store committed an earlier snapshot of this IVR session and stores this
+        one without reading first: such a snapshot takes no ticket code, so its batch waits for
+        no batch of new calls."""
+        ...
