@@ -101,8 +101,9 @@ class GroupCommitWriter:
         async with asyncio.TaskGroup() as group:
             while True:
                 waits: list[float] = []
+                lanes = {self._store.knows(w.intake) for w in self._waiting if _awaited(w)}
                 for lane in (True, False):
-                    if not any(self._store.knows(w.intake) is lane for w in self._awaited()):
+                    if lane not in lanes:
                         continue
                     held_up = self._held_up_in(lane)
                     if held_up == 0.0:
@@ -121,10 +122,6 @@ class GroupCommitWriter:
                     async with asyncio.timeout(min(waits, default=None)):
                         await self._wake.wait()
                 self._wake.clear()
-
-    def _awaited(self) -> list[_Waiting]:
-        """The snapshots waiting that somebody still waits for."""
-        return [waiting for waiting in self._waiting if _awaited(waiting)]
 
     def _held_up_in(self, lane: bool) -> float | None:
         """0 when a new batch may start in ``lane`` now: none is in flight there, or all of
@@ -207,6 +204,7 @@ class GroupCommitWriter:
 
 
 def _awaited(waiting: _Waiting) -> bool:
+    """Somebody still waits for the snapshot (else the recorder has spooled it)."""
     return not all(future.done() for future in waiting.futures)
 
 
