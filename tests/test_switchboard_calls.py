@@ -813,9 +813,11 @@ async def test_given_a_waiting_caller_given_a_higher_priority_when_redirected_ba
     queue_exec's ``stop:`` sees res < 0 with !qe.handled ⇒ record_abandoned
     (QueueCallerAbandon), then leave_queue (QueueCallerLeave); then the dialplan continues at
     the Redirect's target (Asterisk 20)."""
-    calls = [await board.place_call("1022", f"090000000{n}") for n in (1, 2)]
-    while len(board.truth().queues["hotline-1022"].callers) < 2:
-        await asyncio.sleep(0.01)
+    calls = []
+    for n in (1, 2):  # one after the other: the second joins second (Position 2)
+        calls.append(await board.place_call("1022", f"090000000{n}"))
+        while len(board.truth().queues["hotline-1022"].callers) < n:
+            await asyncio.sleep(0.01)
 
     await ami.action(
         "Setvar", ("Channel", calls[1].channel), ("Variable", "QUEUE_PRIO"), ("Value", "5")
