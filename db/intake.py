@@ -102,11 +102,12 @@ SELECT uniqueid, id, ticket_id FROM made
 """
 
 # MERGE: the IVR's view of the call replaces the queue's; queue outcomes (queue_joined_at,
-# answered_at, ...) stay. The queue's events leave the path (call_seq NULL) but not the ticket.
+# answered_at, ...) stay. The queue's events leave the path (call_seq NULL, and the stored path
+# emptied: the update appends the IVR's whole path) but not the ticket.
 # Rare (an IVR snapshot replayed from the spool after the queue made the ticket): row by row.
 _MERGE_CALL = """
 UPDATE calls SET linkedid = $2, channel = $3, caller_raw = $4, caller_phone = $5,
-                 started_at = $6, origin = 'ivr'
+                 started_at = $6, origin = 'ivr', ivr_path = '[]'
 WHERE id = $1
 """
 
@@ -117,8 +118,8 @@ WHERE id = $1
 
 _DETACH_EVENTS = "UPDATE ticket_events SET call_seq = NULL WHERE call_id = $1"
 
-# The newer snapshots of calls already stored (migration 0022): the ids of the calls updated,
-# those whose stored version was the one given.
+# The newer snapshots of calls already stored (migration 0022; 0023: the path's new steps are
+# appended): the ids of the calls updated, those whose stored version was the one given.
 _UPDATE = """
 SELECT * FROM intake_update($1::text[], $2::bigint[], $3::integer[], $4::bigint[],
                             $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[],
@@ -360,8 +361,9 @@ async def _merge(conn: Connection, target: _Stored) -> None:
 
 
 async def _update(conn: Connection, targets: list[_Stored]) -> set[int]:
-    """The calls and tickets, and the events each snapshot has beyond those stored, of the calls
-    whose stored version is still ``target.version``: the ids of those calls."""
+    """The calls and tickets, and the events (and steps of the IVR path) each snapshot has
+    beyond those stored, of the calls whose stored version is still ``target.version``: the
+    ids of those calls."""
     intakes = [target.intake for target in targets]
     new = [(t, e) for t in targets for e in t.intake.events if e.seq > t.seq]
     rows = await conn.fetch(
@@ -371,7 +373,7 @@ async def _update(conn: Connection, targets: list[_Stored]) -> set[int]:
         [t.version for t in targets],
         [t.ticket_id for t in targets],
         [i.ended_at for i in intakes],
-        [json.dumps(i.ivr_path, ensure_ascii=False) for i in intakes],
+        [json.dumps(t.intake.path_after(t.seq), ensure_ascii=False) for t in targets],
         [i.disposition.value for i in intakes],
         [i.queue for i in intakes],
         [i.call_recording for i in intakes],

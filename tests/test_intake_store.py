@@ -158,12 +158,14 @@ def steps(first: CallIntake) -> tuple[CallIntake, CallIntake, CallIntake]:
     return chosen, recorded, recorded.step(EventKind.NO_INPUT, {"attempt": 1})
 
 
-async def test_given_two_instances_saving_one_call_in_turn_when_each_remembers_it_then_the_newest_snapshot_wins_and_no_event_is_stored_twice(
+async def test_given_two_instances_saving_one_call_in_turn_when_each_remembers_it_then_the_newest_snapshot_wins_and_no_event_or_step_is_stored_twice(
     pool: asyncpg.Pool, db: asyncpg.Connection
 ) -> None:
     """Each instance remembers the calls it committed and stores their next snapshot in one
     call (migration 0022) that updates a call only at the version it remembers: the other
-    instance's snapshot in between sends the next one the long way, over the newest."""
+    instance's snapshot in between sends the next one the long way, over the newest. Either
+    way only the steps after the last event stored are appended to the path (migration 0023),
+    so the path is the newest snapshot's, each step once."""
     one, other = PostgresIntakeRepository(pool), PostgresIntakeRepository(pool)
     first = ivr_call()
     chosen, recorded, silent = steps(first)
@@ -183,6 +185,7 @@ async def test_given_two_instances_saving_one_call_in_turn_when_each_remembers_i
         ("recorded", 3),
         ("no_input", 4),
     ]
+    assert json.loads(row["ivr_path"]) == silent.ivr_path
 
 
 async def test_given_an_instance_remembering_an_old_version_when_an_older_snapshot_than_stored_arrives_then_nothing_changes(

@@ -92,7 +92,14 @@ class CallIntake:
 
     @property
     def ivr_path(self) -> list[dict[str, Any]]:
-        return [{"at": e.at.isoformat(), "step": e.kind, **e.data} for e in self.events]
+        return self.path_after(0)
+
+    def path_after(self, seq: int) -> list[dict[str, Any]]:
+        """The IVR path's steps after event ``seq``: what a store that holds the path up to
+        that event appends."""
+        return [
+            {"at": e.at.isoformat(), "step": e.kind, **e.data} for e in self.events if e.seq > seq
+        ]
 
     def to_json(self) -> dict[str, Any]:
         """The snapshot as JSON values (the spool's format). Built field by field: under a
